@@ -1,0 +1,81 @@
+/**
+ * Functional layers over parameter trees (NHWC). Each takes its own subtree of parameters; shapes are
+ * in comments. An optional `Flops` counter adds each layer's multiply-adds x 2 of the forward pass,
+ * so benchmarks report achieved GFLOP/s from the real architecture rather than a guess.
+ */
+import { Rng } from '../engine/rng.js';
+import { tf, type Tensor } from '../engine/tf.js';
+import { heConv, leaf, zeros, ones, type ParamTree } from './params.js';
+
+export interface Flops {
+  total: number;
+}
+
+export type Tensor4 = tf.Tensor4D;
+
+export function initConv(rng: Rng, k: number, ci: number, co: number, bias = true): ParamTree {
+  return bias ? { weight: heConv(rng, k, ci, co), bias: zeros([co]) } : { weight: heConv(rng, k, ci, co) };
+}
+
+/** x [B,H,W,Ci] -> [B,H',W',Co] with weight [k,k,Ci,Co] (+ bias [Co]). */
+export function conv2d(
+  p: ParamTree,
+  x: Tensor4,
+  opts: { stride?: number; pad?: 'same' | 'valid'; flops?: Flops | undefined } = {},
+): Tensor4 {
+  const w = leaf(p, 'weight') as tf.Tensor4D;
+  let y = tf.conv2d(x, w, opts.stride ?? 1, opts.pad ?? 'same');
+  if (opts.flops) {
+    const [k1, k2, ci, co] = w.shape;
+    opts.flops.total += 2 * y.shape[0] * y.shape[1] * y.shape[2] * k1 * k2 * ci * co;
+  }
+  if (p['bias']) y = tf.add(y, leaf(p, 'bias'));
+  return y;
+}
+
+export function initInstanceNorm(c: number): ParamTree {
+  return { gamma: ones([c]), beta: zeros([c]) };
+}
+
+/** Per-sample, per-channel normalisation over H and W; gamma/beta [C] or [B,1,1,C] (AdaIN). */
+export function instanceNorm(x: Tensor4, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor4 {
+  const { mean, variance } = tf.moments(x, [1, 2], true);
+  const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(xn, gamma), beta) as Tensor4;
+}
+
+export function avgPool2(x: Tensor4): Tensor4 {
+  return tf.avgPool(x, 2, 2, 'valid');
+}
+
+export function upsample2(x: Tensor4, mode: 'nearest' | 'bilinear'): Tensor4 {
+  const size: [number, number] = [x.shape[1] * 2, x.shape[2] * 2];
+  return mode === 'nearest' ? tf.image.resizeNearestNeighbor(x, size) : tf.image.resizeBilinear(x, size, false, true);
+}
+
+/** SAGAN self-attention (Zhang et al. 2019): x + gamma * W_o (softmax(f g^T) h). */
+export function initAttention(rng: Rng, c: number, gamma0 = 0): ParamTree {
+  return {
+    f: initConv(rng, 1, c, Math.max(1, c >> 3)),
+    g: initConv(rng, 1, c, Math.max(1, c >> 3)),
+    h: initConv(rng, 1, c, Math.max(1, c >> 1)),
+    o: initConv(rng, 1, Math.max(1, c >> 1), c),
+    // SAGAN starts gamma at 0 so the block begins as the identity.
+    gamma: gamma0 === 0 ? zeros([1]) : tf.fill([1], gamma0),
+  };
+}
+
+export function attention(p: ParamTree, x: Tensor4, flops?: Flops): Tensor4 {
+  const [b, h, w] = x.shape;
+  const n = h * w;
+  const f = conv2d(p['f'] as ParamTree, x, { flops });
+  const g = conv2d(p['g'] as ParamTree, x, { flops });
+  const v = conv2d(p['h'] as ParamTree, x, { flops });
+  const ck = f.shape[3];
+  const cv = v.shape[3];
+  const logits = tf.matMul(tf.reshape(f, [b, n, ck]), tf.reshape(g, [b, n, ck]), false, true); // [B,N,N]
+  const attn = tf.softmax(logits);
+  const o = tf.reshape(tf.matMul(attn, tf.reshape(v, [b, n, cv])), [b, h, w, cv]) as Tensor4; // [B,H,W,C/2]
+  if (flops) flops.total += 2 * b * n * n * (ck + cv);
+  return tf.add(x, tf.mul(leaf(p, 'gamma'), conv2d(p['o'] as ParamTree, o, { flops }))) as Tensor4;
+}

@@ -1,0 +1,129 @@
+/**
+ * The safetensors format (https://huggingface.co/docs/safetensors), so checkpoints open in Python:
+ *
+ *   [8 bytes: N, little-endian u64] [N bytes: JSON header, space-padded] [raw little-endian data]
+ *
+ * The header maps each tensor name to {dtype, shape, data_offsets: [begin, end]} (offsets relative
+ * to the start of the data block) plus an optional "__metadata__" map of strings. Tensors are laid
+ * out in order with no gaps, and the data block ends with the last one, as Python's reader requires.
+ */
+
+export type SafeDtype = 'F32' | 'I32' | 'U8';
+
+export interface RawTensor {
+  dtype: SafeDtype;
+  shape: number[];
+  data: Float32Array | Int32Array | Uint8Array;
+}
+
+export class SafetensorsError extends Error {
+  override name = 'SafetensorsError';
+}
+
+const BYTES: Record<SafeDtype, number> = { F32: 4, I32: 4, U8: 1 };
+/** Python's reader refuses headers over 100 MB; so do we (a corrupt length would allocate gigabytes). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+function dtypeOf(data: RawTensor['data']): SafeDtype {
+  if (data instanceof Float32Array) return 'F32';
+  if (data instanceof Int32Array) return 'I32';
+  return 'U8';
+}
+
+/** Serialises tensors in the order given. Names must be unique; metadata values must be strings. */
+export function encodeSafetensors(
+  tensors: ReadonlyMap<string, Omit<RawTensor, 'dtype'> & { dtype?: SafeDtype }>,
+  metadata: Record<string, string> = {},
+): Buffer {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header['__metadata__'] = metadata;
+  let offset = 0;
+  const parts: Buffer[] = [];
+  for (const [name, t] of tensors) {
+    if (name === '__metadata__') throw new SafetensorsError('A tensor cannot be named "__metadata__"');
+    const dtype = t.dtype ?? dtypeOf(t.data);
+    if (dtype !== dtypeOf(t.data)) throw new SafetensorsError(`Tensor "${name}": dtype ${dtype} does not match its data`);
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (n !== t.data.length) {
+      throw new SafetensorsError(`Tensor "${name}": shape [${t.shape}] needs ${n} values, got ${t.data.length}`);
+    }
+    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  // Pad with spaces so the data block starts 8-byte aligned (what Python's writer does).
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  return Buffer.concat([head, Buffer.from(json, 'utf8'), ...parts]);
+}
+
+export interface Decoded {
+  tensors: Map<string, RawTensor>;
+  metadata: Record<string, string>;
+}
+
+/** Parses and validates a safetensors buffer; `what` names the file in errors. */
+export function decodeSafetensors(buf: Buffer, what = 'safetensors data'): Decoded {
+  const fail = (why: string): never => {
+    throw new SafetensorsError(`Cannot read ${what}: ${why}`);
+  };
+  if (buf.length < 8) fail(`file is ${buf.length} bytes, too short for a header (truncated?)`);
+  const n = buf.readBigUInt64LE(0);
+  if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} exceeds ${MAX_HEADER_BYTES} bytes (corrupt file?)`);
+  const hlen = Number(n);
+  if (8 + hlen > buf.length) fail(`header needs ${hlen} bytes but the file has ${buf.length - 8} after the length (truncated?)`);
+  let header: unknown;
+  try {
+    header = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8'));
+  } catch (e) {
+    fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
+  const data = buf.subarray(8 + hlen);
+  const entries: [string, RawTensor, number, number][] = [];
+  let metadata: Record<string, string> = {};
+  for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof v !== 'object' || v === null || Object.values(v).some((x) => typeof x !== 'string')) {
+        fail('"__metadata__" must map strings to strings');
+      }
+      metadata = v as Record<string, string>;
+      continue;
+    }
+    const info = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const dtype = info.dtype as SafeDtype;
+    if (!(typeof dtype === 'string' && dtype in BYTES)) fail(`tensor "${name}" has unsupported dtype ${String(info.dtype)}`);
+    const shape = info.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      fail(`tensor "${name}" has an invalid shape`);
+    }
+    const offs = info.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isInteger(d) && d >= 0)) {
+      fail(`tensor "${name}" has invalid data_offsets`);
+    }
+    const [begin, end] = offs as [number, number];
+    const count = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (end - begin !== count * BYTES[dtype]) {
+      fail(`tensor "${name}" spans ${end - begin} bytes, but ${dtype}[${shape}] needs ${count * BYTES[dtype]}`);
+    }
+    if (end > data.length) fail(`tensor "${name}" ends at byte ${end}, past the data (${data.length} bytes; truncated?)`);
+    // Copy into an aligned buffer: typed arrays need alignment and must not alias the file buffer.
+    const bytes = new Uint8Array(end - begin);
+    bytes.set(data.subarray(begin, end));
+    const arr =
+      dtype === 'F32' ? new Float32Array(bytes.buffer) : dtype === 'I32' ? new Int32Array(bytes.buffer) : bytes;
+    entries.push([name, { dtype, shape: shape as number[], data: arr }, begin, end]);
+  }
+  // Tensors must tile the data block exactly: no overlaps, no holes, nothing after the last.
+  const sorted = [...entries].sort((a, b) => a[2] - b[2]);
+  let pos = 0;
+  for (const [name, , begin, end] of sorted) {
+    if (begin !== pos) fail(`tensor "${name}" starts at byte ${begin}, expected ${pos} (overlap or hole)`);
+    pos = end;
+  }
+  if (pos !== data.length) fail(`${data.length - pos} bytes after the last tensor`);
+  return { tensors: new Map(entries.map(([name, t]) => [name, t])), metadata };
+}
