@@ -12,7 +12,13 @@ import { tf } from '../src/engine/tf.js';
 import type { Tensor4 } from '../src/models/layers.js';
 import { flatten } from '../src/models/params.js';
 import { initProbeNet } from '../src/models/probe_net.js';
-import { CheckpointError, latestCheckpoint, listCheckpoints, loadCheckpoint, pruneCheckpoints } from '../src/train/checkpoint.js';
+import {
+  CheckpointError,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  pruneCheckpoints,
+} from '../src/train/checkpoint.js';
 import { MemoryGuard, TensorLeakError } from '../src/train/loop.js';
 import { valueAndGrads } from '../src/train/optim.js';
 import { blobImages, loadProbeTrainer, makeProbeTrainer, probeLoss } from '../src/train/probe.js';
@@ -59,7 +65,8 @@ describe('probe network on wasm', () => {
       .filter(([, e]) => !(e < 1e-3));
     assert.deepEqual(bad, [], 'parameters whose wasm gradient differs from cpu');
     for (const [k, v] of cpu) {
-      if (!invariant.has(k)) assert.ok(Math.max(...v.map(Math.abs)) > 1e-4 * scale, `no gradient reaches ${k}`);
+      if (!invariant.has(k))
+        assert.ok(Math.max(...v.map(Math.abs)) > 1e-4 * scale, `no gradient reaches ${k}`);
     }
   });
 
@@ -143,9 +150,15 @@ describe('checkpoints', () => {
       return d;
     };
     const expectError = (d: string, pattern: RegExp) =>
-      assert.throws(() => loadProbeTrainer(d), (e: unknown) => e instanceof CheckpointError && pattern.test(e.message));
+      assert.throws(
+        () => loadProbeTrainer(d),
+        (e: unknown) => e instanceof CheckpointError && pattern.test(e.message),
+      );
 
-    expectError(variant('trunc', (d) => truncateSync(join(d, 'tensors.safetensors'), 100)), /truncated or replaced/);
+    expectError(
+      variant('trunc', (d) => truncateSync(join(d, 'tensors.safetensors'), 100)),
+      /truncated or replaced/,
+    );
     expectError(
       variant('flip', (d) => {
         const p = join(d, 'tensors.safetensors');
@@ -155,9 +168,14 @@ describe('checkpoints', () => {
       }),
       /SHA-256/,
     );
-    expectError(variant('nojson', (d) => writeFileSync(join(d, 'checkpoint.json'), '{oops')), /not valid JSON/);
     expectError(
-      variant('foreign', (d) => writeFileSync(join(d, 'checkpoint.json'), JSON.stringify({ format: 'other' }))),
+      variant('nojson', (d) => writeFileSync(join(d, 'checkpoint.json'), '{oops')),
+      /not valid JSON/,
+    );
+    expectError(
+      variant('foreign', (d) =>
+        writeFileSync(join(d, 'checkpoint.json'), JSON.stringify({ format: 'other' })),
+      ),
       /not a neural-talking-heads\/checkpoint/,
     );
     expectError(
@@ -173,4 +191,3 @@ describe('checkpoints', () => {
     assert.equal(tf.memory().numTensors, live, 'failed loads must not leak tensors');
   });
 });
-

@@ -53,7 +53,11 @@ export function relativeError(a: ArrayLike<number>, ref: ArrayLike<number>): num
 }
 
 /** Runs each case on `backend` and on `cpu`, returns relative errors. Leaves `backend` active. */
-export async function compareWithCpu(backend: string, cases: readonly KernelCase[], seed = 1): Promise<CaseResult[]> {
+export async function compareWithCpu(
+  backend: string,
+  cases: readonly KernelCase[],
+  seed = 1,
+): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   for (const c of cases) {
     await tf.setBackend('cpu');
@@ -71,12 +75,36 @@ const conv = (s: number, pad: 'same' | 'valid') => (x: Tensor, w: Tensor) =>
 
 /** One small case per patched kernel: the health check `doctor` runs. */
 export const HEALTH_CASES: readonly KernelCase[] = [
-  { name: 'Conv2D + backprop (3x3, stride 1, same)', inputs: [[2, 9, 10, 3], [3, 3, 3, 5]], fn: conv(1, 'same') },
-  { name: 'Conv2D + backprop (4x4, stride 2, same)', inputs: [[2, 9, 10, 3], [4, 4, 3, 5]], fn: conv(2, 'same') },
-  { name: 'Conv2D + backprop (9x9, stride 1, valid)', inputs: [[1, 12, 11, 2], [9, 9, 2, 3]], fn: conv(1, 'valid') },
+  {
+    name: 'Conv2D + backprop (3x3, stride 1, same)',
+    inputs: [
+      [2, 9, 10, 3],
+      [3, 3, 3, 5],
+    ],
+    fn: conv(1, 'same'),
+  },
+  {
+    name: 'Conv2D + backprop (4x4, stride 2, same)',
+    inputs: [
+      [2, 9, 10, 3],
+      [4, 4, 3, 5],
+    ],
+    fn: conv(2, 'same'),
+  },
+  {
+    name: 'Conv2D + backprop (9x9, stride 1, valid)',
+    inputs: [
+      [1, 12, 11, 2],
+      [9, 9, 2, 3],
+    ],
+    fn: conv(1, 'valid'),
+  },
   {
     name: 'BatchMatMul (batched, transposed)',
-    inputs: [[3, 7, 5], [3, 4, 7]],
+    inputs: [
+      [3, 7, 5],
+      [3, 4, 7],
+    ],
     fn: (a, b) => tf.matMul(a!, b!, true, true),
   },
   {
@@ -86,7 +114,11 @@ export const HEALTH_CASES: readonly KernelCase[] = [
     fn: (x, i) => tf.gather(x!, i!),
   },
   { name: 'Slice', inputs: [[3, 5, 7]], fn: (x) => tf.slice(x!, [1, 1, 2], [2, 3, 4]) },
-  { name: 'AvgPool gradient', inputs: [[2, 8, 6, 3]], fn: (x) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid') },
+  {
+    name: 'AvgPool gradient',
+    inputs: [[2, 8, 6, 3]],
+    fn: (x) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid'),
+  },
   { name: 'Sum over leading axes', inputs: [[4, 64, 64, 8]], fn: (x) => tf.sum(x!, [0, 1, 2]) },
   {
     name: 'Nearest upsample gradient (batch 2)',

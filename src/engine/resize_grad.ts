@@ -12,8 +12,7 @@ import { tf } from './tf.js';
 
 /** Source coordinate of output index o along one axis, as the forward kernel computes it. */
 function axisMap(inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean) {
-  const ratio =
-    alignCorners && outSize > 1 ? (inSize - 1) / (outSize - 1) : inSize / outSize;
+  const ratio = alignCorners && outSize > 1 ? (inSize - 1) / (outSize - 1) : inSize / outSize;
   const lo = new Int32Array(outSize);
   const hi = new Int32Array(outSize);
   const frac = new Float32Array(outSize);
@@ -121,7 +120,13 @@ function cpuKernel(backward: Backward): KernelFunc {
       data: { get(id: object): { values: ArrayLike<number> } };
       makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
     };
-    const out = backward(cpu.data.get(dy.dataId).values, dy.shape, images.shape, alignCorners, halfPixelCenters);
+    const out = backward(
+      cpu.data.get(dy.dataId).values,
+      dy.shape,
+      images.shape,
+      alignCorners,
+      halfPixelCenters,
+    );
     return cpu.makeTensorInfo([...images.shape], 'float32', out);
   };
 }

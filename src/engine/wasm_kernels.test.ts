@@ -124,7 +124,12 @@ describe('wasm training kernels match the cpu backend', () => {
 
   test('gather gradient (UnsortedSegmentSum) with repeated and unused rows', async () => {
     await expectMatch([
-      { name: 'gather axis 0', inputs: [[10, 6]], ints: [{ shape: [5], values: [1, 3, 3, 9, 0] }], fn: (x, i) => tf.gather(x!, i!) },
+      {
+        name: 'gather axis 0',
+        inputs: [[10, 6]],
+        ints: [{ shape: [5], values: [1, 3, 3, 9, 0] }],
+        fn: (x, i) => tf.gather(x!, i!),
+      },
       {
         name: 'gather axis 1',
         inputs: [[4, 10, 3]],
@@ -134,7 +139,11 @@ describe('wasm training kernels match the cpu backend', () => {
     ]);
     // And the kernel on its own, with ids outside [0, S) dropped as in TensorFlow.
     const out = tf.tidy(() =>
-      tf.unsortedSegmentSum(tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]), tf.tensor1d([2, 0, 2, 5], 'int32'), 3),
+      tf.unsortedSegmentSum(
+        tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]),
+        tf.tensor1d([2, 0, 2, 5], 'int32'),
+        3,
+      ),
     );
     assert.deepEqual(Array.from(out.dataSync()), [3, 4, 0, 0, 6, 8]);
     out.dispose();
@@ -145,7 +154,11 @@ describe('wasm training kernels match the cpu backend', () => {
       { name: 'rank1', inputs: [[9]], fn: (x) => tf.slice(x!, [2], [5]) },
       { name: 'rank2 rows (contiguous)', inputs: [[6, 5]], fn: (x) => tf.slice(x!, [1, 0], [3, 5]) },
       { name: 'rank3 inner', inputs: [[3, 5, 7]], fn: (x) => tf.slice(x!, [1, 1, 2], [2, 3, 4]) },
-      { name: 'rank4 channels', inputs: [[2, 4, 4, 6]], fn: (x) => tf.slice(x!, [0, 0, 0, 2], [-1, -1, -1, 3]) },
+      {
+        name: 'rank4 channels',
+        inputs: [[2, 4, 4, 6]],
+        fn: (x) => tf.slice(x!, [0, 0, 0, 2], [-1, -1, -1, 3]),
+      },
       { name: 'rank4 spatial', inputs: [[2, 5, 6, 3]], fn: (x) => tf.slice(x!, [1, 2, 1, 0], [1, 2, 4, 3]) },
     ]);
     const empty = tf.tidy(() => tf.slice(tf.ones([3, 4]), [1, 0], [0, 4]));
@@ -157,8 +170,16 @@ describe('wasm training kernels match the cpu backend', () => {
     const t4 = (x: Tensor | undefined) => x as tf.Tensor4D;
     await expectMatch([
       { name: 'avgPool 2x2/2 (tiled)', inputs: [[2, 8, 6, 3]], fn: (x) => tf.avgPool(t4(x), 2, 2, 'valid') },
-      { name: 'avgPool 3x3/2 same (overlap)', inputs: [[2, 9, 7, 3]], fn: (x) => tf.avgPool(t4(x), 3, 2, 'same') },
-      { name: 'avgPool 2x2/2 odd (untiled)', inputs: [[1, 9, 7, 2]], fn: (x) => tf.avgPool(t4(x), 2, 2, 'valid') },
+      {
+        name: 'avgPool 3x3/2 same (overlap)',
+        inputs: [[2, 9, 7, 3]],
+        fn: (x) => tf.avgPool(t4(x), 3, 2, 'same'),
+      },
+      {
+        name: 'avgPool 2x2/2 odd (untiled)',
+        inputs: [[1, 9, 7, 2]],
+        fn: (x) => tf.avgPool(t4(x), 2, 2, 'valid'),
+      },
       { name: 'sum leading (large)', inputs: [[4, 64, 64, 8]], fn: (x) => tf.sum(x!, [0, 1, 2]) },
       { name: 'sum leading keepDims', inputs: [[4, 64, 64, 8]], fn: (x) => tf.sum(x!, [0, 1, 2], true) },
       { name: 'sum spatial (moments)', inputs: [[2, 8, 8, 4]], fn: (x) => tf.sum(x!, [1, 2], true) },
@@ -183,7 +204,11 @@ describe('wasm training kernels match the cpu backend', () => {
         inputs: [[2, 4, 5, 2]],
         fn: (x) => tf.image.resizeNearestNeighbor(t4(x), [7, 9]),
       },
-      { name: 'bilinear x2 batch 2', inputs: [[2, 4, 5, 3]], fn: (x) => tf.image.resizeBilinear(t4(x), [8, 10]) },
+      {
+        name: 'bilinear x2 batch 2',
+        inputs: [[2, 4, 5, 3]],
+        fn: (x) => tf.image.resizeBilinear(t4(x), [8, 10]),
+      },
       {
         name: 'bilinear x2 half-pixel',
         inputs: [[2, 4, 5, 3]],
@@ -215,7 +240,8 @@ describe('wasm conv gradients match numerical differences', () => {
       const w = tf.tensor4d(rng.uniformArray(k * k * 12, -1, 1), ws as [number, number, number, number]);
       const y0 = tf.conv2d(x, w, s, pad);
       const r = tf.tensor(rng.uniformArray(y0.size, -1, 1), y0.shape);
-      const loss = (a: Tensor, b: Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), r));
+      const loss = (a: Tensor, b: Tensor) =>
+        tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), r));
       const [gx, gw] = tf.grads(loss)([x, w]);
       const gxv = gx!.dataSync();
       const gwv = gw!.dataSync();
@@ -233,9 +259,15 @@ describe('wasm conv gradients match numerical differences', () => {
       };
       for (let j = 0; j < 6; j++) {
         const i = rng.int(x.size);
-        assert.ok(Math.abs(probe(x, 0, i) - gxv[i]!) < 2e-3, `dx[${i}]: numeric ${probe(x, 0, i)} vs ${gxv[i]}`);
+        assert.ok(
+          Math.abs(probe(x, 0, i) - gxv[i]!) < 2e-3,
+          `dx[${i}]: numeric ${probe(x, 0, i)} vs ${gxv[i]}`,
+        );
         const q = rng.int(w.size);
-        assert.ok(Math.abs(probe(w, 1, q) - gwv[q]!) < 2e-3, `dw[${q}]: numeric ${probe(w, 1, q)} vs ${gwv[q]}`);
+        assert.ok(
+          Math.abs(probe(w, 1, q) - gwv[q]!) < 2e-3,
+          `dw[${q}]: numeric ${probe(w, 1, q)} vs ${gwv[q]}`,
+        );
       }
       tf.dispose([x, w, y0, r, gx!, gw!]);
     });

@@ -143,7 +143,8 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const c = ctx(backend as BackendWasm);
   const x = inputs['x']!;
   const dy = inputs['dy']!;
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
+    attrs as unknown as Conv2DBackpropFilterAttrs;
   const format = backend_util.convertConv2DDataFormat(dataFormat);
   if (format !== 'channelsLast') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
   const info = backend_util.computeConv2DInfo(
@@ -189,7 +190,8 @@ const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const c = ctx(backend as BackendWasm);
   const dy = inputs['dy']!;
   const filter = inputs['filter']!;
-  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Conv2DBackpropInputAttrs;
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } =
+    attrs as unknown as Conv2DBackpropInputAttrs;
   const format = backend_util.convertConv2DDataFormat(dataFormat);
   if (format !== 'channelsLast') return originals!.Conv2DBackpropInput({ inputs, backend, attrs: attrs! });
   const info = backend_util.computeConv2DInfo(
@@ -308,7 +310,13 @@ function broadcastIndex(outer: number[], operand: number[]): (i: number) => numb
   };
 }
 
-function matMul(c: Ctx, a0: TensorInfo, b0: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
+function matMul(
+  c: Ctx,
+  a0: TensorInfo,
+  b0: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): TensorInfo {
   const temps: TensorInfo[] = [];
   const a = transposeA ? transposeLast2(c, a0) : a0;
   const b = transposeB ? transposeLast2(c, b0) : b0;
@@ -350,7 +358,8 @@ function matMul(c: Ctx, a0: TensorInfo, b0: TensorInfo, transposeA: boolean, tra
       parts.push(mm(ai, bi));
       c.free(ai, bi);
     }
-    flat = parts.length === 1 ? parts[0]! : c.run('Concat', parts as unknown as NamedTensorInfoMap, { axis: 0 });
+    flat =
+      parts.length === 1 ? parts[0]! : c.run('Concat', parts as unknown as NamedTensorInfoMap, { axis: 0 });
     if (parts.length > 1) c.free(...parts);
     c.free(a3, b3);
   }
@@ -431,14 +440,19 @@ const sum: KernelFunc = ({ inputs, backend, attrs }) => {
   const r = x.shape.length;
   const axes = util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
   const leading = r >= 2 && axes.length === r - 1 && axes.every((a, i) => a === i) && x.dtype === 'float32';
-  if (!leading || util.sizeFromShape(x.shape) < 65536) return originals!.Sum({ inputs, backend, attrs: attrs! });
+  if (!leading || util.sizeFromShape(x.shape) < 65536)
+    return originals!.Sum({ inputs, backend, attrs: attrs! });
   const ch = x.shape[r - 1]!;
   const m = util.sizeFromShape(x.shape) / ch;
   const ones = c.backend.makeOutput([1, 1, m], 'float32');
   (c.backend.typedArrayFromHeap(ones) as Float32Array).fill(1);
   const x2 = c.run('Reshape', { x }, { shape: [1, m, ch] });
   const prod = c.run('BatchMatMul', { a: ones, b: x2 }, { transposeA: false, transposeB: false });
-  const out = c.run('Reshape', { x: prod }, { shape: keepDims ? x.shape.map((s, i) => (i < r - 1 ? 1 : s)) : [ch] });
+  const out = c.run(
+    'Reshape',
+    { x: prod },
+    { shape: keepDims ? x.shape.map((s, i) => (i < r - 1 ? 1 : s)) : [ch] },
+  );
   c.free(ones, x2, prod);
   return out;
 };
@@ -500,7 +514,6 @@ export function patchWasmKernels(): void {
     if (tf.getKernel(kernelName, BACKEND)) tf.unregisterKernel(kernelName, BACKEND);
     tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc });
   }
-
 }
 
 export function wasmKernelsPatched(): boolean {

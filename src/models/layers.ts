@@ -50,7 +50,9 @@ export function avgPool2(x: Tensor4): Tensor4 {
 
 export function upsample2(x: Tensor4, mode: 'nearest' | 'bilinear'): Tensor4 {
   const size: [number, number] = [x.shape[1] * 2, x.shape[2] * 2];
-  return mode === 'nearest' ? tf.image.resizeNearestNeighbor(x, size) : tf.image.resizeBilinear(x, size, false, true);
+  return mode === 'nearest'
+    ? tf.image.resizeNearestNeighbor(x, size)
+    : tf.image.resizeBilinear(x, size, false, true);
 }
 
 /** SAGAN self-attention (Zhang et al. 2019): x + gamma * W_o (softmax(f g^T) h). */

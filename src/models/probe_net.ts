@@ -33,7 +33,11 @@ export function initProbeNet(cfg: ProbeNetConfig, rng: Rng): ParamTree {
   const c = cfg.channels;
   return {
     stem: initConv(rng, 9, 3, c),
-    down1: { conv: initConv(rng, 3, c, c), strided: initConv(rng, 4, c, 2 * c), skip: initConv(rng, 1, c, 2 * c) },
+    down1: {
+      conv: initConv(rng, 3, c, c),
+      strided: initConv(rng, 4, c, 2 * c),
+      skip: initConv(rng, 1, c, 2 * c),
+    },
     down2: {
       norm1: initInstanceNorm(2 * c),
       conv1: initConv(rng, 3, 2 * c, 4 * c),
@@ -42,8 +46,16 @@ export function initProbeNet(cfg: ProbeNetConfig, rng: Rng): ParamTree {
       skip: initConv(rng, 1, 2 * c, 4 * c),
     },
     attn: initAttention(rng, 4 * c, 0.1),
-    up1: { norm: initInstanceNorm(4 * c), conv: initConv(rng, 3, 4 * c, 2 * c), skip: initConv(rng, 1, 4 * c, 2 * c) },
-    up2: { norm: initInstanceNorm(2 * c), conv: initConv(rng, 3, 2 * c, c), skip: initConv(rng, 1, 2 * c, c) },
+    up1: {
+      norm: initInstanceNorm(4 * c),
+      conv: initConv(rng, 3, 4 * c, 2 * c),
+      skip: initConv(rng, 1, 4 * c, 2 * c),
+    },
+    up2: {
+      norm: initInstanceNorm(2 * c),
+      conv: initConv(rng, 3, 2 * c, c),
+      skip: initConv(rng, 1, 2 * c, c),
+    },
     out: initConv(rng, 3, c, 3),
   };
 }
@@ -52,7 +64,9 @@ export function initProbeNet(cfg: ProbeNetConfig, rng: Rng): ParamTree {
 export function probeNet(p: ParamTree, x: Tensor4, flops?: Flops): Tensor4 {
   assertShape(x, [null, null, null, 3], 'probeNet input');
   if (x.shape[1] % 4 !== 0 || x.shape[2] % 4 !== 0) {
-    throw new RangeError(`probeNet input: height and width must be multiples of 4, got ${x.shape[1]}x${x.shape[2]}`);
+    throw new RangeError(
+      `probeNet input: height and width must be multiples of 4, got ${x.shape[1]}x${x.shape[2]}`,
+    );
   }
   const o = { flops };
   let h = conv2d(sub(p, 'stem'), x, o); // [B,R,R,c]
@@ -78,7 +92,11 @@ export function probeNet(p: ParamTree, x: Tensor4, flops?: Flops): Tensor4 {
   ] as const) {
     const u = sub(p, name);
     const n = sub(u, 'norm');
-    const m = conv2d(sub(u, 'conv'), upsample2(tf.relu(instanceNorm(h, leaf(n, 'gamma'), leaf(n, 'beta'))), mode), o);
+    const m = conv2d(
+      sub(u, 'conv'),
+      upsample2(tf.relu(instanceNorm(h, leaf(n, 'gamma'), leaf(n, 'beta'))), mode),
+      o,
+    );
     h = tf.add(m, conv2d(sub(u, 'skip'), upsample2(h, mode), o));
   }
   return tf.tanh(conv2d(sub(p, 'out'), tf.relu(h), o));

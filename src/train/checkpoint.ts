@@ -8,7 +8,18 @@
  *   run/checkpoints/step-00001200/{tensors.safetensors, checkpoint.json}
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { tf, type Tensor } from '../engine/tf.js';
 import { flatten, unflatten, type ParamTree } from '../models/params.js';
@@ -148,10 +159,14 @@ export function readCheckpointMeta(dir: string): CheckpointMeta {
   try {
     meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CheckpointMeta;
   } catch (e) {
-    throw new CheckpointError(`Cannot load checkpoint "${dir}": ${META} is not valid JSON (${(e as Error).message})`);
+    throw new CheckpointError(
+      `Cannot load checkpoint "${dir}": ${META} is not valid JSON (${(e as Error).message})`,
+    );
   }
   if (meta.format !== CHECKPOINT_FORMAT) {
-    throw new CheckpointError(`Cannot load checkpoint "${dir}": not a ${CHECKPOINT_FORMAT} (format ${String(meta.format)})`);
+    throw new CheckpointError(
+      `Cannot load checkpoint "${dir}": not a ${CHECKPOINT_FORMAT} (format ${String(meta.format)})`,
+    );
   }
   if (meta.version !== CHECKPOINT_VERSION) {
     throw new CheckpointError(
@@ -165,7 +180,8 @@ export function readCheckpointMeta(dir: string): CheckpointMeta {
 export function loadCheckpoint(dir: string): LoadedCheckpoint {
   const meta = readCheckpointMeta(dir);
   const tensorsPath = join(dir, TENSORS);
-  if (!existsSync(tensorsPath)) throw new CheckpointError(`Cannot load checkpoint "${dir}": ${TENSORS} is missing`);
+  if (!existsSync(tensorsPath))
+    throw new CheckpointError(`Cannot load checkpoint "${dir}": ${TENSORS} is missing`);
   const bytes = readFileSync(tensorsPath);
   if (bytes.length !== meta.tensorsBytes) {
     throw new CheckpointError(
@@ -174,22 +190,29 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   }
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== meta.tensorsSha256) {
-    throw new CheckpointError(`Cannot load checkpoint "${dir}": ${TENSORS} fails its SHA-256 check (corrupt)`);
+    throw new CheckpointError(
+      `Cannot load checkpoint "${dir}": ${TENSORS} fails its SHA-256 check (corrupt)`,
+    );
   }
   let decoded;
   try {
     decoded = decodeSafetensors(bytes, tensorsPath);
   } catch (e) {
-    if (e instanceof SafetensorsError) throw new CheckpointError(`Cannot load checkpoint "${dir}": ${e.message}`);
+    if (e instanceof SafetensorsError)
+      throw new CheckpointError(`Cannot load checkpoint "${dir}": ${e.message}`);
     throw e;
   }
   const sections = new Map<string, Map<string, Tensor>>();
   for (const [name, raw] of decoded.tensors) {
     const dot = name.indexOf('.');
-    if (dot < 0) throw new CheckpointError(`Cannot load checkpoint "${dir}": tensor "${name}" has no section prefix`);
+    if (dot < 0)
+      throw new CheckpointError(`Cannot load checkpoint "${dir}": tensor "${name}" has no section prefix`);
     const section = name.slice(0, dot);
     if (!sections.has(section)) sections.set(section, new Map());
-    const t = raw.dtype === 'I32' ? tf.tensor(raw.data, raw.shape, 'int32') : tf.tensor(raw.data, raw.shape, 'float32');
+    const t =
+      raw.dtype === 'I32'
+        ? tf.tensor(raw.data, raw.shape, 'int32')
+        : tf.tensor(raw.data, raw.shape, 'float32');
     sections.get(section)!.set(name.slice(dot + 1), t);
   }
   const trees: CheckpointTrees = {};
@@ -208,12 +231,15 @@ export function matchTree(loaded: ParamTree | undefined, expected: ParamTree, wh
     const g = got.get(path);
     if (!g) throw new CheckpointError(`Cannot load ${what}: missing tensor "${path}"`);
     if (g.shape.join() !== t.shape.join()) {
-      throw new CheckpointError(`Cannot load ${what}: tensor "${path}" has shape [${g.shape}], the model needs [${t.shape}]`);
+      throw new CheckpointError(
+        `Cannot load ${what}: tensor "${path}" has shape [${g.shape}], the model needs [${t.shape}]`,
+      );
     }
   }
   const want = flatten(expected);
   for (const path of got.keys()) {
-    if (!want.has(path)) throw new CheckpointError(`Cannot load ${what}: unexpected tensor "${path}" (different model config?)`);
+    if (!want.has(path))
+      throw new CheckpointError(`Cannot load ${what}: unexpected tensor "${path}" (different model config?)`);
   }
   return loaded;
 }
@@ -237,7 +263,8 @@ export function latestCheckpoint(checkpointsDir: string): string | null {
 /** Deletes all but the newest `keep` checkpoints (and leftovers of interrupted saves). */
 export function pruneCheckpoints(checkpointsDir: string, keep: number): void {
   const all = listCheckpoints(checkpointsDir);
-  for (const c of all.slice(0, Math.max(0, all.length - keep))) rmSync(c.dir, { recursive: true, force: true });
+  for (const c of all.slice(0, Math.max(0, all.length - keep)))
+    rmSync(c.dir, { recursive: true, force: true });
   if (!existsSync(checkpointsDir)) return;
   for (const name of readdirSync(checkpointsDir)) {
     if (/^\.step-\d+\.(tmp|old)-\d+$/.test(name)) {

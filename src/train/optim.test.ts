@@ -12,7 +12,8 @@ before(async () => {
 test('valueAndGrads over a tree: analytic gradients, unused leaves and selection', () => {
   const params: ParamTree = { a: { w: tf.tensor1d([1, 2]) }, b: tf.scalar(3), unused: tf.scalar(0) };
   // f = sum(w^2) * b  ->  df/dw = 2 w b, df/db = sum(w^2)
-  const f = (p: ParamTree) => tf.mul(tf.sum(tf.square((p['a'] as ParamTree)['w'] as tf.Tensor)), p['b'] as tf.Tensor) as tf.Scalar;
+  const f = (p: ParamTree) =>
+    tf.mul(tf.sum(tf.square((p['a'] as ParamTree)['w'] as tf.Tensor)), p['b'] as tf.Tensor) as tf.Scalar;
   const { value, grads } = valueAndGrads(f, params);
   assert.equal(value.dataSync()[0], 15);
   const g = flatten(grads);
@@ -60,7 +61,9 @@ test('Adam matches a hand-computed reference, per group, with bias correction', 
     });
   }
   const got = flatten(params);
-  [...got.get('g.w')!.dataSync()].forEach((v, i) => assert.ok(Math.abs(v - ref.g[i]!) < 1e-6, `g.w[${i}] ${v} vs ${ref.g[i]}`));
+  [...got.get('g.w')!.dataSync()].forEach((v, i) =>
+    assert.ok(Math.abs(v - ref.g[i]!) < 1e-6, `g.w[${i}] ${v} vs ${ref.g[i]}`),
+  );
   assert.ok(Math.abs(got.get('d.w')!.dataSync()[0]! - ref.d[0]!) < 1e-6);
   assert.deepEqual(adam.state().steps, { G: 3, D: 3 });
   // A D-only update advances only D's step count.
@@ -68,7 +71,14 @@ test('Adam matches a hand-computed reference, per group, with bias correction', 
   assert.deepEqual(adam.state().steps, { G: 3, D: 4 });
   assert.throws(() => adam.update(params, { x: tf.scalar(1) }), /no optimizer group owns/);
   assert.throws(
-    () => new Adam({ A: { match: () => true, lr: 1, beta1: 0, beta2: 0 }, B: { match: () => true, lr: 1, beta1: 0, beta2: 0 } }, params),
+    () =>
+      new Adam(
+        {
+          A: { match: () => true, lr: 1, beta1: 0, beta2: 0 },
+          B: { match: () => true, lr: 1, beta1: 0, beta2: 0 },
+        },
+        params,
+      ),
     /matches several optimizer groups/,
   );
   adam.dispose();

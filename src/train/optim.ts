@@ -25,12 +25,7 @@ export function valueAndGrads(
   const leaves = flatten(params);
   const paths = [...leaves.keys()].filter(wrt);
   const xs = paths.map((p) => leaves.get(p)!);
-  const { value, grads } = tf.engine().gradients(
-    () => f(params),
-    xs,
-    undefined,
-    /* allowNoGradients */ true,
-  );
+  const { value, grads } = tf.engine().gradients(() => f(params), xs, undefined, /* allowNoGradients */ true);
   const out = new Map<string, Tensor>();
   grads.forEach((g, i) => {
     if (g != null) out.set(paths[i]!, g);
@@ -73,7 +68,9 @@ export class Adam {
     for (const [path, t] of flatten(params)) {
       const owners = Object.entries(groups).filter(([, g]) => g.match(path));
       if (owners.length > 1) {
-        throw new RangeError(`Parameter "${path}" matches several optimizer groups: ${owners.map(([n]) => n).join(', ')}`);
+        throw new RangeError(
+          `Parameter "${path}" matches several optimizer groups: ${owners.map(([n]) => n).join(', ')}`,
+        );
       }
       if (owners.length === 0) continue; // frozen
       const name = owners[0]![0];
@@ -135,7 +132,9 @@ export class Adam {
       const cur = this.m.get(path)!;
       if (!mi || !vi) throw new RangeError(`Optimizer state has no moments for "${path}"`);
       if (mi.shape.join() !== cur.shape.join() || vi.shape.join() !== cur.shape.join()) {
-        throw new RangeError(`Optimizer moments for "${path}" have shape [${mi.shape}], expected [${cur.shape}]`);
+        throw new RangeError(
+          `Optimizer moments for "${path}" have shape [${mi.shape}], expected [${cur.shape}]`,
+        );
       }
     }
     this.dispose();

@@ -65,10 +65,15 @@ export function makeProbeTrainer(cfg: ProbeNetConfig, seed: number, lr = 1e-3): 
     },
     save(checkpointsDir, step, state = {}) {
       const { m, v, steps } = adam.state();
-      return saveCheckpoint(checkpointsDir, step, { params: t.params, adam_m: m, adam_v: v }, {
-        config: { probe: cfg, seed, lr },
-        state: { ...state, adamSteps: steps },
-      });
+      return saveCheckpoint(
+        checkpointsDir,
+        step,
+        { params: t.params, adam_m: m, adam_v: v },
+        {
+          config: { probe: cfg, seed, lr },
+          state: { ...state, adamSteps: steps },
+        },
+      );
     },
     dispose() {
       disposeTree(t.params);

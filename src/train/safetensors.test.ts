@@ -50,12 +50,15 @@ describe('safetensors byte layout', () => {
   test('bad files give clear errors', () => {
     const good = encodeSafetensors(new Map([['t', { shape: [4], data: new Float32Array([1, 2, 3, 4]) }]]));
     const bad = (buf: Buffer, pattern: RegExp) =>
-      assert.throws(() => decodeSafetensors(buf, 'x.safetensors'), (e: unknown) => {
-        assert.ok(e instanceof SafetensorsError);
-        assert.match(e.message, /^Cannot read x\.safetensors: /);
-        assert.match(e.message, pattern);
-        return true;
-      });
+      assert.throws(
+        () => decodeSafetensors(buf, 'x.safetensors'),
+        (e: unknown) => {
+          assert.ok(e instanceof SafetensorsError);
+          assert.match(e.message, /^Cannot read x\.safetensors: /);
+          assert.match(e.message, pattern);
+          return true;
+        },
+      );
     bad(good.subarray(0, 5), /too short/);
     bad(good.subarray(0, good.length - 3), /truncated/);
     bad(good.subarray(0, 20), /truncated/);
@@ -77,6 +80,9 @@ describe('safetensors byte layout', () => {
       ),
       /overlap or hole/,
     );
-    bad(handMade({ t: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, [0, 0]), /4 bytes after the last tensor/);
+    bad(
+      handMade({ t: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, [0, 0]),
+      /4 bytes after the last tensor/,
+    );
   });
 });

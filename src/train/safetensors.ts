@@ -42,10 +42,13 @@ export function encodeSafetensors(
   for (const [name, t] of tensors) {
     if (name === '__metadata__') throw new SafetensorsError('A tensor cannot be named "__metadata__"');
     const dtype = t.dtype ?? dtypeOf(t.data);
-    if (dtype !== dtypeOf(t.data)) throw new SafetensorsError(`Tensor "${name}": dtype ${dtype} does not match its data`);
+    if (dtype !== dtypeOf(t.data))
+      throw new SafetensorsError(`Tensor "${name}": dtype ${dtype} does not match its data`);
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) {
-      throw new SafetensorsError(`Tensor "${name}": shape [${t.shape}] needs ${n} values, got ${t.data.length}`);
+      throw new SafetensorsError(
+        `Tensor "${name}": shape [${t.shape}] needs ${n} values, got ${t.data.length}`,
+      );
     }
     const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
@@ -72,16 +75,19 @@ export function decodeSafetensors(buf: Buffer, what = 'safetensors data'): Decod
   };
   if (buf.length < 8) fail(`file is ${buf.length} bytes, too short for a header (truncated?)`);
   const n = buf.readBigUInt64LE(0);
-  if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} exceeds ${MAX_HEADER_BYTES} bytes (corrupt file?)`);
+  if (n > BigInt(MAX_HEADER_BYTES))
+    fail(`header length ${n} exceeds ${MAX_HEADER_BYTES} bytes (corrupt file?)`);
   const hlen = Number(n);
-  if (8 + hlen > buf.length) fail(`header needs ${hlen} bytes but the file has ${buf.length - 8} after the length (truncated?)`);
+  if (8 + hlen > buf.length)
+    fail(`header needs ${hlen} bytes but the file has ${buf.length - 8} after the length (truncated?)`);
   let header: unknown;
   try {
     header = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8'));
   } catch (e) {
     fail(`header is not valid JSON (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    fail('header is not a JSON object');
   const data = buf.subarray(8 + hlen);
   const entries: [string, RawTensor, number, number][] = [];
   let metadata: Record<string, string> = {};
@@ -95,7 +101,8 @@ export function decodeSafetensors(buf: Buffer, what = 'safetensors data'): Decod
     }
     const info = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = info.dtype as SafeDtype;
-    if (!(typeof dtype === 'string' && dtype in BYTES)) fail(`tensor "${name}" has unsupported dtype ${String(info.dtype)}`);
+    if (!(typeof dtype === 'string' && dtype in BYTES))
+      fail(`tensor "${name}" has unsupported dtype ${String(info.dtype)}`);
     const shape = info.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
       fail(`tensor "${name}" has an invalid shape`);
@@ -107,14 +114,21 @@ export function decodeSafetensors(buf: Buffer, what = 'safetensors data'): Decod
     const [begin, end] = offs as [number, number];
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
     if (end - begin !== count * BYTES[dtype]) {
-      fail(`tensor "${name}" spans ${end - begin} bytes, but ${dtype}[${shape}] needs ${count * BYTES[dtype]}`);
+      fail(
+        `tensor "${name}" spans ${end - begin} bytes, but ${dtype}[${shape}] needs ${count * BYTES[dtype]}`,
+      );
     }
-    if (end > data.length) fail(`tensor "${name}" ends at byte ${end}, past the data (${data.length} bytes; truncated?)`);
+    if (end > data.length)
+      fail(`tensor "${name}" ends at byte ${end}, past the data (${data.length} bytes; truncated?)`);
     // Copy into an aligned buffer: typed arrays need alignment and must not alias the file buffer.
     const bytes = new Uint8Array(end - begin);
     bytes.set(data.subarray(begin, end));
     const arr =
-      dtype === 'F32' ? new Float32Array(bytes.buffer) : dtype === 'I32' ? new Int32Array(bytes.buffer) : bytes;
+      dtype === 'F32'
+        ? new Float32Array(bytes.buffer)
+        : dtype === 'I32'
+          ? new Int32Array(bytes.buffer)
+          : bytes;
     entries.push([name, { dtype, shape: shape as number[], data: arr }, begin, end]);
   }
   // Tensors must tile the data block exactly: no overlaps, no holes, nothing after the last.

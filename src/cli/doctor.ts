@@ -1,0 +1,132 @@
+/**
+ * `talking-heads doctor`: what the engine is and whether it works here. Checks the backend's
+ * training kernels against the cpu reference, runs a few training steps of the probe network, and
+ * looks for ffmpeg and the face models.
+ */
+import { engineInfo, initEngine, tensorflowAvailable, type EngineInfo } from '../engine/backend.js';
+import { compareWithCpu, HEALTH_CASES, REL_TOLERANCE } from '../engine/kernel_check.js';
+import { Rng } from '../engine/rng.js';
+import { tf } from '../engine/tf.js';
+import { WASM_PATCHES } from '../engine/wasm_kernels.js';
+import { findFaceModels, findFfmpeg, type Found } from '../data/tools.js';
+import { blobImages, makeProbeTrainer } from '../train/probe.js';
+
+/** Kernels a training step of our networks calls (forward and backward). */
+export const TRAINING_KERNELS = [
+  'Conv2D',
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'BatchMatMul',
+  'Softmax',
+  'AvgPool',
+  'AvgPoolGrad',
+  'ResizeNearestNeighbor',
+  'ResizeNearestNeighborGrad',
+  'ResizeBilinear',
+  'ResizeBilinearGrad',
+  'GatherV2',
+  'UnsortedSegmentSum',
+  'Relu',
+  'Tanh',
+  'Mean',
+  'Sum',
+  'Sqrt',
+  'Rsqrt',
+  'Transpose',
+  'Slice',
+  'Concat',
+] as const;
+
+export interface DoctorReport {
+  engine: EngineInfo;
+  tensorflowInstalled: boolean;
+  missingKernels: string[];
+  patchedKernels: string[];
+  health: { name: string; worst: number; ok: boolean }[];
+  training: { ok: boolean; msPerStep: number; firstLoss: number; lastLoss: number; error?: string };
+  ffmpeg: Found | null;
+  faceModels: string | null;
+  ok: boolean;
+}
+
+export async function runDoctor(backend?: string): Promise<DoctorReport> {
+  const engine = await initEngine({ backend });
+  const present = new Set(tf.getKernelsForBackend(engine.backend).map((k) => k.kernelName));
+  const missingKernels = TRAINING_KERNELS.filter((k) => !present.has(k));
+  let health: DoctorReport['health'] = [];
+  if (engine.backend !== 'cpu') {
+    const results = await compareWithCpu(engine.backend, HEALTH_CASES);
+    health = results.map((r) => ({ name: r.name, worst: r.worst, ok: r.worst < REL_TOLERANCE }));
+  }
+  const training = trainingCheck();
+  const report: DoctorReport = {
+    engine: engineInfo(),
+    tensorflowInstalled: await tensorflowAvailable(),
+    missingKernels,
+    patchedKernels: engine.backend === 'wasm' ? Object.keys(WASM_PATCHES) : [],
+    health,
+    training,
+    ffmpeg: findFfmpeg(),
+    faceModels: findFaceModels(),
+    ok: missingKernels.length === 0 && health.every((h) => h.ok) && training.ok,
+  };
+  return report;
+}
+
+function trainingCheck(): DoctorReport['training'] {
+  const t = makeProbeTrainer({ channels: 8, resolution: 32 }, 0, 3e-3);
+  const x = tf.tensor4d(blobImages(new Rng(1), 2, 32), [2, 32, 32, 3]);
+  try {
+    const losses = [t.step(x)];
+    const t0 = performance.now();
+    for (let i = 0; i < 5; i++) losses.push(t.step(x));
+    const msPerStep = (performance.now() - t0) / 5;
+    const firstLoss = losses[0]!;
+    const lastLoss = losses[losses.length - 1]!;
+    return { ok: Number.isFinite(lastLoss) && lastLoss < firstLoss, msPerStep, firstLoss, lastLoss };
+  } catch (e) {
+    return { ok: false, msPerStep: NaN, firstLoss: NaN, lastLoss: NaN, error: (e as Error).message };
+  } finally {
+    t.dispose();
+    x.dispose();
+  }
+}
+
+export function formatDoctor(r: DoctorReport): string {
+  const mark = (ok: boolean) => (ok ? 'ok  ' : 'FAIL');
+  const e = r.engine;
+  const lines = [
+    `neural-talking-heads doctor`,
+    `  backend       ${e.backend} (chosen by ${e.source === 'option' ? '--backend' : e.source === 'env' ? 'TALKING_HEADS_BACKEND' : 'default'})`,
+    `  threads       ${e.threads} of ${e.cores} cores${e.backend === 'wasm' ? ' (tfjs wasm runs single-threaded in Node)' : ''}`,
+    `  simd          ${e.simd ? 'yes' : 'no'}`,
+    `  versions      node ${e.nodeVersion}, tfjs ${e.tfjsVersion}`,
+    `  tensorflow    ${r.tensorflowInstalled ? 'installed (@tensorflow/tfjs-node): --backend tensorflow' : 'not installed (optional: npm install @tensorflow/tfjs-node where it can download libtensorflow)'}`,
+    ``,
+    `training kernels on ${e.backend}: ${r.missingKernels.length === 0 ? `all ${TRAINING_KERNELS.length} present` : `MISSING ${r.missingKernels.join(', ')}`}`,
+  ];
+  if (r.patchedKernels.length) lines.push(`  patched by this project: ${r.patchedKernels.join(', ')}`);
+  if (r.health.length) {
+    lines.push(
+      `kernel health vs cpu reference (values and gradients, max relative error < ${REL_TOLERANCE}):`,
+    );
+    for (const h of r.health) lines.push(`  ${mark(h.ok)} ${h.name.padEnd(44)} ${h.worst.toExponential(1)}`);
+  } else {
+    lines.push(`kernel health: cpu is the reference backend`);
+  }
+  const t = r.training;
+  lines.push(
+    t.error
+      ? `  FAIL training check: ${t.error}`
+      : `  ${mark(t.ok)} training check (probe net 32px, 6 Adam steps): loss ${t.firstLoss.toFixed(3)} -> ${t.lastLoss.toFixed(3)}, ${t.msPerStep.toFixed(0)} ms/step`,
+  );
+  lines.push(
+    ``,
+    `media`,
+    `  ffmpeg        ${r.ffmpeg ? `${r.ffmpeg.path} (${r.ffmpeg.source})` : 'not found (needed for real videos: install ffmpeg, or npm install @ffmpeg-installer/ffmpeg)'}`,
+    `  face models   ${r.faceModels ?? 'not found (needed for real photos/videos: npm install @vladmandic/face-api)'}`,
+    ``,
+    r.ok ? 'engine OK' : 'engine has PROBLEMS (see FAIL above)',
+  );
+  return lines.join('\n');
+}

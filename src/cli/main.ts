@@ -1,0 +1,79 @@
+/**
+ * The `talking-heads` command line: a thin layer that validates flags and calls library functions.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { BACKEND_NAMES, ENV_VAR } from '../engine/backend.js';
+import { runDemo } from './demo.js';
+import { formatDoctor, runDoctor } from './doctor.js';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer in [${min}, ${max}], got "${value}"`);
+    }
+    return n;
+  };
+}
+
+function backendOption(): Option {
+  return new Option(
+    '-b, --backend <name>',
+    `compute backend: ${BACKEND_NAMES.join(', ')} (env ${ENV_VAR}; default: tensorflow if installed, else wasm)`,
+  );
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('talking-heads')
+    .description('Few-shot adversarial talking-head models (Zakharov et al. 2019) on TF.js')
+    .version(pkg.version)
+    .showHelpAfterError();
+
+  program
+    .command('doctor')
+    .description('report the backend, its training kernels, threads, versions, ffmpeg and face models')
+    .addOption(backendOption())
+    .option('--json', 'print the report as JSON')
+    .action(async (o: { backend?: string; json?: boolean }) => {
+      const report = await runDoctor(o.backend);
+      console.log(o.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
+      if (!report.ok) process.exitCode = 1;
+    });
+
+  program
+    .command('demo')
+    .description('run the main job on the embedded default data (resumable; Ctrl-C saves a checkpoint)')
+    .addOption(backendOption())
+    .option('--steps <n>', 'training steps', intArg(1), 150)
+    .option('--resolution <px>', 'image size (multiple of 4)', intArg(8, 512), 64)
+    .option('--channels <n>', 'base channel count', intArg(1, 256), 16)
+    .option('--batch <n>', 'batch size', intArg(1, 256), 4)
+    .option('--seed <n>', 'random seed', intArg(0), 0)
+    .option('--checkpoint-every <n>', 'steps between checkpoints', intArg(1), 50)
+    .option('-o, --out <dir>', 'folder for numbered run folders', 'runs')
+    .option('--resume <runDir>', 'continue a run folder from its last checkpoint')
+    .action(async (o) => {
+      if (o.resolution % 4 !== 0)
+        throw new InvalidArgumentError(`--resolution must be a multiple of 4, got ${o.resolution}`);
+      await runDemo(o);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    // Expected failures (bad input, bad checkpoint...) print one clear line, not a stack trace.
+    const err = e as Error;
+    console.error(`talking-heads: ${err.message}`);
+    if (process.env['TALKING_HEADS_DEBUG']) console.error(err.stack);
+    process.exitCode = process.exitCode || 1;
+  }
+}

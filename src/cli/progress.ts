@@ -1,0 +1,69 @@
+/**
+ * Progress for long work: a live bar (step, metrics, rate, ETA) on a terminal, and a plain line every
+ * few seconds when output is a file or CI log, so logs stay readable.
+ */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  update(done: number, metrics?: Record<string, number>): void;
+  stop(): void;
+}
+
+function fmt(metrics: Record<string, number>): string {
+  return Object.entries(metrics)
+    .map(([k, v]) => `${k} ${Math.abs(v) >= 100 || v === 0 ? v.toFixed(1) : v.toPrecision(3)}`)
+    .join('  ');
+}
+
+function eta(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--';
+  const s = Math.round(seconds);
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+      : `${s}s`;
+}
+
+export function progress(
+  label: string,
+  total: number,
+  start = 0,
+  stream: NodeJS.WriteStream = process.stderr,
+): Progress {
+  const t0 = performance.now();
+  const rate = (done: number) => (done - start) / ((performance.now() - t0) / 1000);
+  if (stream.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        format: `${label} {bar} {value}/{total} | {metrics} | {rate}/s | ETA {eta_s}`,
+        stream,
+        hideCursor: true,
+        barsize: 24,
+        formatValue: (v, _o, type) => (type === 'eta' ? eta(Number(v)) : String(v)),
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, start, { metrics: '', rate: '-', eta_s: '--' });
+    return {
+      update(done, metrics = {}) {
+        const r = rate(done);
+        bar.update(done, { metrics: fmt(metrics), rate: r.toFixed(2), eta_s: eta((total - done) / r) });
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  let last = 0;
+  return {
+    update(done, metrics = {}) {
+      const now = performance.now();
+      if (now - last < 5000 && done < total) return;
+      last = now;
+      const r = rate(done);
+      stream.write(
+        `${label} ${done}/${total} | ${fmt(metrics)} | ${r.toFixed(2)}/s | ETA ${eta((total - done) / r)}\n`,
+      );
+    },
+    stop() {},
+  };
+}

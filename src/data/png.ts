@@ -1,0 +1,70 @@
+/**
+ * PNG output for sample grids and contact sheets. Images here are HWC uint8 RGB; model tensors in
+ * [-1, 1] convert with `toRgb8`.
+ */
+import { PNG } from 'pngjs';
+import { writeFileAtomic } from '../train/checkpoint.js';
+
+export interface RgbImage {
+  width: number;
+  height: number;
+  /** HWC, 3 bytes per pixel */
+  data: Uint8Array;
+}
+
+/** [-1, 1] floats (HWC, 3 channels) -> uint8 RGB, clamped. */
+export function toRgb8(values: ArrayLike<number>, width: number, height: number): RgbImage {
+  if (values.length !== width * height * 3) {
+    throw new RangeError(`toRgb8: ${values.length} values for a ${width}x${height}x3 image`);
+  }
+  const data = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    data[i] = Math.max(0, Math.min(255, Math.round((values[i]! + 1) * 127.5)));
+  }
+  return { width, height, data };
+}
+
+/** Tiles equally sized images into rows x cols with a gap of `pad` pixels of `background`. */
+export function grid(images: RgbImage[], cols: number, pad = 2, background = 255): RgbImage {
+  if (images.length === 0) throw new RangeError('grid: no images');
+  const { width: w, height: h } = images[0]!;
+  const rows = Math.ceil(images.length / cols);
+  const width = cols * w + (cols + 1) * pad;
+  const height = rows * h + (rows + 1) * pad;
+  const data = new Uint8Array(width * height * 3).fill(background);
+  images.forEach((im, i) => {
+    if (im.width !== w || im.height !== h) throw new RangeError('grid: images differ in size');
+    const x0 = pad + (i % cols) * (w + pad);
+    const y0 = pad + Math.floor(i / cols) * (h + pad);
+    for (let y = 0; y < h; y++)
+      data.set(im.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * width + x0) * 3);
+  });
+  return { width, height, data };
+}
+
+export function encodePng(im: RgbImage): Buffer {
+  const png = new PNG({
+    width: im.width,
+    height: im.height,
+    colorType: 2,
+    inputColorType: 2,
+    inputHasAlpha: false,
+  });
+  png.data = Buffer.from(im.data.buffer, im.data.byteOffset, im.data.byteLength);
+  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
+}
+
+export function writePng(path: string, im: RgbImage): void {
+  writeFileAtomic(path, encodePng(im));
+}
+
+export function readPng(bytes: Buffer): RgbImage {
+  const png = PNG.sync.read(bytes);
+  const data = new Uint8Array(png.width * png.height * 3);
+  for (let i = 0, j = 0; i < png.data.length; i += 4, j += 3) {
+    data[j] = png.data[i]!;
+    data[j + 1] = png.data[i + 1]!;
+    data[j + 2] = png.data[i + 2]!;
+  }
+  return { width: png.width, height: png.height, data };
+}
