@@ -67,3 +67,15 @@ export class Rng {
     return a.slice(0, k);
   }
 }
+
+/** A 32-bit seed from several integers (e.g. seed, identity, sequence), well mixed. */
+export function hashSeed(...xs: number[]): number {
+  let h = 0x811c9dc5;
+  for (const x of xs) {
+    h = Math.imul(h ^ (x >>> 0), 0x01000193);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    h ^= h >>> 12;
+  }
+  return h >>> 0;
+}
