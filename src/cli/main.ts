@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { BACKEND_NAMES, ENV_VAR } from '../engine/backend.js';
+import { runShow, runSynth } from './data.js';
 import { runDemo } from './demo.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 
@@ -61,6 +62,34 @@ export function buildProgram(): Command {
       if (o.resolution % 4 !== 0)
         throw new InvalidArgumentError(`--resolution must be a multiple of 4, got ${o.resolution}`);
       await runDemo(o);
+    });
+
+  program
+    .command('synth')
+    .description('write a dataset of procedural talking heads (the embedded default data)')
+    .requiredOption('-o, --out <dir>', 'dataset folder to create')
+    .option('--identities <n>', 'number of identities', intArg(1), 100)
+    .option('--sequences <n>', 'sequences (videos) per identity', intArg(1), 2)
+    .option('--frames <n>', 'frames per sequence', intArg(1), 32)
+    .option('--size <px>', 'frame size', intArg(16, 1024), 128)
+    .option('--frame-step <n>', 'use every n-th frame of the 25 fps motion', intArg(1), 2)
+    .option('--first-identity <n>', 'index of the first identity (disjoint test sets)', intArg(0), 0)
+    .option('--seed <n>', 'generator seed', intArg(0), 0)
+    .option('--workers <n>', 'render threads (default: one per core)', intArg(1, 64))
+    .option('--resume', 'keep the videos an interrupted run wrote and add the rest')
+    .action(async (o) => {
+      await runSynth({ ...o, resume: Boolean(o.resume) });
+    });
+
+  program
+    .command('show')
+    .description('write a contact sheet (frames with landmark overlays, landmark images) of a dataset as PNG')
+    .argument('<dataset>', 'dataset folder')
+    .option('-o, --out <file.png>', 'where to write it (default: DATASET/contact_sheet.png)')
+    .option('--videos <n>', 'videos to show', intArg(1, 200), 8)
+    .option('--frames <n>', 'frames per video', intArg(1, 16), 3)
+    .action((dir: string, o: { out?: string; videos: number; frames: number }) => {
+      runShow(dir, o.out, o.videos, o.frames);
     });
 
   return program;
