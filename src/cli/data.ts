@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { contactSheet } from '../data/contact_sheet.js';
 import { Dataset } from '../data/dataset.js';
 import { writePng } from '../data/png.js';
+import { preprocess, type PreprocessOptions } from '../data/preprocess.js';
+import { initEngine } from '../engine/backend.js';
 import { writeSyntheticDataset, type SynthOptions } from '../data/synthetic/write.js';
 import { progress } from './progress.js';
 
@@ -35,4 +37,27 @@ export function runShow(
   const path = out ?? join(dir, 'contact_sheet.png');
   writePng(path, contactSheet(ds, videos, frames));
   log(`${ds.validate()}\nContact sheet (frames with landmarks, landmark images): ${path}`);
+}
+
+export async function runPreprocess(
+  o: Partial<PreprocessOptions> & Pick<PreprocessOptions, 'input' | 'out'> & { backend?: string },
+  log: (s: string) => void = console.log,
+): Promise<void> {
+  const engine = await initEngine({ backend: o.backend });
+  log(`Preprocessing ${o.input} -> ${o.out} (faces and landmarks: face-api on ${engine.backend})`);
+  let bar: ReturnType<typeof progress> | null = null;
+  const result = await preprocess(o, (done, total, r) => {
+    bar ??= progress('preprocess', total);
+    bar.update(done, { frames: r.kept });
+  });
+  (bar as ReturnType<typeof progress> | null)?.stop();
+  log(result.summary);
+  const ds = Dataset.open(o.out);
+  if (ds.numVideos > 0) {
+    const sheet = join(o.out, 'contact_sheet.png');
+    writePng(sheet, contactSheet(ds));
+    log(`${ds.validate()}\nContact sheet: ${sheet}`);
+  }
+  log(`Log: ${result.logPath}`);
+  if (result.reports.some((r) => r.status === 'failed')) process.exitCode = 2;
 }

@@ -4,7 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { BACKEND_NAMES, ENV_VAR } from '../engine/backend.js';
-import { runShow, runSynth } from './data.js';
+import { runPreprocess, runShow, runSynth } from './data.js';
 import { runDemo } from './demo.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 
@@ -79,6 +79,37 @@ export function buildProgram(): Command {
     .option('--resume', 'keep the videos an interrupted run wrote and add the rest')
     .action(async (o) => {
       await runSynth({ ...o, resume: Boolean(o.resume) });
+    });
+
+  program
+    .command('preprocess')
+    .description('turn videos (any ffmpeg format, VoxCeleb id/video/clip layout) or photos into a dataset')
+    .argument('<input>', 'a video, a photo, or a folder of them (a sub-folder of photos = one person)')
+    .requiredOption('-o, --out <dir>', 'dataset folder to create (or extend with --resume)')
+    .addOption(backendOption())
+    .option('--resolution <px>', 'crop size', intArg(16, 1024), 256)
+    .option('--fps <n>', 'frames sampled per second of video', Number, 5)
+    .option('--max-frames <n>', 'at most this many frames per video (0 = all)', intArg(0), 0)
+    .option('--min-frames <n>', 'drop (and report) videos with fewer frames with a face', intArg(1), 1)
+    .option('--min-confidence <p>', 'face detector threshold', Number, 0.5)
+    .option('--crop-scale <x>', 'crop side / landmark box side', Number, 1.8)
+    .option('--resume', 'skip videos already in the output dataset')
+    .action(async (input: string, o) => {
+      if (!(o.fps > 0)) throw new InvalidArgumentError(`--fps must be positive, got ${o.fps}`);
+      if (!(o.minConfidence > 0 && o.minConfidence < 1))
+        throw new InvalidArgumentError(`--min-confidence must be in (0, 1)`);
+      await runPreprocess({
+        input,
+        out: o.out,
+        backend: o.backend,
+        resolution: o.resolution,
+        fps: o.fps,
+        maxFrames: o.maxFrames,
+        minFrames: o.minFrames,
+        minConfidence: o.minConfidence,
+        crop: { scale: o.cropScale, shiftUp: 0.1 },
+        resume: Boolean(o.resume),
+      });
     });
 
   program

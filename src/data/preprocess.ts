@@ -1,0 +1,282 @@
+/**
+ * Real media -> dataset (design.md sec. 2): decode videos (any format ffmpeg reads; the VoxCeleb
+ * layout id/video/clip.mp4 included) or photos, sample frames at a chosen rate, detect faces and 68
+ * landmarks, follow the main face, crop with temporal smoothing, resize, write the dataset.
+ *
+ * Units: each video file is one dataset video; a folder of photos is one video whose frames are its
+ * photos (one person's few shots); a photo at the top level is a one-frame video. Identity = the
+ * first folder below the input (VoxCeleb's speaker id), or the file name at the top level.
+ *
+ * Nothing is dropped silently: every frame without a face, every file that fails to decode and every
+ * video left with too few frames is listed in the summary and in DIR/preprocess_log.json. Finished
+ * videos are kept when the run is interrupted; running again with --resume skips them.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, extname, join, relative, sep } from 'node:path';
+import { writeFileAtomic } from '../train/checkpoint.js';
+import {
+  cropResize,
+  DEFAULT_CROP,
+  landmarksInCrop,
+  SquareSmoother,
+  squareFor,
+  type CropOptions,
+} from './crop.js';
+import { DatasetWriter } from './dataset.js';
+import { chooseMainFace, FaceDetector, type Box } from './faces.js';
+import { decodeFrames, type Frame } from './video.js';
+
+export const VIDEO_EXTENSIONS = [
+  '.mp4',
+  '.avi',
+  '.mov',
+  '.mkv',
+  '.webm',
+  '.m4v',
+  '.mpg',
+  '.mpeg',
+  '.wmv',
+  '.flv',
+  '.gif',
+];
+export const PHOTO_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff'];
+
+export interface PreprocessOptions {
+  input: string;
+  out: string;
+  resolution: number;
+  /** frames sampled per second of video */
+  fps: number;
+  /** at most this many frames per video (0 = all) */
+  maxFrames: number;
+  /** videos with fewer frames with a face are dropped (and reported) */
+  minFrames: number;
+  minConfidence: number;
+  /** frames are decoded with the longer side at most this */
+  maxSize: number;
+  crop: CropOptions;
+  resume: boolean;
+}
+
+export const DEFAULT_PREPROCESS: Omit<PreprocessOptions, 'input' | 'out'> = {
+  resolution: 256,
+  fps: 5,
+  maxFrames: 0,
+  minFrames: 1,
+  minConfidence: 0.5,
+  maxSize: 1280,
+  crop: DEFAULT_CROP,
+  resume: false,
+};
+
+export interface Unit {
+  id: string;
+  identity: string;
+  kind: 'video' | 'photos';
+  files: string[];
+}
+
+export interface UnitReport {
+  id: string;
+  kind: Unit['kind'];
+  files: string[];
+  status: 'ok' | 'failed' | 'skipped';
+  frames: number;
+  kept: number;
+  /** indices (frame, or photo) without a usable face */
+  noFace: number[];
+  reason?: string;
+  seconds: number;
+}
+
+/** Finds the videos and photo folders under `input` (or the single file it names). */
+export function findUnits(input: string): Unit[] {
+  if (!existsSync(input)) throw new Error(`Input "${input}" does not exist`);
+  const ext = (f: string) => extname(f).toLowerCase();
+  if (statSync(input).isFile()) {
+    const stem = basename(input, extname(input));
+    if (VIDEO_EXTENSIONS.includes(ext(input)))
+      return [{ id: stem, identity: stem, kind: 'video', files: [input] }];
+    if (PHOTO_EXTENSIONS.includes(ext(input)))
+      return [{ id: stem, identity: stem, kind: 'photos', files: [input] }];
+    throw new Error(
+      `"${input}" is neither a video (${VIDEO_EXTENSIONS.join(' ')}) nor a photo (${PHOTO_EXTENSIONS.join(' ')})`,
+    );
+  }
+  const units: Unit[] = [];
+  const walk = (dir: string) => {
+    const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+    const photos: string[] = [];
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (VIDEO_EXTENSIONS.includes(ext(e.name))) {
+        const rel = relative(input, p);
+        const parts = rel.split(sep);
+        units.push({
+          id: rel.slice(0, -extname(rel).length).split(sep).join('/'),
+          identity: parts.length > 1 ? parts[0]! : basename(rel, extname(rel)),
+          kind: 'video',
+          files: [p],
+        });
+      } else if (PHOTO_EXTENSIONS.includes(ext(e.name))) photos.push(p);
+    }
+    if (photos.length === 0) return;
+    const relDir = relative(input, dir);
+    if (relDir === '') {
+      for (const p of photos) {
+        const stem = basename(p, extname(p));
+        units.push({ id: stem, identity: stem, kind: 'photos', files: [p] });
+      }
+    } else {
+      units.push({
+        id: relDir.split(sep).join('/'),
+        identity: relDir.split(sep)[0]!,
+        kind: 'photos',
+        files: photos,
+      });
+    }
+  };
+  walk(input);
+  return units.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+async function* unitFrames(u: Unit, o: PreprocessOptions): AsyncGenerator<Frame> {
+  if (u.kind === 'video') {
+    yield* decodeFrames(u.files[0]!, { fps: o.fps, maxFrames: o.maxFrames || undefined, maxSize: o.maxSize });
+    return;
+  }
+  let index = 0;
+  for (const f of u.files) {
+    for await (const fr of decodeFrames(f, { maxFrames: 1, maxSize: o.maxSize }))
+      yield { ...fr, index: index++ };
+  }
+}
+
+export interface PreprocessResult {
+  reports: UnitReport[];
+  summary: string;
+  logPath: string;
+}
+
+/** Runs the pipeline. `onUnit` is called after each unit (for progress). */
+export async function preprocess(
+  opts: Partial<PreprocessOptions> & Pick<PreprocessOptions, 'input' | 'out'>,
+  onUnit?: (done: number, total: number, r: UnitReport) => void,
+): Promise<PreprocessResult> {
+  const o: PreprocessOptions = { ...DEFAULT_PREPROCESS, ...opts };
+  const units = findUnits(o.input);
+  if (units.length === 0) throw new Error(`No videos or photos found under "${o.input}"`);
+  const writer = new DatasetWriter(
+    o.out,
+    {
+      resolution: o.resolution,
+      source: `preprocess of ${o.input}`,
+      landmarkSource: '@vladmandic/face-api 68-point landmarks (SSD MobileNet v1 detector)',
+      info: { fps: o.fps, crop: o.crop, minConfidence: o.minConfidence },
+    },
+    o.resume,
+  );
+  const detector = await FaceDetector.load();
+  const logPath = join(o.out, 'preprocess_log.json');
+  const previous: UnitReport[] =
+    o.resume && existsSync(logPath)
+      ? (JSON.parse(readFileSync(logPath, 'utf8')) as { units: UnitReport[] }).units
+      : [];
+  const byId = new Map(previous.map((r) => [r.id, r]));
+  const reports: UnitReport[] = [];
+  let done = 0;
+  for (const u of units) {
+    const t0 = performance.now();
+    const r: UnitReport = {
+      id: u.id,
+      kind: u.kind,
+      files: u.files,
+      status: 'ok',
+      frames: 0,
+      kept: 0,
+      noFace: [],
+      seconds: 0,
+    };
+    if (writer.has(u.id)) {
+      Object.assign(r, byId.get(u.id) ?? {}, {
+        status: 'skipped',
+        reason: 'already in the dataset (resume)',
+      });
+    } else {
+      const v = writer.begin(
+        u.id,
+        u.identity,
+        u.files.length === 1 ? u.files[0] : relative(o.input, join(u.files[0]!, '..')),
+      );
+      try {
+        const smoother = new SquareSmoother();
+        let prevBox: Box | null = null;
+        for await (const fr of unitFrames(u, o)) {
+          r.frames++;
+          const face = chooseMainFace(
+            await detector.detect(fr.rgb, fr.width, fr.height, o.minConfidence),
+            u.kind === 'video' ? prevBox : null,
+          );
+          if (!face) {
+            r.noFace.push(fr.index);
+            continue;
+          }
+          prevBox = face.box;
+          const raw = squareFor(face.landmarks, o.crop);
+          const sq = u.kind === 'video' ? smoother.next(raw) : raw;
+          v.addFrame(
+            cropResize(fr.rgb, fr.width, fr.height, sq, o.resolution),
+            landmarksInCrop(face.landmarks, sq, o.resolution),
+          );
+          r.kept++;
+        }
+        if (r.kept < o.minFrames) {
+          v.abort();
+          r.status = 'failed';
+          r.reason =
+            r.kept === 0
+              ? 'no face found'
+              : `only ${r.kept} frame(s) with a face, fewer than --min-frames ${o.minFrames}`;
+        } else {
+          v.end();
+        }
+      } catch (e) {
+        v.abort();
+        r.status = 'failed';
+        r.reason = (e as Error).message;
+      }
+    }
+    r.seconds = (performance.now() - t0) / 1000;
+    reports.push(r);
+    byId.set(r.id, r);
+    writeFileAtomic(
+      logPath,
+      JSON.stringify({ input: o.input, options: o, units: [...byId.values()] }, null, 1) + '\n',
+    );
+    onUnit?.(++done, units.length, r);
+  }
+  return { reports, summary: summarize(reports), logPath };
+}
+
+export function summarize(reports: UnitReport[]): string {
+  const ok = reports.filter((r) => r.status === 'ok');
+  const failed = reports.filter((r) => r.status === 'failed');
+  const skipped = reports.filter((r) => r.status === 'skipped');
+  const noFace = reports.reduce((s, r) => s + (r.status === 'ok' ? r.noFace.length : 0), 0);
+  const lines = [
+    `${ok.length} written (${ok.reduce((s, r) => s + r.kept, 0)} frames), ${failed.length} failed, ${skipped.length} skipped (already done)`,
+  ];
+  if (noFace > 0) {
+    lines.push(`${noFace} frame(s) without a face were left out:`);
+    for (const r of ok.filter((x) => x.noFace.length))
+      lines.push(
+        `  ${r.id}: ${r.noFace.length} of ${r.frames} (${r.kind === 'photos' ? 'photos' : 'frames'} ${r.noFace.slice(0, 12).join(', ')}${r.noFace.length > 12 ? ', ...' : ''})`,
+      );
+  }
+  if (failed.length) {
+    lines.push('failed:');
+    for (const r of failed) lines.push(`  ${r.id}: ${r.reason}`);
+  }
+  return lines.join('\n');
+}
