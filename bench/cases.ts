@@ -17,6 +17,8 @@ export interface BenchCase {
   k: number;
   /** Backends for which the case runs by default (the cpu backend is ~100x slower). */
   defaultBackends: readonly string[];
+  /** Arguments of the PyTorch reference script (bench/reference/) for the same step, if it has one. */
+  pytorch?: { script: string; args: string[] };
   build(seed: number): { step(): void; flopsPerStep: number; dispose(): void };
 }
 
@@ -33,6 +35,10 @@ function probeCase(
     batch,
     k: 1,
     defaultBackends,
+    pytorch: {
+      script: 'bench/reference/probe_torch.py',
+      args: ['--res', String(resolution), '--batch', String(batch), '--channels', String(channels)],
+    },
     build(seed) {
       const t = makeProbeTrainer({ channels, resolution }, seed);
       const x = tf.tensor4d(blobImages(new Rng(seed), batch, resolution), [batch, resolution, resolution, 3]);
@@ -50,7 +56,7 @@ function probeCase(
 }
 
 export const CASES: readonly BenchCase[] = [
-  probeCase(32, 2, 8, ['wasm', 'cpu', 'tensorflow']),
-  probeCase(64, 4, 16, ['wasm', 'cpu', 'tensorflow']),
-  probeCase(128, 4, 16, ['wasm', 'tensorflow']),
+  probeCase(32, 2, 8, ['native', 'wasm', 'cpu', 'tensorflow']),
+  probeCase(64, 4, 16, ['native', 'wasm', 'cpu', 'tensorflow']),
+  probeCase(128, 4, 16, ['native', 'wasm', 'tensorflow']),
 ];

@@ -4,15 +4,81 @@
  * with --json FILE, one record per case: {case, backend, resolution, batch, k, secondsPerStep
  * (median), runs, min, max, gflops, peakRssMB}.
  *
- *   npm run bench -- [--cases a,b] [--backends wasm,cpu] [--runs 5] [--json out.json] [--profile]
+ *   npm run bench -- [--cases a,b] [--backends native,wasm,cpu,pytorch] [--runs 5] [--threads 2]
+ *                    [--json out.json] [--profile] [--skip-pytorch]
+ *
+ * The PyTorch reference (bench/reference/, Debian's python3-torch) runs the same step with the
+ * default BLAS and with OpenBLAS loaded for its process; the faster one is recorded as `pytorch`.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { initEngine, tensorflowAvailable } from '../src/engine/backend.js';
+import { initEngine, nativeAvailable, tensorflowAvailable } from '../src/engine/backend.js';
 import { profileKernels } from '../src/engine/profile.js';
-import { CASES } from './cases.js';
+import { CASES, type BenchCase } from './cases.js';
+
+/** Debian's python3-torch; BLAS variants loaded per process (Debian's default BLAS is slow for batched matmul). */
+const PYTHON = '/usr/bin/python3';
+const BLAS: Record<string, string> = {
+  'default-blas': '/usr/lib/x86_64-linux-gnu/blas',
+  openblas: '/usr/lib/x86_64-linux-gnu/openblas-pthread',
+};
+
+function torchAvailable(): boolean {
+  return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Runs the PyTorch reference in each BLAS configuration that exists; returns the fastest. */
+function runPytorch(
+  c: BenchCase,
+  runs: number,
+  threads: number,
+  flopsPerStep: number,
+): (BenchRecord & { blas: string }) | null {
+  if (!c.pytorch) return null;
+  let best: (BenchRecord & { blas: string }) | null = null;
+  for (const [blas, dir] of Object.entries(BLAS)) {
+    if (!existsSync(dir)) continue;
+    const r = spawnSync(
+      PYTHON,
+      [c.pytorch.script, ...c.pytorch.args, '--runs', String(runs), '--threads', String(threads)],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, LD_LIBRARY_PATH: dir },
+      },
+    );
+    const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    if (r.status !== 0 || !line) {
+      console.log(`  ${c.name} on pytorch (${blas}): FAILED ${r.stderr.trim().split('\n').pop() ?? ''}`);
+      continue;
+    }
+    const o = JSON.parse(line.slice(7)) as {
+      secondsPerStep: number;
+      min: number;
+      max: number;
+      peakRssMB: number;
+    };
+    const rec = {
+      case: c.name,
+      backend: 'pytorch',
+      blas,
+      resolution: c.resolution,
+      batch: c.batch,
+      k: c.k,
+      secondsPerStep: o.secondsPerStep,
+      runs,
+      min: o.min,
+      max: o.max,
+      gflops: flopsPerStep / o.secondsPerStep / 1e9,
+      peakRssMB: o.peakRssMB,
+    };
+    console.log(`    (pytorch with ${blas}: ${o.secondsPerStep.toFixed(3)} s/step)`);
+    if (!best || rec.secondsPerStep < best.secondsPerStep) best = rec;
+  }
+  return best;
+}
 
 export interface BenchRecord {
   case: string;
@@ -26,6 +92,8 @@ export interface BenchRecord {
   max: number;
   gflops: number;
   peakRssMB: number;
+  /** training FLOPs of one step (3x the forward's multiply-adds x 2) */
+  flopsPerStep?: number;
 }
 
 function median(xs: number[]): number {
@@ -65,6 +133,7 @@ async function worker(caseName: string, backend: string, runs: number, profile: 
     max: Math.max(...times),
     gflops: w.flopsPerStep / med / 1e9,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
+    flopsPerStep: w.flopsPerStep,
   };
   process.stdout.write(`RESULT ${JSON.stringify(rec)}\n`);
 }
@@ -77,6 +146,8 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '5' },
       json: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      'skip-pytorch': { type: 'boolean', default: false },
+      threads: { type: 'string', default: String(availableParallelism()) },
       worker: { type: 'string' },
     },
   });
@@ -88,7 +159,14 @@ async function main(): Promise<void> {
     await worker(caseName, backend, runs, values.profile);
     return;
   }
-  const available = ['wasm', 'cpu', ...((await tensorflowAvailable()) ? ['tensorflow'] : [])];
+  const threads = Number(values.threads);
+  const withTorch = !values['skip-pytorch'] && torchAvailable();
+  const available = [
+    ...(nativeAvailable() ? ['native'] : []),
+    'wasm',
+    'cpu',
+    ...((await tensorflowAvailable()) ? ['tensorflow'] : []),
+  ];
   const wantBackends = values.backends ? values.backends.split(',') : null;
   const wantCases = values.cases ? values.cases.split(',') : null;
   for (const n of wantCases ?? []) {
@@ -102,6 +180,7 @@ async function main(): Promise<void> {
   );
   for (const c of CASES.filter((x) => !wantCases || wantCases.includes(x.name))) {
     const backends = (wantBackends ?? c.defaultBackends).filter((b) => available.includes(b));
+    let flops = 0;
     for (const backend of backends) {
       const n = backend === 'cpu' && !wantBackends ? Math.min(runs, 2) : runs;
       const r = spawnSync(
@@ -124,11 +203,22 @@ async function main(): Promise<void> {
         continue;
       }
       const rec = JSON.parse(line.slice(7)) as BenchRecord;
+      flops = rec.flopsPerStep ?? flops;
       records.push(rec);
       console.log(
         `  ${rec.case.padEnd(24)} ${rec.backend.padEnd(10)} ${rec.secondsPerStep.toFixed(3).padStart(8)} s/step  ` +
           `[${rec.min.toFixed(3)}-${rec.max.toFixed(3)}]  ${rec.gflops.toFixed(2).padStart(7)} GFLOP/s  ${rec.peakRssMB.toFixed(0).padStart(5)} MB`,
       );
+    }
+    if (withTorch && (!wantBackends || wantBackends.includes('pytorch')) && flops > 0) {
+      const t = runPytorch(c, runs, threads, flops);
+      if (t) {
+        records.push(t);
+        console.log(
+          `  ${t.case.padEnd(24)} ${'pytorch'.padEnd(10)} ${t.secondsPerStep.toFixed(3).padStart(8)} s/step  ` +
+            `[${t.min.toFixed(3)}-${t.max.toFixed(3)}]  ${t.gflops.toFixed(2).padStart(7)} GFLOP/s  ${t.peakRssMB.toFixed(0).padStart(5)} MB  (${t.blas}, ${threads} threads)`,
+        );
+      }
     }
   }
   // Ratios between backends on the same case.

@@ -3,7 +3,14 @@
  * training kernels against the cpu reference, runs a few training steps of the probe network, and
  * looks for ffmpeg and the face models.
  */
-import { engineInfo, initEngine, tensorflowAvailable, type EngineInfo } from '../engine/backend.js';
+import {
+  engineInfo,
+  initEngine,
+  nativeAvailable,
+  tensorflowAvailable,
+  type EngineInfo,
+} from '../engine/backend.js';
+import { nativeFallbacks, nativeLoadError, nativeVersion } from '../engine/native.js';
 import { compareWithCpu, HEALTH_CASES, REL_TOLERANCE } from '../engine/kernel_check.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
@@ -40,6 +47,7 @@ export const TRAINING_KERNELS = [
 export interface DoctorReport {
   engine: EngineInfo;
   tensorflowInstalled: boolean;
+  native: { available: boolean; oneDNN: string | null; reason: string; fallbacks: string[] };
   missingKernels: string[];
   patchedKernels: string[];
   health: { name: string; worst: number; ok: boolean }[];
@@ -62,6 +70,12 @@ export async function runDoctor(backend?: string): Promise<DoctorReport> {
   const report: DoctorReport = {
     engine: engineInfo(),
     tensorflowInstalled: await tensorflowAvailable(),
+    native: {
+      available: nativeAvailable(),
+      oneDNN: nativeVersion(),
+      reason: nativeLoadError(),
+      fallbacks: nativeFallbacks(),
+    },
     missingKernels,
     patchedKernels: engine.backend === 'wasm' ? Object.keys(WASM_PATCHES) : [],
     health,
@@ -98,14 +112,17 @@ export function formatDoctor(r: DoctorReport): string {
   const lines = [
     `neural-talking-heads doctor`,
     `  backend       ${e.backend} (chosen by ${e.source === 'option' ? '--backend' : e.source === 'env' ? 'TALKING_HEADS_BACKEND' : 'default'})`,
-    `  threads       ${e.threads} of ${e.cores} cores${e.backend === 'wasm' ? ' (tfjs wasm runs single-threaded in Node)' : ''}`,
+    `  threads       ${e.threads} of ${e.cores} cores${e.backend === 'wasm' ? ' (tfjs wasm runs single-threaded in Node)' : e.backend === 'native' ? ' (TALKING_HEADS_THREADS to change)' : ''}`,
     `  simd          ${e.simd ? 'yes' : 'no'}`,
     `  versions      node ${e.nodeVersion}, tfjs ${e.tfjsVersion}`,
+    `  native        ${r.native.available ? `oneDNN ${r.native.oneDNN} addon built: --backend native` : `unavailable: ${r.native.reason}`}`,
     `  tensorflow    ${r.tensorflowInstalled ? 'installed (@tensorflow/tfjs-node): --backend tensorflow' : 'not installed (optional: npm install @tensorflow/tfjs-node where it can download libtensorflow)'}`,
     ``,
     `training kernels on ${e.backend}: ${r.missingKernels.length === 0 ? `all ${TRAINING_KERNELS.length} present` : `MISSING ${r.missingKernels.join(', ')}`}`,
   ];
   if (r.patchedKernels.length) lines.push(`  patched by this project: ${r.patchedKernels.join(', ')}`);
+  if (e.backend === 'native' && r.native.fallbacks.length)
+    lines.push(`  ran on the JavaScript fallback: ${r.native.fallbacks.join(', ')}`);
   if (r.health.length) {
     lines.push(
       `kernel health vs cpu reference (values and gradients, max relative error < ${REL_TOLERANCE}):`,

@@ -45,6 +45,24 @@ for (const backend of ['cpu', 'wasm'] as const) {
       { size: [7, 13], align: false, half: true },
       { size: [3, 4], align: false, half: false },
     ] as const;
+    for (const [k, st, pad, h, w] of [
+      [2, 2, 'valid', 8, 6],
+      [3, 2, 'same', 9, 7],
+      [3, 1, 'same', 5, 6],
+      [2, 2, 'valid', 9, 7],
+    ] as const) {
+      test(`avgPool k${k} s${st} ${pad} ${h}x${w}`, async () => {
+        await initEngine({ backend });
+        const rng = new Rng(5);
+        const x = tf.tensor4d(rng.uniformArray(2 * h * w * 3, -1, 1), [2, h, w, 3]);
+        const y = tf.avgPool(x, k, st, pad);
+        const dy = tf.tensor(rng.uniformArray(y.size, -1, 1), y.shape);
+        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(t as tf.Tensor4D, k, st, pad), dy)))(x);
+        const [l, r] = [tf.sum(tf.mul(y, dy)).dataSync()[0]!, tf.sum(tf.mul(x, g)).dataSync()[0]!];
+        assert.ok(Math.abs(l - r) < 1e-4 * Math.max(1, Math.abs(l)), `<Ax,y> = ${l} but <x,A'y> = ${r}`);
+        tf.dispose([x, y, dy, g]);
+      });
+    }
     for (const method of ['bilinear', 'nearest'] as const) {
       for (const c of cases) {
         test(`${method} 3x4x5x2 -> ${c.size} align=${c.align} half=${c.half}`, async () => {

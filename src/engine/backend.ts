@@ -1,19 +1,21 @@
 /**
- * Backend choice. `wasm` (XNNPACK, patched for training) is the default in Node; `cpu` is the
- * always-present fallback and the reference; `tensorflow` (libtensorflow through
- * @tensorflow/tfjs-node or -gpu) is used automatically when the user has installed it.
+ * Backend choice. `native` (oneDNN addon, see native.ts) when it is built; else `wasm` (XNNPACK,
+ * patched for training); `cpu` is the always-present fallback and the reference; `tensorflow`
+ * (libtensorflow through @tensorflow/tfjs-node or -gpu) is used automatically when installed.
  *
- * Precedence: explicit option (`--backend`) > TALKING_HEADS_BACKEND > `tensorflow` if installed > `wasm`.
+ * Precedence: explicit option (`--backend`) > TALKING_HEADS_BACKEND > `tensorflow` if installed >
+ * `native` if built > `wasm`.
  */
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { availableParallelism } from 'node:os';
 import { patchCpuKernels } from './cpu_kernels.js';
+import { loadAddon, nativeLoadError, nativeThreads, registerNativeBackend } from './native.js';
 import { tf } from './tf.js';
 import { patchWasmKernels, wasmKernelsPatched } from './wasm_kernels.js';
 
-export const BACKEND_NAMES = ['wasm', 'cpu', 'tensorflow'] as const;
+export const BACKEND_NAMES = ['native', 'wasm', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 export const ENV_VAR = 'TALKING_HEADS_BACKEND';
 
@@ -62,6 +64,13 @@ export function parseBackendName(name: string): BackendName {
 export interface InitOptions {
   /** Backend name; overrides TALKING_HEADS_BACKEND. */
   backend?: string | undefined;
+  /** Threads for the native backend (default: TALKING_HEADS_THREADS, else all cores). */
+  threads?: number | undefined;
+}
+
+/** Whether the native addon is built and loads (the reason is in nativeLoadError() otherwise). */
+export function nativeAvailable(): boolean {
+  return loadAddon() !== null;
 }
 
 /**
@@ -79,8 +88,17 @@ export async function initEngine(opts: InitOptions = {}): Promise<EngineInfo> {
     name = parseBackendName(fromEnv);
     source = 'env';
   } else {
-    name = (await tensorflowAvailable()) ? 'tensorflow' : 'wasm';
+    name = (await tensorflowAvailable()) ? 'tensorflow' : nativeAvailable() ? 'native' : 'wasm';
     source = 'auto';
+  }
+  patchCpuKernels();
+  const threadsEnv = Number(process.env['TALKING_HEADS_THREADS'] ?? '');
+  const threads =
+    opts.threads ?? (Number.isInteger(threadsEnv) && threadsEnv > 0 ? threadsEnv : availableParallelism());
+  if (name === 'native' && !registerNativeBackend(threads)) {
+    throw new BackendError(
+      `Backend "native" is not available: the oneDNN addon is ${nativeLoadError()}. Use --backend wasm.`,
+    );
   }
   if (current?.backend === name && tf.getBackend() === name) return current;
 
@@ -110,7 +128,14 @@ export async function initEngine(opts: InitOptions = {}): Promise<EngineInfo> {
 
   current = Object.freeze({
     backend: name,
-    threads: name === 'wasm' ? getThreadsCount() : name === 'cpu' ? 1 : availableParallelism(),
+    threads:
+      name === 'wasm'
+        ? getThreadsCount()
+        : name === 'cpu'
+          ? 1
+          : name === 'native'
+            ? nativeThreads()
+            : availableParallelism(),
     simd: name === 'wasm' ? tf.env().getBool('WASM_HAS_SIMD_SUPPORT') : name !== 'cpu',
     source,
     tfjsVersion: tf.version_core,

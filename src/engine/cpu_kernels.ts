@@ -1,6 +1,7 @@
 /**
  * Fixes for tfjs-backend-cpu 4.22, the reference backend: its resize gradients are replaced by exact
- * adjoints (see resize_grad.ts for what is wrong with them), and its Conv2DBackpropFilter, which
+ * adjoints (see resize_grad.ts for what is wrong with them), so is AvgPoolGrad (pool_grad.ts), and
+ * its Conv2DBackpropFilter, which
  * indexes through TensorBuffer.get and takes 95% of a training step (0.02 GFLOP/s), by a direct loop
  * over typed arrays. Both are checked by adjoint identities against the forward kernels
  * (src/engine/adjoint.test.ts), which do not depend on these implementations.
@@ -10,6 +11,7 @@
  * against a direct loop for it instead.
  */
 import type { Conv2DBackpropFilterAttrs, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { avgPoolGradCpu } from './pool_grad.js';
 import { registerCpuResizeGrads } from './resize_grad.js';
 import { tf } from './tf.js';
 
@@ -82,6 +84,8 @@ let patched = false;
 export function patchCpuKernels(): void {
   if (patched) return;
   registerCpuResizeGrads();
+  tf.unregisterKernel('AvgPoolGrad', 'cpu');
+  tf.registerKernel({ kernelName: 'AvgPoolGrad', backendName: 'cpu', kernelFunc: avgPoolGradCpu });
   tf.unregisterKernel('Conv2DBackpropFilter', 'cpu');
   tf.registerKernel({
     kernelName: 'Conv2DBackpropFilter',

@@ -23,6 +23,7 @@ import type {
   TensorInfo,
   UnsortedSegmentSumAttrs,
 } from '@tensorflow/tfjs-core';
+import { avgPoolGradWasm } from './pool_grad.js';
 import { resizeBilinearGradWasm, resizeNearestGradWasm } from './resize_grad.js';
 import { tf } from './tf.js';
 
@@ -55,7 +56,7 @@ export const WASM_PATCHES: Readonly<Record<string, string>> = Object.freeze({
   BatchMatMul: 'fast only for batch 1: explicit transposes + per-batch XNNPACK matmul',
   UnsortedSegmentSum: 'missing (Gather gradient): accumulation in the wasm heap',
   Slice: 'copied whole input through JS: row copies inside the heap',
-  AvgPoolGrad: 'general loop: nearest upsample / k^2 when pools do not overlap',
+  AvgPoolGrad: 'wrong at padded borders: nearest upsample / k^2 when tiled, else the exact adjoint',
   Sum: 'slow over leading axes: ones-vector matmul',
   ResizeNearestNeighborGrad: 'wrong for half-pixel centres: sum pooling, else the exact adjoint',
   ResizeBilinearGrad: 'ignores half-pixel centres: exact adjoint of the forward, in the heap',
@@ -420,7 +421,7 @@ const avgPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     info.padInfo.left === 0 &&
     info.outHeight * info.strideHeight === info.inHeight &&
     info.outWidth * info.strideWidth === info.inWidth;
-  if (!tiles) return originals!.AvgPoolGrad({ inputs, backend, attrs: attrs! });
+  if (!tiles) return avgPoolGradWasm({ inputs, backend, attrs: attrs! });
   const up = c.run(
     'ResizeNearestNeighbor',
     { images: dy },

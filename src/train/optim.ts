@@ -3,6 +3,8 @@
  * (Zakharov et al. 2019, sec. 3.3 / design.md sec. 5: lr 5e-5 for E and G, 2e-4 for D; betas are
  * not given in the paper, SAGAN's (0, 0.9) is our default).
  */
+import type { NamedAttrMap } from '@tensorflow/tfjs-core';
+import { ADAM_KERNEL } from '../engine/native.js';
 import { tf, type Tensor } from '../engine/tf.js';
 import { flatten, unflatten, type ParamTree } from '../models/params.js';
 
@@ -97,15 +99,24 @@ export class Adam {
       if (!p) throw new RangeError(`Gradient for "${path}", which is not a parameter`);
       const cfg = this.groups[this.groupOf.get(path)!]!;
       const t = this.steps[this.groupOf.get(path)!]!;
-      const [np, nm, nv] = tf.tidy(() => {
-        const m = tf.add(tf.mul(this.m.get(path)!, cfg.beta1), tf.mul(g, 1 - cfg.beta1));
-        const v = tf.add(tf.mul(this.v.get(path)!, cfg.beta2), tf.mul(tf.square(g), 1 - cfg.beta2));
-        // Bias-corrected step: lr * m_hat / (sqrt(v_hat) + eps).
-        const mHat = tf.div(m, 1 - Math.pow(cfg.beta1, t));
-        const vHat = tf.div(v, 1 - Math.pow(cfg.beta2, t));
-        const step = tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), cfg.eps ?? 1e-8)), cfg.lr);
-        return [tf.sub(p, step), m, v];
-      });
+      const fused = tf.getKernel(ADAM_KERNEL, tf.getBackend());
+      const [np, nm, nv] = fused
+        ? (tf.engine().runKernel(ADAM_KERNEL, { p, m: this.m.get(path)!, v: this.v.get(path)!, g }, {
+            lr: cfg.lr,
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            eps: cfg.eps ?? 1e-8,
+            step: t,
+          } as unknown as NamedAttrMap) as Tensor[])
+        : tf.tidy(() => {
+            const m = tf.add(tf.mul(this.m.get(path)!, cfg.beta1), tf.mul(g, 1 - cfg.beta1));
+            const v = tf.add(tf.mul(this.v.get(path)!, cfg.beta2), tf.mul(tf.square(g), 1 - cfg.beta2));
+            // Bias-corrected step: lr * m_hat / (sqrt(v_hat) + eps).
+            const mHat = tf.div(m, 1 - Math.pow(cfg.beta1, t));
+            const vHat = tf.div(v, 1 - Math.pow(cfg.beta2, t));
+            const step = tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), cfg.eps ?? 1e-8)), cfg.lr);
+            return [tf.sub(p, step), m, v];
+          });
       this.m.get(path)!.dispose();
       this.v.get(path)!.dispose();
       this.m.set(path, tf.keep(nm!));

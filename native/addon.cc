@@ -1,0 +1,680 @@
+// neural-talking-heads native kernels: an N-API addon over oneDNN (Debian libdnnl 2.x) plus OpenMP
+// loops for the kernels oneDNN has no primitive for. Every function works in place on caller-owned
+// typed arrays (the TF.js tensors' own storage: no copies between JS and native memory).
+//
+// Layouts follow TF.js: activations NHWC, conv filters HWIO, matrices row-major.
+// Each kernel has a TypeScript reference twin (the cpu backend) that the tests compare against.
+#include <napi.h>
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+using namespace dnnl;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+engine& eng() {
+  static engine e(engine::kind::cpu, 0);
+  return e;
+}
+stream& strm() {
+  static stream s(eng());
+  return s;
+}
+
+float* f32(const Napi::Value& v) { return v.As<Napi::Float32Array>().Data(); }
+size_t len(const Napi::Value& v) { return v.As<Napi::TypedArray>().ElementLength(); }
+int64_t i64(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value(); }
+int i32(const Napi::Value& v) { return v.As<Napi::Number>().Int32Value(); }
+
+std::vector<int64_t> dims(const Napi::Value& v) {
+  auto a = v.As<Napi::Array>();
+  std::vector<int64_t> d(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) d[i] = a.Get(i).As<Napi::Number>().Int64Value();
+  return d;
+}
+
+void check(bool ok, const Napi::Env& env, const char* what) {
+  if (!ok) throw Napi::RangeError::New(env, what);
+}
+
+// Work below this many elements runs on one thread: forking costs more than it saves.
+constexpr int64_t kParallelMin = 1 << 15;
+
+// ---------------------------------------------------------------- convolution (oneDNN)
+
+struct ConvPlan {
+  primitive prim;
+  memory::desc a_md, b_md, out_md;
+  memory::desc w_opt;
+  bool reorder_w = false;
+  std::unique_ptr<memory> w_buf;
+  reorder w_reorder;
+  std::unique_ptr<memory> scratch;
+};
+std::unordered_map<std::string, std::unique_ptr<ConvPlan>> conv_plans;
+
+// conv(mode, a, b, out, params[N,H,W,Ci,Co,KH,KW,sh,sw,dh,dw,pt,pl,pb,pr,OH,OW])
+//   mode 0: out = conv(x = a, w = b)      mode 1: out = dx(dy = a, w = b)      mode 2: out = dw(x = a, dy = b)
+Napi::Value Conv(const Napi::CallbackInfo& info) {
+  const int mode = i32(info[0]);
+  const int32_t* p = info[4].As<Napi::Int32Array>().Data();
+  const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], Co = p[4], KH = p[5], KW = p[6], sh = p[7], sw = p[8],
+                dh = p[9], dw = p[10], pt = p[11], pl = p[12], pb = p[13], pr = p[14], OH = p[15], OW = p[16];
+  std::string key = std::to_string(mode);
+  for (int i = 0; i < 17; i++) key += "," + std::to_string(p[i]);
+  auto it = conv_plans.find(key);
+  ConvPlan* c;
+  if (it == conv_plans.end()) {
+    auto plan = std::make_unique<ConvPlan>();
+    memory::dims src_d = {N, Ci, H, W}, w_d = {Co, Ci, KH, KW}, dst_d = {N, Co, OH, OW};
+    memory::dims st = {sh, sw}, dil = {dh - 1, dw - 1}, padl = {pt, pl}, padr = {pb, pr};
+    memory::desc src_md(src_d, dt::f32, tag::nhwc), dst_md(dst_d, dt::f32, tag::nhwc);
+    memory::desc w_user(w_d, dt::f32, tag::hwio), w_any(w_d, dt::f32, tag::any);
+    primitive_attr attr;
+    attr.set_scratchpad_mode(scratchpad_mode::user);
+    auto fwd_d = convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src_md,
+                                           w_any, dst_md, st, dil, padl, padr);
+    auto fwd_pd = convolution_forward::primitive_desc(fwd_d, attr, eng());
+    memory::desc scratch_md;
+    if (mode == 0) {
+      plan->prim = convolution_forward(fwd_pd);
+      plan->w_opt = fwd_pd.weights_desc();
+      scratch_md = fwd_pd.scratchpad_desc();
+      plan->a_md = src_md;
+      plan->b_md = w_user;
+      plan->out_md = dst_md;
+    } else if (mode == 1) {
+      auto bd = convolution_backward_data::desc(algorithm::convolution_direct, src_md, w_any, dst_md, st, dil,
+                                                padl, padr);
+      auto pd = convolution_backward_data::primitive_desc(bd, attr, eng(), fwd_pd);
+      plan->prim = convolution_backward_data(pd);
+      plan->w_opt = pd.weights_desc();
+      scratch_md = pd.scratchpad_desc();
+      plan->a_md = dst_md;
+      plan->b_md = w_user;
+      plan->out_md = src_md;
+    } else {
+      auto bw = convolution_backward_weights::desc(algorithm::convolution_direct, src_md, w_any, dst_md, st,
+                                                   dil, padl, padr);
+      auto pd = convolution_backward_weights::primitive_desc(bw, attr, eng(), fwd_pd);
+      plan->prim = convolution_backward_weights(pd);
+      plan->w_opt = pd.diff_weights_desc();
+      scratch_md = pd.scratchpad_desc();
+      plan->a_md = src_md;
+      plan->b_md = dst_md;
+      plan->out_md = w_user;
+    }
+    plan->reorder_w = plan->w_opt != w_user;
+    if (plan->reorder_w) {
+      plan->w_buf = std::make_unique<memory>(plan->w_opt, eng());
+      plan->w_reorder = mode == 2 ? reorder(reorder::primitive_desc(eng(), plan->w_opt, eng(), w_user))
+                                  : reorder(reorder::primitive_desc(eng(), w_user, eng(), plan->w_opt));
+    }
+    plan->scratch = std::make_unique<memory>(scratch_md, eng());
+    c = plan.get();
+    conv_plans.emplace(key, std::move(plan));
+  } else {
+    c = it->second.get();
+  }
+  memory a(c->a_md, eng(), f32(info[1])), b(c->b_md, eng(), f32(info[2])), out(c->out_md, eng(), f32(info[3]));
+  if (mode == 0 || mode == 1) {
+    memory w = b;
+    if (c->reorder_w) {
+      c->w_reorder.execute(strm(), b, *c->w_buf);
+      w = *c->w_buf;
+    }
+    if (mode == 0)
+      c->prim.execute(strm(), {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, out}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
+    else
+      c->prim.execute(strm(), {{DNNL_ARG_DIFF_DST, a}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, out}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
+  } else {
+    memory dwm = c->reorder_w ? *c->w_buf : out;
+    c->prim.execute(strm(), {{DNNL_ARG_SRC, a}, {DNNL_ARG_DIFF_DST, b}, {DNNL_ARG_DIFF_WEIGHTS, dwm}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
+    if (c->reorder_w) c->w_reorder.execute(strm(), *c->w_buf, out);
+  }
+  strm().wait();
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------- matmul (oneDNN)
+
+struct MatMulPlan {
+  primitive prim;
+  memory::desc a, b, c;
+  std::unique_ptr<memory> scratch;
+};
+std::unordered_map<std::string, std::unique_ptr<MatMulPlan>> mm_plans;
+
+// matmul(a, b, out, batchA, batchB, M, K, N, transA, transB): out[batch, M, N] = op(a) op(b); a batch of 1 broadcasts.
+Napi::Value MatMul(const Napi::CallbackInfo& info) {
+  const int64_t bA = i64(info[3]), bB = i64(info[4]), M = i64(info[5]), K = i64(info[6]), N = i64(info[7]);
+  const bool tA = info[8].As<Napi::Boolean>(), tB = info[9].As<Napi::Boolean>();
+  check(len(info[0]) == size_t(bA * M * K) && len(info[1]) == size_t(bB * K * N) &&
+            len(info[2]) == size_t(std::max(bA, bB) * M * N),
+        info.Env(), "matmul: buffer sizes do not match the shapes");
+  std::string key = std::to_string(bA) + "," + std::to_string(bB) + "," + std::to_string(M) + "," + std::to_string(K) +
+                    "," + std::to_string(N) + "," + std::to_string(tA) + "," + std::to_string(tB);
+  auto it = mm_plans.find(key);
+  MatMulPlan* pp;
+  if (it == mm_plans.end()) {
+    auto p = std::make_unique<MatMulPlan>();
+    const int64_t bC = std::max(bA, bB);
+    p->a = memory::desc({bA, M, K}, dt::f32, tA ? memory::dims{M * K, 1, M} : memory::dims{M * K, K, 1});
+    p->b = memory::desc({bB, K, N}, dt::f32, tB ? memory::dims{K * N, 1, K} : memory::dims{K * N, N, 1});
+    p->c = memory::desc({bC, M, N}, dt::f32, memory::dims{M * N, N, 1});
+    primitive_attr attr;
+    attr.set_scratchpad_mode(scratchpad_mode::user);
+    auto pd = matmul::primitive_desc(matmul::desc(p->a, p->b, p->c), attr, eng());
+    p->prim = matmul(pd);
+    p->scratch = std::make_unique<memory>(pd.scratchpad_desc(), eng());
+    pp = p.get();
+    mm_plans.emplace(key, std::move(p));
+  } else {
+    pp = it->second.get();
+  }
+  memory a(pp->a, eng(), f32(info[0])), b(pp->b, eng(), f32(info[1])), c(pp->c, eng(), f32(info[2]));
+  pp->prim.execute(strm(), {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}, {DNNL_ARG_SCRATCHPAD, *pp->scratch}});
+  strm().wait();
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------- elementwise
+
+enum Unary {
+  U_RELU, U_TANH, U_SIGMOID, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_SQUARE, U_NEG, U_ABS, U_STEP, U_SIGN,
+  U_RECIPROCAL, U_ELU, U_LEAKY, U_SOFTPLUS, U_LOG1P, U_EXPM1, U_COS, U_SIN, U_FLOOR, U_CEIL, U_ROUND,
+  U_ATAN, U_ERF
+};
+
+template <typename F>
+void map1(const float* x, float* y, int64_t n, F f) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = f(x[i]);
+}
+
+// unary(op, x, out, alpha)
+Napi::Value UnaryOp(const Napi::CallbackInfo& info) {
+  const int op = i32(info[0]);
+  const float* x = f32(info[1]);
+  float* y = f32(info[2]);
+  const float alpha = info.Length() > 3 ? float(info[3].As<Napi::Number>().DoubleValue()) : 0.f;
+  const int64_t n = int64_t(len(info[1]));
+  check(len(info[2]) == size_t(n), info.Env(), "unary: output size differs from input");
+  switch (op) {
+    case U_RELU: map1(x, y, n, [](float v) { return v > 0.f ? v : 0.f; }); break;
+    case U_TANH: map1(x, y, n, [](float v) { return std::tanh(v); }); break;
+    case U_SIGMOID: map1(x, y, n, [](float v) { return 1.f / (1.f + std::exp(-v)); }); break;
+    case U_EXP: map1(x, y, n, [](float v) { return std::exp(v); }); break;
+    case U_LOG: map1(x, y, n, [](float v) { return std::log(v); }); break;
+    case U_SQRT: map1(x, y, n, [](float v) { return std::sqrt(v); }); break;
+    case U_RSQRT: map1(x, y, n, [](float v) { return 1.f / std::sqrt(v); }); break;
+    case U_SQUARE: map1(x, y, n, [](float v) { return v * v; }); break;
+    case U_NEG: map1(x, y, n, [](float v) { return -v; }); break;
+    case U_ABS: map1(x, y, n, [](float v) { return std::fabs(v); }); break;
+    // TF.js Step: x > 0 ? 1 : alpha (NaN stays NaN)
+    case U_STEP: map1(x, y, n, [alpha](float v) { return std::isnan(v) ? v : (v > 0.f ? 1.f : alpha); }); break;
+    case U_SIGN: map1(x, y, n, [](float v) { return v > 0.f ? 1.f : (v < 0.f ? -1.f : 0.f); }); break;
+    case U_RECIPROCAL: map1(x, y, n, [](float v) { return 1.f / v; }); break;
+    case U_ELU: map1(x, y, n, [](float v) { return v >= 0.f ? v : std::exp(v) - 1.f; }); break;
+    case U_LEAKY: map1(x, y, n, [alpha](float v) { return v >= 0.f ? v : alpha * v; }); break;
+    case U_SOFTPLUS: map1(x, y, n, [](float v) { return v > 20.f ? v : std::log1p(std::exp(v)); }); break;
+    case U_LOG1P: map1(x, y, n, [](float v) { return std::log1p(v); }); break;
+    case U_EXPM1: map1(x, y, n, [](float v) { return std::expm1(v); }); break;
+    case U_COS: map1(x, y, n, [](float v) { return std::cos(v); }); break;
+    case U_SIN: map1(x, y, n, [](float v) { return std::sin(v); }); break;
+    case U_FLOOR: map1(x, y, n, [](float v) { return std::floor(v); }); break;
+    case U_CEIL: map1(x, y, n, [](float v) { return std::ceil(v); }); break;
+    // TF rounds half to even
+    case U_ROUND: map1(x, y, n, [](float v) { return std::nearbyint(v); }); break;
+    case U_ATAN: map1(x, y, n, [](float v) { return std::atan(v); }); break;
+    case U_ERF: map1(x, y, n, [](float v) { return std::erf(v); }); break;
+    default: throw Napi::RangeError::New(info.Env(), "unary: unknown op");
+  }
+  return info.Env().Undefined();
+}
+
+enum Binary { B_ADD, B_SUB, B_MUL, B_DIV, B_MAX, B_MIN, B_SQDIFF, B_POW, B_ATAN2 };
+
+template <typename F>
+void broadcast2(const float* a, const std::vector<int64_t>& sa, const float* b, const std::vector<int64_t>& sb, float* out,
+                const std::vector<int64_t>& so, F f) {
+  const int r = int(so.size());
+  int64_t n = 1;
+  for (auto d : so) n *= d;
+  // Fast paths: equal shapes, scalar operand, trailing-vector operand (bias over channels).
+  int64_t na = 1, nb = 1;
+  for (auto d : sa) na *= d;
+  for (auto d : sb) nb *= d;
+  if (na == n && nb == n) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; i++) out[i] = f(a[i], b[i]);
+    return;
+  }
+  if (nb == 1) {
+    const float bv = b[0];
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; i++) out[i] = f(a[i], bv);
+    return;
+  }
+  if (na == 1) {
+    const float av = a[0];
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; i++) out[i] = f(av, b[i]);
+    return;
+  }
+  // General: strides of each operand in output coordinates (0 where broadcast).
+  std::vector<int64_t> stA(r, 0), stB(r, 0);
+  {
+    int64_t s = 1;
+    for (int i = int(sa.size()) - 1, j = r - 1; i >= 0; i--, j--) {
+      stA[j] = sa[i] == 1 ? 0 : s;
+      s *= sa[i];
+    }
+    s = 1;
+    for (int i = int(sb.size()) - 1, j = r - 1; i >= 0; i--, j--) {
+      stB[j] = sb[i] == 1 ? 0 : s;
+      s *= sb[i];
+    }
+  }
+  const int64_t inner = so[r - 1];
+  const int64_t rows = n / inner;
+  const int64_t ia = stA[r - 1], ib = stB[r - 1];
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t row = 0; row < rows; row++) {
+    int64_t rem = row, offA = 0, offB = 0;
+    for (int d = r - 2; d >= 0; d--) {
+      const int64_t k = rem % so[d];
+      rem /= so[d];
+      offA += k * stA[d];
+      offB += k * stB[d];
+    }
+    float* o = out + row * inner;
+    const float* pa = a + offA;
+    const float* pb = b + offB;
+    for (int64_t i = 0; i < inner; i++) o[i] = f(pa[i * ia], pb[i * ib]);
+  }
+}
+
+// binary(op, a, aShape, b, bShape, out, outShape)
+Napi::Value BinaryOp(const Napi::CallbackInfo& info) {
+  const int op = i32(info[0]);
+  auto sa = dims(info[2]), sb = dims(info[4]), so = dims(info[6]);
+  if (so.empty()) so = {1};
+  if (sa.empty()) sa = {1};
+  if (sb.empty()) sb = {1};
+  const float *a = f32(info[1]), *b = f32(info[3]);
+  float* out = f32(info[5]);
+  switch (op) {
+    case B_ADD: broadcast2(a, sa, b, sb, out, so, [](float x, float y) { return x + y; }); break;
+    case B_SUB: broadcast2(a, sa, b, sb, out, so, [](float x, float y) { return x - y; }); break;
+    case B_MUL: broadcast2(a, sa, b, sb, out, so, [](float x, float y) { return x * y; }); break;
+    case B_DIV: broadcast2(a, sa, b, sb, out, so, [](float x, float y) { return x / y; }); break;
+    case B_MAX: broadcast2(a, sa, b, sb, out, so, [](float x, float y) { return (std::isnan(x) || x > y) ? x : y; }); break;
+    case B_MIN: broadcast2(a, sa, b, sb, out, so, [](float x, float y) { return (std::isnan(x) || x < y) ? x : y; }); break;
+    case B_SQDIFF: broadcast2(a, sa, b, sb, out, so, [](float x, float y) { return (x - y) * (x - y); }); break;
+    case B_POW: broadcast2(a, sa, b, sb, out, so, [](float x, float y) { return std::pow(x, y); }); break;
+    case B_ATAN2: broadcast2(a, sa, b, sb, out, so, [](float x, float y) { return std::atan2(x, y); }); break;
+    default: throw Napi::RangeError::New(info.Env(), "binary: unknown op");
+  }
+  return info.Env().Undefined();
+}
+
+// addN(out, ...inputs): out = sum of equally shaped inputs (gradient accumulation)
+Napi::Value AddN(const Napi::CallbackInfo& info) {
+  float* out = f32(info[0]);
+  const int64_t n = int64_t(len(info[0]));
+  std::vector<const float*> xs;
+  for (size_t i = 1; i < info.Length(); i++) {
+    check(len(info[i]) == size_t(n), info.Env(), "addN: inputs differ in size");
+    xs.push_back(f32(info[i]));
+  }
+  const size_t k = xs.size();
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+  for (int64_t j = 0; j < n; j++) {
+    float s = 0.f;
+    for (size_t i = 0; i < k; i++) s += xs[i][j];
+    out[j] = s;
+  }
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------- reductions
+
+enum Reduce { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD };
+
+// reduce(op, x, out, outer, size, inner): x viewed as [outer, size, inner] -> out [outer, inner].
+// Each output element is reduced by one thread in a fixed order (deterministic across runs).
+Napi::Value ReduceOp(const Napi::CallbackInfo& info) {
+  const int op = i32(info[0]);
+  const float* x = f32(info[1]);
+  float* out = f32(info[2]);
+  const int64_t outer = i64(info[3]), size = i64(info[4]), inner = i64(info[5]);
+  check(len(info[1]) == size_t(outer * size * inner) && len(info[2]) == size_t(outer * inner), info.Env(),
+        "reduce: buffer sizes do not match [outer, size, inner]");
+  const bool big = outer * size * inner >= kParallelMin;
+  if (inner == 1) {
+#pragma omp parallel for schedule(static) if (big && outer > 1)
+    for (int64_t o = 0; o < outer; o++) {
+      const float* p = x + o * size;
+      double acc = op == R_MAX ? -INFINITY : op == R_MIN ? INFINITY : op == R_PROD ? 1.0 : 0.0;
+      if (op == R_SUM || op == R_MEAN) {
+        float s = 0.f;
+#pragma omp simd reduction(+ : s)
+        for (int64_t i = 0; i < size; i++) s += p[i];
+        acc = s;
+      } else {
+        for (int64_t i = 0; i < size; i++) {
+          const float v = p[i];
+          if (op == R_MAX) acc = (std::isnan(v) || v > acc) ? v : acc;
+          else if (op == R_MIN) acc = (std::isnan(v) || v < acc) ? v : acc;
+          else acc *= v;
+        }
+      }
+      out[o] = float(op == R_MEAN ? acc / double(size) : acc);
+    }
+    return info.Env().Undefined();
+  }
+  // Reduce over a middle axis: accumulate rows of `inner` contiguous values.
+#pragma omp parallel for schedule(static) if (big)
+  for (int64_t o = 0; o < outer; o++) {
+    float* dst = out + o * inner;
+    const float init = op == R_MAX ? -INFINITY : op == R_MIN ? INFINITY : op == R_PROD ? 1.f : 0.f;
+    for (int64_t j = 0; j < inner; j++) dst[j] = init;
+    for (int64_t i = 0; i < size; i++) {
+      const float* src = x + (o * size + i) * inner;
+      if (op == R_SUM || op == R_MEAN) {
+#pragma omp simd
+        for (int64_t j = 0; j < inner; j++) dst[j] += src[j];
+      } else if (op == R_MAX) {
+        for (int64_t j = 0; j < inner; j++) dst[j] = (std::isnan(src[j]) || src[j] > dst[j]) ? src[j] : dst[j];
+      } else if (op == R_MIN) {
+        for (int64_t j = 0; j < inner; j++) dst[j] = (std::isnan(src[j]) || src[j] < dst[j]) ? src[j] : dst[j];
+      } else {
+        for (int64_t j = 0; j < inner; j++) dst[j] *= src[j];
+      }
+    }
+    if (op == R_MEAN)
+      for (int64_t j = 0; j < inner; j++) dst[j] /= float(size);
+  }
+  return info.Env().Undefined();
+}
+
+// softmax over the last axis: x [rows, cols]
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  float* y = f32(info[1]);
+  const int64_t rows = i64(info[2]), cols = i64(info[3]);
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* p = x + r * cols;
+    float* q = y + r * cols;
+    float m = -INFINITY;
+    for (int64_t i = 0; i < cols; i++) m = std::max(m, p[i]);
+    float s = 0.f;
+    for (int64_t i = 0; i < cols; i++) {
+      q[i] = std::exp(p[i] - m);
+      s += q[i];
+    }
+    const float inv = 1.f / s;
+    for (int64_t i = 0; i < cols; i++) q[i] *= inv;
+  }
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------- data movement
+
+// transpose(x, out, shape, perm) for 4-byte elements
+Napi::Value Transpose(const Napi::CallbackInfo& info) {
+  const uint32_t* x = reinterpret_cast<const uint32_t*>(info[0].As<Napi::TypedArray>().ArrayBuffer().Data()) +
+                      info[0].As<Napi::TypedArray>().ByteOffset() / 4;
+  uint32_t* y = reinterpret_cast<uint32_t*>(info[1].As<Napi::TypedArray>().ArrayBuffer().Data()) +
+                info[1].As<Napi::TypedArray>().ByteOffset() / 4;
+  auto shape = dims(info[2]), perm = dims(info[3]);
+  const int r = int(shape.size());
+  std::vector<int64_t> inStride(r), outShape(r), st(r);
+  int64_t s = 1;
+  for (int i = r - 1; i >= 0; i--) {
+    inStride[i] = s;
+    s *= shape[i];
+  }
+  const int64_t n = s;
+  for (int i = 0; i < r; i++) {
+    outShape[i] = shape[perm[i]];
+    st[i] = inStride[perm[i]];  // input stride of output axis i
+  }
+  const int64_t inner = outShape[r - 1], innerStride = st[r - 1];
+  const int64_t rows = n / inner;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t row = 0; row < rows; row++) {
+    int64_t rem = row, off = 0;
+    for (int d = r - 2; d >= 0; d--) {
+      const int64_t k = rem % outShape[d];
+      rem /= outShape[d];
+      off += k * st[d];
+    }
+    uint32_t* o = y + row * inner;
+    const uint32_t* p = x + off;
+    for (int64_t i = 0; i < inner; i++) o[i] = p[i * innerStride];
+  }
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------- pooling
+
+// avgPool(x, out, params[N,H,W,C,KH,KW,sh,sw,pt,pl,OH,OW], grad): grad = 0: out = pool(x);
+// grad = 1: x is dy [N,OH,OW,C] and out is dx [N,H,W,C]. Padding is excluded from the count (TF).
+Napi::Value AvgPool(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  float* out = f32(info[1]);
+  const int32_t* p = info[2].As<Napi::Int32Array>().Data();
+  const bool grad = info[3].As<Napi::Boolean>();
+  const int64_t N = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5], sh = p[6], sw = p[7], pt = p[8],
+                pl = p[9], OH = p[10], OW = p[11];
+  if (grad) std::memset(out, 0, sizeof(float) * N * H * W * C);
+  // Parallel over images in the gradient (windows of one image may overlap); over output rows otherwise.
+#pragma omp parallel for schedule(static) if (N * H * W * C >= kParallelMin)
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t oy = 0; oy < OH; oy++) {
+      const int64_t y0 = std::max<int64_t>(0, oy * sh - pt), y1 = std::min<int64_t>(H, oy * sh - pt + KH);
+      for (int64_t ox = 0; ox < OW; ox++) {
+        const int64_t x0 = std::max<int64_t>(0, ox * sw - pl), x1 = std::min<int64_t>(W, ox * sw - pl + KW);
+        const float inv = 1.f / float((y1 - y0) * (x1 - x0));
+        if (!grad) {
+          float* o = out + ((n * OH + oy) * OW + ox) * C;
+          for (int64_t c = 0; c < C; c++) o[c] = 0.f;
+          for (int64_t y = y0; y < y1; y++)
+            for (int64_t xx = x0; xx < x1; xx++) {
+              const float* s = x + ((n * H + y) * W + xx) * C;
+              for (int64_t c = 0; c < C; c++) o[c] += s[c];
+            }
+          for (int64_t c = 0; c < C; c++) o[c] *= inv;
+        } else {
+          const float* g = x + ((n * OH + oy) * OW + ox) * C;
+          for (int64_t y = y0; y < y1; y++)
+            for (int64_t xx = x0; xx < x1; xx++) {
+              float* d = out + ((n * H + y) * W + xx) * C;
+              for (int64_t c = 0; c < C; c++) d[c] += g[c] * inv;
+            }
+        }
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------- resize
+
+struct AxisMap {
+  std::vector<int64_t> lo, hi;
+  std::vector<float> frac;
+};
+
+// Source coordinates per output index, exactly as tfjs-backend-cpu's forward kernels compute them.
+AxisMap bilinearMap(int64_t in, int64_t out, bool align, bool half) {
+  AxisMap m{std::vector<int64_t>(out), std::vector<int64_t>(out), std::vector<float>(out)};
+  const double ratio = (align && out > 1) ? double(in - 1) / double(out - 1) : double(in) / double(out);
+  for (int64_t o = 0; o < out; o++) {
+    const double src = half ? ratio * (o + 0.5) - 0.5 : ratio * o;
+    const int64_t f = std::max<int64_t>(0, int64_t(std::floor(src)));
+    m.lo[o] = f;
+    m.hi[o] = std::min<int64_t>(in - 1, int64_t(std::ceil(src)));
+    m.frac[o] = float(src - double(f));
+  }
+  return m;
+}
+
+std::vector<int64_t> nearestMap(int64_t in, int64_t out, bool align, bool half) {
+  std::vector<int64_t> idx(out);
+  const double ratio = (align && out > 1) ? double(in - 1) / double(out - 1) : double(in) / double(out);
+  for (int64_t o = 0; o < out; o++) {
+    const double src = half ? ratio * (o + 0.5) : ratio * o;
+    int64_t i = std::min<int64_t>(in - 1, align ? int64_t(std::round(src)) : int64_t(std::floor(src)));
+    if (half) i = std::max<int64_t>(0, i);
+    idx[o] = i;
+  }
+  return idx;
+}
+
+// resize(bilinear, grad, a, out, [N,H,W,C,OH,OW], align, half)
+//   grad = 0: a = images [N,H,W,C] -> out [N,OH,OW,C]
+//   grad = 1: a = dy [N,OH,OW,C] -> out = dx [N,H,W,C] (the exact adjoint of the forward)
+Napi::Value Resize(const Napi::CallbackInfo& info) {
+  const bool bilinear = info[0].As<Napi::Boolean>(), grad = info[1].As<Napi::Boolean>();
+  const float* a = f32(info[2]);
+  float* out = f32(info[3]);
+  const int32_t* p = info[4].As<Napi::Int32Array>().Data();
+  const bool align = info[5].As<Napi::Boolean>(), half = info[6].As<Napi::Boolean>();
+  const int64_t N = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5];
+  const bool big = N * OH * OW * C >= kParallelMin;
+  if (grad) std::memset(out, 0, sizeof(float) * N * H * W * C);
+  if (bilinear) {
+    const AxisMap rows = bilinearMap(H, OH, align, half), cols = bilinearMap(W, OW, align, half);
+    // Parallel over images: in the gradient, pixels of one image receive from several outputs.
+#pragma omp parallel for schedule(static) if (big)
+    for (int64_t n = 0; n < N; n++) {
+      for (int64_t r = 0; r < OH; r++) {
+        const int64_t top = (n * H + rows.lo[r]) * W, bot = (n * H + rows.hi[r]) * W;
+        const float fr = rows.frac[r];
+        for (int64_t q = 0; q < OW; q++) {
+          const int64_t l = cols.lo[q], rt = cols.hi[q];
+          const float fc = cols.frac[q];
+          const int64_t o = ((n * OH + r) * OW + q) * C;
+          if (!grad) {
+            const float *ptl = a + (top + l) * C, *ptr = a + (top + rt) * C, *pbl = a + (bot + l) * C, *pbr = a + (bot + rt) * C;
+            for (int64_t c = 0; c < C; c++) {
+              // the JS kernel's order: lerp along the row, then between rows
+              const float t = ptl[c] + (ptr[c] - ptl[c]) * fc;
+              const float b = pbl[c] + (pbr[c] - pbl[c]) * fc;
+              out[o + c] = t + (b - t) * fr;
+            }
+          } else {
+            const float wtl = (1 - fr) * (1 - fc), wtr = (1 - fr) * fc, wbl = fr * (1 - fc), wbr = fr * fc;
+            float *tl = out + (top + l) * C, *tr = out + (top + rt) * C, *bl = out + (bot + l) * C, *br = out + (bot + rt) * C;
+            for (int64_t c = 0; c < C; c++) {
+              const float g = a[o + c];
+              tl[c] += g * wtl;
+              tr[c] += g * wtr;
+              bl[c] += g * wbl;
+              br[c] += g * wbr;
+            }
+          }
+        }
+      }
+    }
+  } else {
+    const std::vector<int64_t> rows = nearestMap(H, OH, align, half), cols = nearestMap(W, OW, align, half);
+#pragma omp parallel for schedule(static) if (big)
+    for (int64_t n = 0; n < N; n++) {
+      for (int64_t r = 0; r < OH; r++) {
+        const int64_t row = (n * H + rows[r]) * W;
+        for (int64_t q = 0; q < OW; q++) {
+          const int64_t o = ((n * OH + r) * OW + q) * C, s = (row + cols[q]) * C;
+          if (!grad)
+            std::memcpy(out + o, a + s, sizeof(float) * C);
+          else
+            for (int64_t c = 0; c < C; c++) out[s + c] += a[o + c];
+        }
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------- optimiser
+
+// adam(p, m, v, g, pOut, mOut, vOut, lr, beta1, beta2, eps, step): one bias-corrected Adam update,
+// the arithmetic of src/train/optim.ts's tensor version, in one pass.
+Napi::Value Adam(const Napi::CallbackInfo& info) {
+  const float *p = f32(info[0]), *m = f32(info[1]), *v = f32(info[2]), *g = f32(info[3]);
+  float *po = f32(info[4]), *mo = f32(info[5]), *vo = f32(info[6]);
+  const float lr = float(info[7].As<Napi::Number>().DoubleValue()), b1 = float(info[8].As<Napi::Number>().DoubleValue()),
+              b2 = float(info[9].As<Napi::Number>().DoubleValue()), eps = float(info[10].As<Napi::Number>().DoubleValue());
+  const double t = info[11].As<Napi::Number>().DoubleValue();
+  const float c1 = float(1.0 - std::pow(double(b1), t)), c2 = float(1.0 - std::pow(double(b2), t));
+  const int64_t n = int64_t(len(info[0]));
+  check(len(info[1]) == size_t(n) && len(info[2]) == size_t(n) && len(info[3]) == size_t(n) && len(info[4]) == size_t(n) &&
+            len(info[5]) == size_t(n) && len(info[6]) == size_t(n),
+        info.Env(), "adam: sizes differ");
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * (1.f - b1);
+    const float vi = v[i] * b2 + (gi * gi) * (1.f - b2);
+    mo[i] = mi;
+    vo[i] = vi;
+    po[i] = p[i] - (mi / c1) / (std::sqrt(vi / c2) + eps) * lr;
+  }
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------- misc
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  omp_set_num_threads(i32(info[0]));
+  return info.Env().Undefined();
+}
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), omp_get_max_threads()); }
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  auto v = dnnl::version();
+  return Napi::String::New(info.Env(), std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+}
+Napi::Value ClearCaches(const Napi::CallbackInfo& info) {
+  conv_plans.clear();
+  mm_plans.clear();
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv", Napi::Function::New(env, Conv));
+  exports.Set("matmul", Napi::Function::New(env, MatMul));
+  exports.Set("unary", Napi::Function::New(env, UnaryOp));
+  exports.Set("binary", Napi::Function::New(env, BinaryOp));
+  exports.Set("addN", Napi::Function::New(env, AddN));
+  exports.Set("reduce", Napi::Function::New(env, ReduceOp));
+  exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("transpose", Napi::Function::New(env, Transpose));
+  exports.Set("avgPool", Napi::Function::New(env, AvgPool));
+  exports.Set("resize", Napi::Function::New(env, Resize));
+  exports.Set("adam", Napi::Function::New(env, Adam));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  exports.Set("version", Napi::Function::New(env, Version));
+  exports.Set("clearCaches", Napi::Function::New(env, ClearCaches));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(nth_native, Init)

@@ -1,0 +1,606 @@
+/**
+ * The `native` backend: tensors live in ordinary JavaScript typed arrays (no 4 GB wasm heap ceiling)
+ * and the kernels a training step spends its time in run in native/addon.cc — convolutions and
+ * matmuls through oneDNN (the library PyTorch uses on CPU), elementwise ops, reductions, softmax,
+ * transposes and pooling as OpenMP loops. Everything else falls back to tfjs-backend-cpu's JavaScript
+ * kernels (reported by `nativeFallbacks()`, and logged once per kernel when it is not a cheap data
+ * movement op). It is registered when the optional addon has been built (scripts/build-native.mjs).
+ */
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type {
+  BatchMatMulAttrs,
+  Conv2DAttrs,
+  Conv2DBackpropFilterAttrs,
+  Conv2DBackpropInputAttrs,
+  KernelFunc,
+  NamedAttrMap,
+  AvgPoolAttrs as PoolAttrs,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { tf } from './tf.js';
+
+const { backend_util, util } = tf;
+
+interface Addon {
+  conv(mode: number, a: Float32Array, b: Float32Array, out: Float32Array, params: Int32Array): void;
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    bA: number,
+    bB: number,
+    m: number,
+    k: number,
+    n: number,
+    tA: boolean,
+    tB: boolean,
+  ): void;
+  unary(op: number, x: Float32Array, out: Float32Array, alpha?: number): void;
+  binary(
+    op: number,
+    a: Float32Array,
+    aShape: number[],
+    b: Float32Array,
+    bShape: number[],
+    out: Float32Array,
+    outShape: number[],
+  ): void;
+  addN(out: Float32Array, ...xs: Float32Array[]): void;
+  reduce(op: number, x: Float32Array, out: Float32Array, outer: number, size: number, inner: number): void;
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  transpose(
+    x: Float32Array | Int32Array,
+    out: Float32Array | Int32Array,
+    shape: number[],
+    perm: number[],
+  ): void;
+  avgPool(x: Float32Array, out: Float32Array, params: Int32Array, grad: boolean): void;
+  resize(
+    bilinear: boolean,
+    grad: boolean,
+    a: Float32Array,
+    out: Float32Array,
+    params: Int32Array,
+    align: boolean,
+    half: boolean,
+  ): void;
+  adam(
+    p: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    po: Float32Array,
+    mo: Float32Array,
+    vo: Float32Array,
+    lr: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    step: number,
+  ): void;
+  setThreads(n: number): void;
+  getThreads(): number;
+  version(): string;
+}
+
+const ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/nth_native.node', import.meta.url));
+let addon: Addon | null | undefined;
+let loadError = '';
+
+/** The addon, or null when it is not built (or fails to load: the reason is in nativeLoadError()). */
+export function loadAddon(): Addon | null {
+  if (addon !== undefined) return addon;
+  if (!existsSync(ADDON_PATH)) {
+    loadError = 'not built (install libdnnl-dev, then npm run build:native)';
+    addon = null;
+    return addon;
+  }
+  try {
+    addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
+  } catch (e) {
+    loadError = `failed to load: ${(e as Error).message}`;
+    addon = null;
+  }
+  return addon;
+}
+
+export function nativeLoadError(): string {
+  return loadError;
+}
+
+const UNARY: Record<string, number> = {
+  Relu: 0,
+  Tanh: 1,
+  Sigmoid: 2,
+  Exp: 3,
+  Log: 4,
+  Sqrt: 5,
+  Rsqrt: 6,
+  Square: 7,
+  Neg: 8,
+  Abs: 9,
+  Step: 10,
+  Sign: 11,
+  Reciprocal: 12,
+  Elu: 13,
+  LeakyRelu: 14,
+  Softplus: 15,
+  Log1p: 16,
+  Expm1: 17,
+  Cos: 18,
+  Sin: 19,
+  Floor: 20,
+  Ceil: 21,
+  Round: 22,
+  Atan: 23,
+  Erf: 24,
+};
+const BINARY: Record<string, number> = {
+  Add: 0,
+  Sub: 1,
+  Multiply: 2,
+  RealDiv: 3,
+  Maximum: 4,
+  Minimum: 5,
+  SquaredDifference: 6,
+  Pow: 7,
+  Atan2: 8,
+};
+const REDUCE: Record<string, number> = { Sum: 0, Mean: 1, Max: 2, Min: 3, Prod: 4 };
+
+/** Kernels that only move or reshape data: their JavaScript versions are fine, no log. */
+const QUIET_FALLBACKS = new Set([
+  'Reshape',
+  'Identity',
+  'Slice',
+  'StridedSlice',
+  'Concat',
+  'Pack',
+  'Unpack',
+  'Fill',
+  'Cast',
+  'GatherV2',
+  'ZerosLike',
+  'OnesLike',
+  'Tile',
+  'PadV2',
+  'Range',
+  'Select',
+  'Complex',
+  'Real',
+  'Imag',
+  'ExpandDims',
+  'Squeeze',
+  'OneHot',
+  'Greater',
+  'GreaterEqual',
+  'Less',
+  'LessEqual',
+  'Equal',
+  'NotEqual',
+  'LogicalAnd',
+  'LogicalOr',
+  'LogicalNot',
+  'ResizeNearestNeighbor',
+  'ResizeBilinear',
+  'ResizeNearestNeighborGrad',
+  'ResizeBilinearGrad',
+  'UnsortedSegmentSum',
+  'ArgMax',
+  'ArgMin',
+  'IsNan',
+  'Reverse',
+  'ClipByValue',
+  'Prelu',
+  'SplitV',
+  'MirrorPad',
+  'Einsum',
+  'TopK',
+  'Where',
+  'SelectV2',
+  'Bincount',
+  'Max',
+]);
+const fallbacks = new Set<string>();
+
+/** Kernels that ran on the JavaScript fallback in this process. */
+export function nativeFallbacks(): string[] {
+  return [...fallbacks].sort();
+}
+
+type Cpu = MathBackendCPU;
+/** An output buffer without the zero fill of `new Float32Array(n)`: every kernel writes all of it. */
+const alloc = (n: number) => new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+/**
+ * A float32 tensor's values. The cpu backend's Cast relabels bool/int32 storage as float32 without
+ * converting it, so the storage is not always a Float32Array: convert those (rare, small masks).
+ */
+const vals = (be: Cpu, t: TensorInfo): Float32Array => {
+  const v = be.data.get(t.dataId).values;
+  return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
+};
+const isF32 = (...ts: TensorInfo[]) => ts.every((t) => t.dtype === 'float32');
+
+function convParams(ci: ReturnType<typeof backend_util.computeConv2DInfo>): Int32Array {
+  // oneDNN wants the bottom/right padding that makes the output size exact (TF.js may report more).
+  const p = ci.padInfo;
+  const bottom =
+    (ci.outHeight - 1) * ci.strideHeight +
+    (ci.filterHeight - 1) * ci.dilationHeight +
+    1 -
+    ci.inHeight -
+    p.top;
+  const right =
+    (ci.outWidth - 1) * ci.strideWidth + (ci.filterWidth - 1) * ci.dilationWidth + 1 - ci.inWidth - p.left;
+  return new Int32Array([
+    ci.batchSize,
+    ci.inHeight,
+    ci.inWidth,
+    ci.inChannels,
+    ci.outChannels,
+    ci.filterHeight,
+    ci.filterWidth,
+    ci.strideHeight,
+    ci.strideWidth,
+    ci.dilationHeight,
+    ci.dilationWidth,
+    p.top,
+    p.left,
+    bottom,
+    right,
+    ci.outHeight,
+    ci.outWidth,
+  ]);
+}
+
+function nhwc(dataFormat: 'NHWC' | 'NCHW'): 'channelsLast' {
+  const f = backend_util.convertConv2DDataFormat(dataFormat);
+  if (f !== 'channelsLast') throw new Error('native backend: convolutions support NHWC only');
+  return f;
+}
+
+function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<string, KernelFunc> {
+  const out: Record<string, KernelFunc> = {};
+  const fallback = (name: string, args: Parameters<KernelFunc>[0]) => cpu(name)(args);
+
+  out['Conv2D'] = ({ inputs, backend, attrs }) => {
+    const be = backend as Cpu;
+    const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+    const a = attrs as unknown as Conv2DAttrs;
+    const ci = backend_util.computeConv2DInfo(
+      x.shape as never,
+      filter.shape as never,
+      a.strides,
+      a.dilations,
+      a.pad,
+      a.dimRoundingMode,
+      false,
+      nhwc(a.dataFormat),
+    );
+    const y = alloc(util.sizeFromShape(ci.outShape));
+    A.conv(0, vals(be, x), vals(be, filter), y, convParams(ci));
+    return be.makeTensorInfo(ci.outShape, 'float32', y);
+  };
+  out['Conv2DBackpropInput'] = ({ inputs, backend, attrs }) => {
+    const be = backend as Cpu;
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const a = attrs as unknown as Conv2DBackpropInputAttrs;
+    const ci = backend_util.computeConv2DInfo(
+      a.inputShape,
+      filter.shape as never,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+      false,
+      nhwc(a.dataFormat),
+    );
+    const dx = alloc(util.sizeFromShape(a.inputShape));
+    A.conv(1, vals(be, dy), vals(be, filter), dx, convParams(ci));
+    return be.makeTensorInfo([...a.inputShape], 'float32', dx);
+  };
+  out['Conv2DBackpropFilter'] = ({ inputs, backend, attrs }) => {
+    const be = backend as Cpu;
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const a = attrs as unknown as Conv2DBackpropFilterAttrs;
+    const ci = backend_util.computeConv2DInfo(
+      x.shape as never,
+      a.filterShape,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+      false,
+      nhwc(a.dataFormat),
+    );
+    const dw = alloc(util.sizeFromShape(a.filterShape));
+    A.conv(2, vals(be, x), vals(be, dy), dw, convParams(ci));
+    return be.makeTensorInfo([...a.filterShape], 'float32', dw);
+  };
+  out['BatchMatMul'] = (args) => {
+    const be = args.backend as Cpu;
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as BatchMatMulAttrs;
+    if (!isF32(a, b)) return fallback('BatchMatMul', args);
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+    const k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+    const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+    const outer = backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const bA = util.sizeFromShape(a.shape.slice(0, -2));
+    const bB = util.sizeFromShape(b.shape.slice(0, -2));
+    const bC = util.sizeFromShape(outer);
+    // oneDNN broadcasts a batch of 1 only; other broadcasts take the JS path.
+    if (!((bA === bC || bA === 1) && (bB === bC || bB === 1))) return fallback('BatchMatMul', args);
+    const y = alloc(bC * m * n);
+    A.matmul(vals(be, a), vals(be, b), y, bA, bB, m, k, n, transposeA, transposeB);
+    return be.makeTensorInfo([...outer, m, n], 'float32', y);
+  };
+  for (const [name, op] of Object.entries(UNARY)) {
+    out[name] = (args) => {
+      const be = args.backend as Cpu;
+      const x = args.inputs['x']!;
+      if (!isF32(x)) return fallback(name, args);
+      const alpha =
+        name === 'LeakyRelu'
+          ? (args.attrs as { alpha: number }).alpha
+          : name === 'Step'
+            ? ((args.attrs as { alpha?: number }).alpha ?? 0)
+            : 0;
+      const y = alloc(util.sizeFromShape(x.shape));
+      A.unary(op, vals(be, x), y, alpha);
+      return be.makeTensorInfo([...x.shape], 'float32', y);
+    };
+  }
+  for (const [name, op] of Object.entries(BINARY)) {
+    out[name] = (args) => {
+      const be = args.backend as Cpu;
+      const a = args.inputs['a']!;
+      const b = args.inputs['b']!;
+      if (!isF32(a, b)) return fallback(name, args);
+      const shape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      const y = alloc(util.sizeFromShape(shape));
+      A.binary(op, vals(be, a), [...a.shape], vals(be, b), [...b.shape], y, shape);
+      return be.makeTensorInfo(shape, 'float32', y);
+    };
+  }
+  out['AddN'] = (args) => {
+    const be = args.backend as Cpu;
+    const xs = args.inputs as unknown as TensorInfo[];
+    if (!isF32(...xs)) return fallback('AddN', args);
+    const y = alloc(util.sizeFromShape(xs[0]!.shape));
+    A.addN(y, ...xs.map((t) => vals(be, t)));
+    return be.makeTensorInfo([...xs[0]!.shape], 'float32', y);
+  };
+  for (const [name, op] of Object.entries(REDUCE)) {
+    out[name] = (args) => {
+      const be = args.backend as Cpu;
+      const x = args.inputs['x']!;
+      // Max names its axes `reductionIndices`; the others `axis`.
+      const attrs = args.attrs as unknown as {
+        axis?: number | number[];
+        reductionIndices?: number | number[];
+        keepDims: boolean;
+      };
+      const axis = attrs.axis ?? attrs.reductionIndices!;
+      const keepDims = attrs.keepDims;
+      if (!isF32(x)) return fallback(name, args);
+      const r = x.shape.length;
+      const axes = util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+      const outShape = x.shape.filter((_, i) => !axes.includes(i));
+      const keptShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      let src = vals(be, x);
+      let shape = [...x.shape];
+      // Make the reduced axes one contiguous block (transpose them to the end when they are not).
+      const contiguous = axes.length === 0 || axes[axes.length - 1]! - axes[0]! === axes.length - 1;
+      if (!contiguous) {
+        const perm = [...Array.from({ length: r }, (_, i) => i).filter((i) => !axes.includes(i)), ...axes];
+        const t = alloc(src.length);
+        A.transpose(src, t, shape, perm);
+        src = t;
+        shape = perm.map((p) => x.shape[p]!);
+      }
+      const first = contiguous ? (axes[0] ?? r) : r - axes.length;
+      const last = first + axes.length;
+      const outer = util.sizeFromShape(shape.slice(0, first));
+      const size = util.sizeFromShape(shape.slice(first, last));
+      const inner = util.sizeFromShape(shape.slice(last));
+      const y = alloc(outer * inner);
+      A.reduce(op, src, y, outer, size, inner);
+      return be.makeTensorInfo(keepDims ? keptShape : outShape, 'float32', y);
+    };
+  }
+  out['Softmax'] = (args) => {
+    const be = args.backend as Cpu;
+    const logits = args.inputs['logits']!;
+    const { dim } = args.attrs as unknown as { dim: number };
+    const r = logits.shape.length;
+    if (!isF32(logits) || (dim !== -1 && dim !== r - 1)) return fallback('Softmax', args);
+    const cols = logits.shape[r - 1]!;
+    const y = alloc(util.sizeFromShape(logits.shape));
+    A.softmax(vals(be, logits), y, y.length / cols, cols);
+    return be.makeTensorInfo([...logits.shape], 'float32', y);
+  };
+  out['Transpose'] = (args) => {
+    const be = args.backend as Cpu;
+    const x = args.inputs['x']!;
+    const { perm } = args.attrs as unknown as { perm: number[] };
+    const raw = be.data.get(x.dataId).values;
+    if (!(x.dtype === 'float32' || (x.dtype === 'int32' && raw instanceof Int32Array)))
+      return fallback('Transpose', args);
+    const src = x.dtype === 'float32' ? vals(be, x) : (raw as Int32Array);
+    const y = x.dtype === 'float32' ? alloc(src.length) : new Int32Array(src.length);
+    A.transpose(src, y, [...x.shape], perm);
+    return be.makeTensorInfo(
+      perm.map((p) => x.shape[p]!),
+      x.dtype,
+      y,
+    );
+  };
+  const poolParams = (shape: number[], a: PoolAttrs) => {
+    const ci = backend_util.computePool2DInfo(
+      shape as [number, number, number, number],
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    return {
+      ci,
+      params: new Int32Array([
+        ci.batchSize,
+        ci.inHeight,
+        ci.inWidth,
+        ci.inChannels,
+        ci.filterHeight,
+        ci.filterWidth,
+        ci.strideHeight,
+        ci.strideWidth,
+        ci.padInfo.top,
+        ci.padInfo.left,
+        ci.outHeight,
+        ci.outWidth,
+      ]),
+    };
+  };
+  out['AvgPool'] = (args) => {
+    const be = args.backend as Cpu;
+    const x = args.inputs['x']!;
+    if (!isF32(x)) return fallback('AvgPool', args);
+    const { ci, params } = poolParams([...x.shape], args.attrs as unknown as PoolAttrs);
+    const y = alloc(util.sizeFromShape(ci.outShape));
+    A.avgPool(vals(be, x), y, params, false);
+    return be.makeTensorInfo(ci.outShape, 'float32', y);
+  };
+  out['AvgPoolGrad'] = (args) => {
+    const be = args.backend as Cpu;
+    const dy = args.inputs['dy']!;
+    const input = args.inputs['input']!;
+    const { params } = poolParams([...input.shape], args.attrs as unknown as PoolAttrs);
+    const dx = alloc(util.sizeFromShape(input.shape));
+    A.avgPool(vals(be, dy), dx, params, true);
+    return be.makeTensorInfo([...input.shape], 'float32', dx);
+  };
+  for (const [name, bilinear] of [
+    ['ResizeBilinear', true],
+    ['ResizeNearestNeighbor', false],
+  ] as const) {
+    out[name] = (args) => {
+      const be = args.backend as Cpu;
+      const images = args.inputs['images']!;
+      const { size, alignCorners, halfPixelCenters } = args.attrs as unknown as {
+        size: [number, number];
+        alignCorners: boolean;
+        halfPixelCenters: boolean;
+      };
+      if (!isF32(images)) return fallback(name, args);
+      const [n, h, w, c] = images.shape as [number, number, number, number];
+      const y = alloc(n * size[0] * size[1] * c);
+      A.resize(
+        bilinear,
+        false,
+        vals(be, images),
+        y,
+        new Int32Array([n, h, w, c, size[0], size[1]]),
+        alignCorners,
+        halfPixelCenters,
+      );
+      return be.makeTensorInfo([n, size[0], size[1], c], 'float32', y);
+    };
+    out[`${name}Grad`] = (args) => {
+      const be = args.backend as Cpu;
+      const images = args.inputs['images']!;
+      const dy = args.inputs['dy']!;
+      const { alignCorners, halfPixelCenters } = args.attrs as unknown as {
+        alignCorners: boolean;
+        halfPixelCenters: boolean;
+      };
+      const [n, h, w, c] = images.shape as [number, number, number, number];
+      const dx = alloc(n * h * w * c);
+      A.resize(
+        bilinear,
+        true,
+        vals(be, dy),
+        dx,
+        new Int32Array([n, h, w, c, dy.shape[1]!, dy.shape[2]!]),
+        alignCorners,
+        halfPixelCenters,
+      );
+      return be.makeTensorInfo([n, h, w, c], 'float32', dx);
+    };
+  }
+  // One fused Adam update (src/train/optim.ts uses it when the active backend has it).
+  out[ADAM_KERNEL] = (args) => {
+    const be = args.backend as Cpu;
+    const { p, m, v, g } = args.inputs as { p: TensorInfo; m: TensorInfo; v: TensorInfo; g: TensorInfo };
+    const { lr, beta1, beta2, eps, step } = args.attrs as unknown as {
+      lr: number;
+      beta1: number;
+      beta2: number;
+      eps: number;
+      step: number;
+    };
+    const n = util.sizeFromShape(p.shape);
+    const [po, mo, vo] = [alloc(n), alloc(n), alloc(n)];
+    A.adam(vals(be, p), vals(be, m), vals(be, v), vals(be, g), po, mo, vo, lr, beta1, beta2, eps, step);
+    return [po, mo, vo].map((a) => be.makeTensorInfo([...p.shape], 'float32', a));
+  };
+  return out;
+}
+
+/** Name of the fused Adam kernel (inputs p, m, v, g; attrs lr, beta1, beta2, eps, step; outputs p, m, v). */
+export const ADAM_KERNEL = 'NthAdamUpdate';
+
+export class NativeBackend extends MathBackendCPU {}
+
+let registered = false;
+
+/**
+ * Registers the `native` backend (once) if the addon loads; returns whether it is available.
+ * Call after the cpu kernel fixes are registered: native copies every cpu kernel as its fallback.
+ */
+export function registerNativeBackend(threads?: number): boolean {
+  const A = loadAddon();
+  if (!A) return false;
+  if (threads) A.setThreads(threads);
+  if (registered) return true;
+  tf.registerBackend('native', () => new NativeBackend(), 1);
+  const cpuKernels = new Map(tf.getKernelsForBackend('cpu').map((k) => [k.kernelName, k.kernelFunc]));
+  const cpu = (name: string) => {
+    const f = cpuKernels.get(name);
+    if (!f) throw new Error(`native backend: no cpu fallback for ${name}`);
+    return f;
+  };
+  const own = kernels(A, cpu);
+  tf.registerKernel({ kernelName: ADAM_KERNEL, backendName: 'native', kernelFunc: own[ADAM_KERNEL]! });
+  for (const [kernelName, cpuFunc] of cpuKernels) {
+    const kernelFunc: KernelFunc =
+      own[kernelName] ??
+      ((args) => {
+        if (!fallbacks.has(kernelName)) {
+          fallbacks.add(kernelName);
+          if (!QUIET_FALLBACKS.has(kernelName))
+            process.stderr.write(`native backend: ${kernelName} runs on the JavaScript fallback\n`);
+        }
+        return cpuFunc(args);
+      });
+    tf.registerKernel({ kernelName, backendName: 'native', kernelFunc });
+  }
+  registered = true;
+  return true;
+}
+
+export function nativeThreads(): number {
+  return loadAddon()?.getThreads() ?? 0;
+}
+
+export function nativeVersion(): string | null {
+  return loadAddon()?.version() ?? null;
+}
+
+export type { NamedAttrMap };
