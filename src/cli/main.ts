@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { BACKEND_NAMES, ENV_VAR } from '../engine/backend.js';
 import { runPreprocess, runShow, runSynth } from './data.js';
 import { runDemo } from './demo.js';
+import { addMetaTrain } from './meta.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -80,6 +81,8 @@ export function buildProgram(): Command {
     .action(async (o) => {
       await runSynth({ ...o, resume: Boolean(o.resume) });
     });
+
+  addMetaTrain(program, intArg, backendOption);
 
   program
     .command('preprocess')

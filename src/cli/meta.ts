@@ -1,0 +1,95 @@
+/** `talking-heads meta-train`: flags -> validated config -> run. */
+import type { Command } from 'commander';
+import { metaTrain, resolveMetaConfig } from '../train/meta.js';
+import { requireRunDir } from '../train/run_dir.js';
+import { progress } from './progress.js';
+
+export function addMetaTrain(
+  program: Command,
+  intArg: (min: number, max?: number) => (v: string) => number,
+  backendOption: () => import('commander').Option,
+): void {
+  const num = (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new Error(`expected a number, got "${v}"`);
+    return n;
+  };
+  program
+    .command('meta-train')
+    .description('meta-learn E, G and D on K-shot episodes (Zakharov et al. 2019, sec. 3.2)')
+    .option('--data <dir>', 'dataset folder (talking-heads synth / preprocess)')
+    .option('--config <file>', 'JSON or YAML config; flags override it')
+    .option('--preset <name>', 'network size: paper (256px), medium (128px), small (64px), tiny (32px)')
+    .option('--variant <ft|ff>', 'ft: with L_MCH (for fine-tuning); ff: without (feed-forward)')
+    .option('--k <n>', 'frames per episode for the embedder (paper: 8)', intArg(1))
+    .option('--batch <n>', 'episodes per step', intArg(1))
+    .option('--steps <n>', 'total E/G steps', intArg(1))
+    .option('--seed <n>', 'random seed', intArg(0))
+    .option('--lr-eg <x>', 'Adam learning rate of E and G (paper: 5e-5)', num)
+    .option('--lr-d <x>', 'Adam learning rate of D (paper: 2e-4)', num)
+    .option('--pixel <w>', 'weight of the pixel L1 content term', num)
+    .option('--fm <w>', 'lambda_FM (paper: 10)', num)
+    .option('--mch <w>', 'lambda_MCH (paper: 80)', num)
+    .option('--holdout <fraction>', 'identities held out for evaluation', num)
+    .option('--sample-every <n>', 'steps between sample grids', intArg(1))
+    .option('--checkpoint-every <n>', 'steps between checkpoints', intArg(1))
+    .option('-o, --out <dir>', 'folder for numbered run folders')
+    .option('--resume <runDir>', 'continue a run from its last checkpoint (bit for bit)')
+    .addOption(backendOption())
+    .option('--threads <n>', 'threads of the native backend', intArg(1, 256))
+    .action(async (o) => {
+      const weights =
+        o.pixel !== undefined || o.fm !== undefined || o.mch !== undefined
+          ? { pixel: o.pixel, fm: o.fm, mch: o.mch }
+          : undefined;
+      const flags = {
+        data: o.data,
+        preset: o.preset,
+        variant: o.variant,
+        k: o.k,
+        batch: o.batch,
+        steps: o.steps,
+        seed: o.seed,
+        lrEG: o.lrEg,
+        lrD: o.lrD,
+        holdout: o.holdout,
+        sampleEvery: o.sampleEvery,
+        checkpointEvery: o.checkpointEvery,
+        out: o.out,
+        backend: o.backend,
+        threads: o.threads,
+      };
+      let cfg;
+      if (o.resume) {
+        requireRunDir(o.resume);
+        // the run's saved config is used; these flags may extend or move it
+        cfg = resolveMetaConfig(undefined, { ...flags, data: flags.data ?? 'unused' });
+      } else {
+        if (!o.data && !o.config)
+          throw new Error('meta-train needs --data DIR (or a --config file that names it)');
+        cfg = resolveMetaConfig(o.config, flags);
+        if (weights) {
+          const w = Object.fromEntries(Object.entries(weights).filter(([, v]) => v !== undefined));
+          cfg = resolveMetaConfig(o.config, { ...flags, weights: { ...cfg.weights, ...w } });
+        }
+      }
+      let bar: ReturnType<typeof progress> | null = null;
+      const res = await metaTrain(cfg, o.resume, {
+        onStart: (step, total) => {
+          bar = progress('meta-train', total, step);
+        },
+        onStep: (step, _total, m) => bar?.update(step, { G: m['lossEG']!, D: m['lossD']!, L1: m['pixel']! }),
+      });
+      (bar as ReturnType<typeof progress> | null)?.stop();
+      if (res.stopped === 'interrupted') {
+        console.log(
+          `Interrupted at step ${res.step}; checkpoint saved. Continue with: talking-heads meta-train --resume ${res.dir}`,
+        );
+        process.exitCode = 130;
+      } else if (res.stopped === 'nan') {
+        process.exitCode = 3;
+      } else {
+        console.log(`Done: ${res.step} steps in ${res.dir} (samples/, metrics.jsonl, checkpoints/)`);
+      }
+    });
+}

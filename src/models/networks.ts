@@ -1,0 +1,221 @@
+/**
+ * Embedder E, generator G (with the projection P) and projection discriminator D of Zakharov et al.
+ * 2019, sec. 3.1 and 3.4, as init/forward pairs over parameter trees.
+ *
+ *   E(x, y) -> e [B, N]                      frames + landmark images, K per video, averaged outside
+ *   G(y, psi) -> x_hat [B, R, R, 3] in (-1, 1) psi = P e_hat: every AdaIN's means and scales
+ *   D(x, y, i) -> r [B] and the features after each residual block (for feature matching)
+ *      r = V(x, y)^T (W_i + w0) + b            no sigmoid (a known pitfall)
+ */
+import { Rng } from '../engine/rng.js';
+import { assertShape } from '../engine/shape.js';
+import { tf } from '../engine/tf.js';
+import {
+  adainSlots,
+  attention,
+  initAttention,
+  initResAdain,
+  initResDown,
+  initResSame,
+  psiLayout,
+  resAdain,
+  resDown,
+  resSame,
+  sumPoolRelu,
+  type AdainSlot,
+  type BlockOpts,
+} from './blocks.js';
+import { conv2d, initConv, type Tensor4 } from './layers.js';
+import { leaf, type ParamTree } from './params.js';
+import type { NetConfig } from './presets.js';
+
+const sub = (p: ParamTree, k: string) => p[k] as ParamTree;
+
+// ---------------------------------------------------------------- embedder
+
+export function initEmbedder(c: NetConfig, rng: Rng): ParamTree {
+  const p: Record<string, ParamTree> = {};
+  let ci = 6;
+  c.downChannels.forEach((co, i) => {
+    p[`down${i}`] = initResDown(rng, ci, co);
+    if (i === c.downAttention) p['attn'] = initAttention(rng, co);
+    ci = co;
+  });
+  if (ci !== c.embedding) p['out'] = initConv(rng, 1, ci, c.embedding);
+  return p;
+}
+
+/** x, y [B, R, R, 3] -> e [B, N] (sum pooling + ReLU, sec. 3.4). */
+export function embedder(p: ParamTree, c: NetConfig, x: Tensor4, y: Tensor4, o: BlockOpts = {}): tf.Tensor2D {
+  const dims = {};
+  assertShape(x, ['B', c.resolution, c.resolution, 3], 'embedder frames', dims);
+  assertShape(y, ['B', c.resolution, c.resolution, 3], 'embedder landmark images', dims);
+  let h = tf.concat([x, y], 3) as Tensor4;
+  c.downChannels.forEach((_, i) => {
+    h = resDown(sub(p, `down${i}`), h, i === 0, o);
+    if (i === c.downAttention) h = attention(sub(p, 'attn'), h, o.flops);
+  });
+  if (p['out']) h = conv2d(sub(p, 'out'), h, o);
+  return sumPoolRelu(h);
+}
+
+// ---------------------------------------------------------------- generator
+
+/** The AdaIN layers of G in order; psi holds [mean | scale] for each. */
+export function generatorSlots(c: NetConfig): AdainSlot[] {
+  const bottleneck = c.encoderChannels[c.encoderChannels.length - 1]!;
+  const slots: AdainSlot[] = [];
+  for (let i = 0; i < c.resBlocks; i++) slots.push(...adainSlots(`res${i}`, bottleneck, bottleneck));
+  let ci = bottleneck;
+  c.decoderChannels.forEach((co, i) => {
+    slots.push(...adainSlots(`up${i}`, ci, co));
+    ci = co;
+  });
+  slots.push({ name: 'out', channels: ci });
+  return slots;
+}
+
+export function psiSize(c: NetConfig): number {
+  return psiLayout(generatorSlots(c)).size;
+}
+
+export function initGenerator(c: NetConfig, rng: Rng): ParamTree {
+  const p: Record<string, ParamTree> = {};
+  let ci = 3;
+  c.encoderChannels.forEach((co, i) => {
+    // the first down-block uses 9x9 convolutions (sec. 3.4)
+    p[`enc${i}`] = initResDown(rng, ci, co, { k: i === 0 ? 9 : 3, norm: true });
+    if (i === c.encoderAttention) p['encAttn'] = initAttention(rng, co);
+    ci = co;
+  });
+  for (let i = 0; i < c.resBlocks; i++) p[`res${i}`] = initResAdain(rng, ci, ci);
+  c.decoderChannels.forEach((co, i) => {
+    p[`up${i}`] = initResAdain(rng, ci, co);
+    if (i === c.decoderAttention) p['decAttn'] = initAttention(rng, co);
+    ci = co;
+  });
+  p['out'] = initConv(rng, 3, ci, 3);
+  // P maps e to psi. Small init: AdaIN means start near 0 and scales near 1 (scale = 1 + psi).
+  p['proj'] = {
+    P: tf.tensor(rng.normalArray(c.embedding * psiSize(c), 0.02 / Math.sqrt(c.embedding)), [
+      c.embedding,
+      psiSize(c),
+    ]),
+  };
+  return p;
+}
+
+/** psi = P e [B, |psi|]. */
+export function projectPsi(p: ParamTree, e: tf.Tensor2D): tf.Tensor2D {
+  return tf.matMul(e, leaf(sub(p, 'proj'), 'P')) as tf.Tensor2D;
+}
+
+/** y [B, R, R, 3], psi [B, |psi|] -> x_hat [B, R, R, 3] (tanh: images in [-1, 1]). */
+export function generator(
+  p: ParamTree,
+  c: NetConfig,
+  y: Tensor4,
+  psi: tf.Tensor2D,
+  o: BlockOpts = {},
+): Tensor4 {
+  const dims = {};
+  assertShape(y, ['B', c.resolution, c.resolution, 3], 'generator landmark images', dims);
+  assertShape(psi, ['B', psiSize(c)], 'generator psi', dims);
+  const { offsets } = psiLayout(generatorSlots(c));
+  let h = y;
+  c.encoderChannels.forEach((_, i) => {
+    h = resDown(sub(p, `enc${i}`), h, i === 0, o);
+    if (i === c.encoderAttention) h = attention(sub(p, 'encAttn'), h, o.flops);
+  });
+  for (let i = 0; i < c.resBlocks; i++) h = resAdain(sub(p, `res${i}`), h, psi, offsets, `res${i}`, null, o);
+  c.decoderChannels.forEach((_, i) => {
+    h = resAdain(sub(p, `up${i}`), h, psi, offsets, `up${i}`, c.upsample, o);
+    if (i === c.decoderAttention) h = attention(sub(p, 'decAttn'), h, o.flops);
+  });
+  const outOff = offsets.get('out')!;
+  const cOut = h.shape[3];
+  const b = h.shape[0];
+  const mean = tf.reshape(tf.slice(psi, [0, outOff], [b, cOut]), [b, 1, 1, cOut]);
+  const scale = tf.add(tf.reshape(tf.slice(psi, [0, outOff + cOut], [b, cOut]), [b, 1, 1, cOut]), 1);
+  const { mean: mu, variance } = tf.moments(h, [1, 2], true);
+  h = tf.add(tf.mul(tf.mul(tf.sub(h, mu), tf.rsqrt(tf.add(variance, 1e-5))), scale), mean) as Tensor4;
+  return tf.tanh(conv2d(sub(p, 'out'), tf.relu(h), o));
+}
+
+// ---------------------------------------------------------------- discriminator
+
+export function initDiscriminator(c: NetConfig, numVideos: number, rng: Rng): ParamTree {
+  const p: Record<string, ParamTree> = {};
+  let ci = 6;
+  c.downChannels.forEach((co, i) => {
+    p[`down${i}`] = initResDown(rng, ci, co);
+    if (i === c.downAttention) p['attn'] = initAttention(rng, co);
+    ci = co;
+  });
+  p['last'] = initResSame(rng, ci);
+  if (ci !== c.embedding) p['out'] = initConv(rng, 1, ci, c.embedding);
+  p['proj'] = {
+    // one column per training video (sec. 3.2); w0 shared; b a scalar
+    W: tf.tensor(rng.normalArray(c.embedding * Math.max(1, numVideos), 0.02), [
+      c.embedding,
+      Math.max(1, numVideos),
+    ]),
+    w0: tf.tensor(rng.normalArray(c.embedding, 0.02), [c.embedding]),
+    b: tf.zeros([1]),
+  };
+  return p;
+}
+
+export interface DiscOut {
+  /** realism score r [B] */
+  score: tf.Tensor1D;
+  /** activations after each residual block (for L_FM) */
+  features: Tensor4[];
+  /** V(x, y) [B, N] */
+  v: tf.Tensor2D;
+}
+
+/**
+ * W's columns for the given videos, transposed: [B, N]. Written as one-hot(video) W^T, whose gradient
+ * is a small matmul (a gather's gradient is a scatter, slow on the JavaScript fallbacks).
+ */
+export function videoColumns(p: ParamTree, video: tf.Tensor1D): tf.Tensor2D {
+  const w = leaf(sub(p, 'proj'), 'W') as tf.Tensor2D; // [N, V]
+  const hot = tf.cast(tf.oneHot(video, w.shape[1]), 'float32') as tf.Tensor2D; // [B, V]
+  return tf.matMul(hot, w, false, true);
+}
+
+/**
+ * D(x, y, i). With `columns` the per-video vectors are given directly: fine-tuning replaces
+ * W_i + w0 by w' (sec. 3.3), and a video index is not needed.
+ */
+export function discriminator(
+  p: ParamTree,
+  c: NetConfig,
+  x: Tensor4,
+  y: Tensor4,
+  video: tf.Tensor1D | null,
+  o: BlockOpts & { columns?: tf.Tensor2D } = {},
+): DiscOut {
+  const dims = {};
+  assertShape(x, ['B', c.resolution, c.resolution, 3], 'discriminator images', dims);
+  assertShape(y, ['B', c.resolution, c.resolution, 3], 'discriminator landmark images', dims);
+  const features: Tensor4[] = [];
+  let h = tf.concat([x, y], 3) as Tensor4;
+  c.downChannels.forEach((_, i) => {
+    h = resDown(sub(p, `down${i}`), h, i === 0, o);
+    if (i === c.downAttention) h = attention(sub(p, 'attn'), h, o.flops);
+    features.push(h);
+  });
+  h = resSame(sub(p, 'last'), h, o);
+  features.push(h);
+  if (p['out']) h = conv2d(sub(p, 'out'), h, o);
+  const v = sumPoolRelu(h);
+  const proj = sub(p, 'proj');
+  let w: tf.Tensor2D;
+  if (o.columns) w = o.columns;
+  else if (video) w = tf.add(videoColumns(p, video), leaf(proj, 'w0')) as tf.Tensor2D;
+  else throw new RangeError('discriminator: give a video index or the projection columns');
+  const score = tf.add(tf.sum(tf.mul(v, w), 1), leaf(proj, 'b')) as tf.Tensor1D;
+  return { score, features, v };
+}

@@ -1,0 +1,55 @@
+/**
+ * Loss terms of Zakharov et al. 2019, sec. 3.2 (design.md sec. 4), each a function returning a
+ * scalar; the trainer weights them (a weight of 0 switches a term off) and logs them by name.
+ */
+import { tf } from '../engine/tf.js';
+import type { Tensor4 } from '../models/layers.js';
+
+const l1 = (a: tf.Tensor, b: tf.Tensor) => tf.mean(tf.abs(tf.sub(a, b))) as tf.Scalar;
+
+/** Pixel L1 between real and generated images ([-1, 1]): the part of L_CNT available without VGG. */
+export function pixelL1(real: Tensor4, fake: Tensor4): tf.Scalar {
+  return l1(real, fake);
+}
+
+/** Feature L1 summed over layers (L_CNT's form, used with any frozen feature network). */
+export function featureL1(real: tf.Tensor[], fake: tf.Tensor[], weights?: number[]): tf.Scalar {
+  if (real.length !== fake.length)
+    throw new RangeError(`featureL1: ${real.length} real vs ${fake.length} fake feature maps`);
+  return tf.addN(real.map((r, i) => tf.mul(l1(r, fake[i]!), weights?.[i] ?? 1))) as tf.Scalar;
+}
+
+/** L_ADV's realism part: -D(x_hat) (the generator maximises the score; no sigmoid). */
+export function advGenerator(fakeScore: tf.Tensor1D): tf.Scalar {
+  return tf.neg(tf.mean(fakeScore)) as tf.Scalar;
+}
+
+/** L_FM: L1 between the discriminator's activations after each residual block, real vs fake. */
+export function featureMatching(realFeatures: Tensor4[], fakeFeatures: Tensor4[]): tf.Scalar {
+  return featureL1(realFeatures, fakeFeatures);
+}
+
+/** L_MCH: L1 between the embedding e_hat_i and the discriminator's column W_i. */
+export function embeddingMatch(eHat: tf.Tensor2D, wColumns: tf.Tensor2D): tf.Scalar {
+  return l1(eHat, wColumns);
+}
+
+/** L_DSC, hinge: max(0, 1 + D(x_hat)) + max(0, 1 - D(x)). */
+export function hingeDiscriminator(realScore: tf.Tensor1D, fakeScore: tf.Tensor1D): tf.Scalar {
+  return tf.add(tf.mean(tf.relu(tf.sub(1, realScore))), tf.mean(tf.relu(tf.add(1, fakeScore)))) as tf.Scalar;
+}
+
+export interface LossWeights {
+  /** pixel L1 (stands in for the VGG19 part of L_CNT, which is not available offline) */
+  pixel: number;
+  /** identity features (face-api's face-recognition ResNet in VGGFace's role) */
+  identity: number;
+  /** L_ADV realism term */
+  adv: number;
+  /** lambda_FM (paper: 10) */
+  fm: number;
+  /** lambda_MCH (paper: 80; 0 = the feed-forward variant) */
+  mch: number;
+}
+
+export const PAPER_WEIGHTS: LossWeights = { pixel: 10, identity: 0, adv: 1, fm: 10, mch: 80 };

@@ -1,0 +1,342 @@
+/**
+ * The meta-learning run (design.md sec. 5): config -> run folder -> episodes -> MetaTrainer steps,
+ * with progress, metrics (JSONL + TensorBoard), sample grids, checkpoints (every N steps, on Ctrl-C),
+ * bit-for-bit resume, and a clean stop on NaN/Inf that keeps the last good checkpoint.
+ *
+ *   runs/00004-meta-small-ft/
+ *     config.json  metrics.jsonl  events.out.tfevents.*  samples/step-00000500.png  checkpoints/step-*
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { Dataset, manifestHash } from '../data/dataset.js';
+import { EpisodeSampler, splitByIdentity, type EpisodeBatch } from '../data/episodes.js';
+import { grid, toRgb8, writePng, type RgbImage } from '../data/png.js';
+import { initEngine, type EngineInfo } from '../engine/backend.js';
+import { tf } from '../engine/tf.js';
+import { countParams, disposeTree, flatten, type ParamTree } from '../models/params.js';
+import { checkNetConfig, NetConfigSchema, preset, PRESETS } from '../models/presets.js';
+import {
+  latestCheckpoint,
+  loadCheckpoint,
+  matchTree,
+  pruneCheckpoints,
+  readCheckpointMeta,
+  saveCheckpoint,
+  type CheckpointMeta,
+} from './checkpoint.js';
+import { PAPER_WEIGHTS } from './losses.js';
+import { MemoryGuard } from './loop.js';
+import { initMetaParams, MetaTrainer, PAPER_OPTIM, type MetaBatch, type MetaMetrics } from './meta_step.js';
+import { appendJsonl, createRunDir, writeJson } from './run_dir.js';
+import { ScalarWriter } from './tensorboard.js';
+
+export const MetaConfigSchema = z
+  .object({
+    data: z.string().min(1),
+    preset: z.string().default('small'),
+    /** overrides of the preset's network config */
+    net: NetConfigSchema.partial().default({}),
+    variant: z.enum(['ft', 'ff']).default('ft'),
+    k: z.number().int().min(1).default(8),
+    batch: z.number().int().min(1).default(2),
+    steps: z.number().int().min(1).default(1000),
+    seed: z.number().int().min(0).default(0),
+    /** fraction of identities held out for few-shot evaluation (never trained on) */
+    holdout: z.number().min(0).max(0.9).default(0.1),
+    lrEG: z.number().positive().default(PAPER_OPTIM.lrEG),
+    lrD: z.number().positive().default(PAPER_OPTIM.lrD),
+    beta1: z.number().min(0).max(1).default(PAPER_OPTIM.beta1),
+    beta2: z.number().min(0).max(1).default(PAPER_OPTIM.beta2),
+    dSteps: z.number().int().min(1).default(PAPER_OPTIM.dSteps),
+    weights: z
+      .object({
+        pixel: z.number().min(0).default(PAPER_WEIGHTS.pixel),
+        identity: z.number().min(0).default(PAPER_WEIGHTS.identity),
+        adv: z.number().min(0).default(PAPER_WEIGHTS.adv),
+        fm: z.number().min(0).default(PAPER_WEIGHTS.fm),
+        mch: z.number().min(0).default(PAPER_WEIGHTS.mch),
+      })
+      .default(PAPER_WEIGHTS),
+    out: z.string().default('runs'),
+    backend: z.string().optional(),
+    threads: z.number().int().positive().optional(),
+    logEvery: z.number().int().min(1).default(10),
+    sampleEvery: z.number().int().min(1).default(200),
+    checkpointEvery: z.number().int().min(1).default(500),
+    keepCheckpoints: z.number().int().min(1).default(3),
+  })
+  .strict();
+export type MetaConfig = z.infer<typeof MetaConfigSchema>;
+
+/** Reads a JSON or YAML config file, overlays flags, validates; errors name the bad key. */
+export function resolveMetaConfig(file: string | undefined, flags: Record<string, unknown>): MetaConfig {
+  let base: Record<string, unknown> = {};
+  if (file) {
+    if (!existsSync(file)) throw new Error(`Config file "${file}" does not exist`);
+    const text = readFileSync(file, 'utf8');
+    try {
+      base = (file.endsWith('.yaml') || file.endsWith('.yml') ? parseYaml(text) : JSON.parse(text)) as Record<
+        string,
+        unknown
+      >;
+    } catch (e) {
+      throw new Error(`Config file "${file}" does not parse: ${(e as Error).message}`);
+    }
+  }
+  const merged: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v;
+  const parsed = MetaConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new RangeError(`Invalid config at "${i.path.join('.') || '(root)'}": ${i.message}`);
+  }
+  const c = parsed.data;
+  if (c.variant === 'ff') c.weights.mch = 0; // FF: meta-trained without L_MCH (sec. 3.2)
+  if (!(c.preset in PRESETS))
+    throw new RangeError(`Unknown preset "${c.preset}". Presets: ${Object.keys(PRESETS).join(', ')}`);
+  return c;
+}
+
+export function netConfigOf(c: MetaConfig) {
+  return checkNetConfig({ ...preset(c.preset), ...c.net });
+}
+
+export interface MetaRunResult {
+  dir: string;
+  step: number;
+  last: MetaMetrics | null;
+  stopped: 'done' | 'interrupted' | 'nan';
+}
+
+interface Hooks {
+  log?: (s: string) => void;
+  /** called once before the first step, with the step the run starts from */
+  onStart?: (step: number, total: number) => void;
+  onStep?: (step: number, total: number, m: MetaMetrics) => void;
+  /** resolves to true to stop after the current step (tests use it to simulate Ctrl-C) */
+  shouldStop?: (step: number) => boolean;
+}
+
+function toBatch(e: EpisodeBatch, colOf: Map<number, number>): MetaBatch {
+  return {
+    xk: e.xk,
+    yk: e.yk,
+    xt: e.xt,
+    yt: e.yt,
+    column: tf.tensor1d(
+      e.plan.videos.map((v) => colOf.get(v)!),
+      'int32',
+    ),
+  };
+}
+
+/** Sample grid: per episode (up to 3), K inputs (up to 4), the target's landmark image, output, real. */
+export function sampleGrid(trainer: MetaTrainer, b: MetaBatch, res: number): RgbImage {
+  const fake = trainer.generate(b);
+  const k = trainer.k;
+  const rows = Math.min(3, b.xt.shape[0]);
+  const shown = Math.min(4, k);
+  const img = (t: tf.Tensor, i: number) =>
+    toRgb8(t.dataSync().subarray(i * res * res * 3, (i + 1) * res * res * 3), res, res);
+  const tiles: RgbImage[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < shown; j++) tiles.push(img(b.xk, r * k + j));
+    tiles.push(img(b.yt, r), img(fake, r), img(b.xt, r));
+  }
+  fake.dispose();
+  return grid(tiles, shown + 3);
+}
+
+export async function metaTrain(
+  cfgIn: MetaConfig,
+  resumeDir?: string,
+  hooks: Hooks = {},
+): Promise<MetaRunResult> {
+  const log = hooks.log ?? console.log;
+  let cfg = cfgIn;
+  let dir: string;
+  let ckMeta: CheckpointMeta | null = null;
+  let ckTrees: Record<string, ParamTree> | null = null;
+  let ckPath: string | null = null;
+  if (resumeDir) {
+    ckPath = latestCheckpoint(join(resumeDir, 'checkpoints'));
+    if (!ckPath) throw new Error(`Cannot resume "${resumeDir}": no checkpoint in it yet`);
+    // The run's own config wins; a larger --steps extends it; backend and threads may change.
+    const saved = MetaConfigSchema.parse(readCheckpointMeta(ckPath).config);
+    cfg = {
+      ...saved,
+      steps: Math.max(saved.steps, cfgIn.steps),
+      backend: cfgIn.backend ?? saved.backend,
+      threads: cfgIn.threads ?? saved.threads,
+    };
+    dir = resumeDir;
+  } else {
+    dir = createRunDir(cfg.out, `meta-${cfg.preset}-${cfg.variant}`);
+  }
+  // The engine first: loading tensors before it is chosen would start TF.js's default backend.
+  const engine: EngineInfo = await initEngine({ backend: cfg.backend, threads: cfg.threads });
+  if (ckPath) {
+    const loaded = loadCheckpoint(ckPath);
+    ckMeta = loaded.meta;
+    ckTrees = loaded.trees;
+  }
+  const net = netConfigOf(cfg);
+  const ds = Dataset.open(cfg.data);
+  if (ds.resolution !== net.resolution) {
+    throw new RangeError(
+      `Dataset "${cfg.data}" is ${ds.resolution}px but preset "${cfg.preset}" is ${net.resolution}px (make data with --size ${net.resolution})`,
+    );
+  }
+  const dataHash = manifestHash(cfg.data);
+  if (ckMeta && ckMeta.dataManifestHash !== dataHash) {
+    throw new Error(
+      `Cannot resume "${dir}": its dataset "${cfg.data}" changed since the checkpoint (manifest hash differs)`,
+    );
+  }
+  const split = splitByIdentity(ds, cfg.holdout, cfg.seed);
+  const pool = split.train.filter((i) => ds.video(i).frames >= cfg.k + 1);
+  if (pool.length === 0)
+    throw new RangeError(`No training video has the ${cfg.k + 1} frames a ${cfg.k}-shot episode needs`);
+  const colOf = new Map(pool.map((v, i) => [v, i]));
+  const sampler = new EpisodeSampler(ds, cfg.k, cfg.seed + 1, pool);
+  const trainer = new MetaTrainer(net, cfg.k, cfg.weights, cfg, initMetaParams(net, pool.length, cfg.seed));
+  let step = 0;
+  if (ckMeta && ckTrees) {
+    try {
+      const what = `checkpoint of "${dir}"`;
+      const params = matchTree(ckTrees['params'], trainer.params, what);
+      const sn = matchTree(ckTrees['sn'], trainer.sn, `${what} (spectral norm)`);
+      const m = matchTree(ckTrees['adam_m'], trainer.params, `${what} (optimizer)`);
+      const v = matchTree(ckTrees['adam_v'], trainer.params, `${what} (optimizer)`);
+      disposeTree(trainer.params);
+      disposeTree(trainer.sn);
+      trainer.params = params;
+      trainer.sn = sn;
+      trainer.adam.load({ m, v, steps: ckMeta.state['adamSteps'] as Record<string, number> });
+      sampler.rng.state = ckMeta.state['samplerRng'] as number;
+      step = ckMeta.step;
+    } catch (e) {
+      for (const t of Object.values(ckTrees)) disposeTree(t);
+      trainer.dispose();
+      throw e;
+    }
+    log(`Resuming ${dir} at step ${step}`);
+  } else {
+    writeJson(join(dir, 'config.json'), {
+      command: 'meta-train',
+      config: cfg,
+      network: net,
+      engine,
+      data: {
+        dir: cfg.data,
+        manifestHash: dataHash,
+        trainVideos: pool.length,
+        heldOutVideos: split.test.length,
+      },
+      parameters: {
+        E: countParams(trainer.params['E'] as ParamTree),
+        G: countParams(trainer.params['G'] as ParamTree),
+        D: countParams(trainer.params['D'] as ParamTree),
+      },
+      contentLoss:
+        `pixel L1 x ${cfg.weights.pixel}` +
+        (cfg.weights.identity > 0
+          ? ` + face-api identity features x ${cfg.weights.identity}`
+          : ' (no feature networks)'),
+    });
+  }
+  log(
+    `Meta-learning (${cfg.variant.toUpperCase()}) preset ${cfg.preset} ${net.resolution}px, K=${cfg.k}, batch ${cfg.batch}, ` +
+      `${pool.length} training videos, on ${engine.backend} (${engine.threads} threads)\nRun folder: ${dir}`,
+  );
+  const ckDir = join(dir, 'checkpoints');
+  let stopped: MetaRunResult['stopped'] = 'done';
+  /** Saves a checkpoint unless the weights went non-finite (then the last good one stays). */
+  const save = (): boolean => {
+    for (const t of flatten(trainer.params).values()) {
+      if (!t.dataSync().every(Number.isFinite)) return false;
+    }
+    const { m, v, steps } = trainer.adam.state();
+    saveCheckpoint(
+      ckDir,
+      step,
+      { params: trainer.params, sn: trainer.sn, adam_m: m, adam_v: v },
+      {
+        config: cfg,
+        state: { adamSteps: steps, samplerRng: sampler.rng.state, columns: pool },
+        dataManifestHash: dataHash,
+      },
+    );
+    pruneCheckpoints(ckDir, cfg.keepCheckpoints);
+    return true;
+  };
+  const nanStop = (why: string) => {
+    stopped = 'nan';
+    log(`\nStopped: ${why}. The last good checkpoint is kept; lower the learning rates and --resume.`);
+  };
+  const tb = new ScalarWriter(dir);
+  // A fixed batch for sample grids, so pictures of different steps are comparable.
+  const fixedEp = new EpisodeSampler(ds, cfg.k, cfg.seed + 99, pool).next(
+    Math.min(3, Math.max(1, cfg.batch)),
+  );
+  const fixed = toBatch(fixedEp, colOf);
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSigint);
+  // A fresh run saves step 0, so there is always a good checkpoint to go back to.
+  if (step === 0) save();
+  const guard = new MemoryGuard(2);
+  let last: MetaMetrics | null = null;
+  const t0 = performance.now();
+  hooks.onStart?.(step, cfg.steps);
+  try {
+    while (step < cfg.steps) {
+      const ep = sampler.next(cfg.batch);
+      const b = toBatch(ep, colOf);
+      const ts = performance.now();
+      const m = trainer.step(b);
+      tf.dispose([ep.xk, ep.yk, ep.xt, ep.yt, ep.video, b.column]);
+      if (Object.values(m).some((x) => !Number.isFinite(x))) {
+        stopped = 'nan';
+        log(
+          `\nStopped: non-finite loss at step ${step + 1} (${JSON.stringify(m)}). The last good checkpoint is kept; lower the learning rates and --resume.`,
+        );
+        break;
+      }
+      step++;
+      last = m;
+      m['secondsPerStep'] = (performance.now() - ts) / 1000;
+      guard.check(step);
+      if (step % cfg.logEvery === 0 || step === cfg.steps) {
+        appendJsonl(join(dir, 'metrics.jsonl'), { step, time: (performance.now() - t0) / 1000, ...m });
+        tb.scalars(step, m);
+      }
+      hooks.onStep?.(step, cfg.steps, m);
+      if (step % cfg.sampleEvery === 0 || step === cfg.steps)
+        writePng(
+          join(dir, 'samples', `step-${String(step).padStart(8, '0')}.png`),
+          sampleGrid(trainer, fixed, net.resolution),
+        );
+      if (step % cfg.checkpointEvery === 0 && !save()) {
+        nanStop(`non-finite weights after step ${step}`);
+        break;
+      }
+      if (hooks.shouldStop?.(step)) interrupted = true;
+      await new Promise<void>((r) => setImmediate(r)); // let Ctrl-C through
+      if (interrupted) {
+        stopped = 'interrupted';
+        break;
+      }
+    }
+    if (stopped !== 'nan' && !save()) nanStop(`non-finite weights after step ${step}`);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    tf.dispose([fixedEp.xk, fixedEp.yk, fixedEp.xt, fixedEp.yt, fixedEp.video, fixed.column]);
+    trainer.dispose();
+  }
+  return { dir, step, last, stopped };
+}
