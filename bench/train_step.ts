@@ -178,8 +178,13 @@ async function main(): Promise<void> {
   console.log(
     `training-step benchmark: median of ${runs} runs after one warm-up (cpu runs 2), each case in its own process`,
   );
-  for (const c of CASES.filter((x) => !wantCases || wantCases.includes(x.name))) {
-    const backends = (wantBackends ?? c.defaultBackends).filter((b) => available.includes(b));
+  // Cases with no default backends (the paper preset: minutes per step) run only when named.
+  for (const c of CASES.filter((x) =>
+    wantCases ? wantCases.includes(x.name) : x.defaultBackends.length > 0,
+  )) {
+    const backends = (
+      wantBackends ?? (c.defaultBackends.length ? c.defaultBackends : ['native', 'wasm'])
+    ).filter((b) => available.includes(b));
     let flops = 0;
     for (const backend of backends) {
       const n = backend === 'cpu' && !wantBackends ? Math.min(runs, 2) : runs;

@@ -198,6 +198,29 @@ describe('meta-learning', () => {
     trainer.dispose();
   });
 
+  test('the identity content term (face-api ResNet features) is computed and weighted when enabled', () => {
+    const ds = Dataset.open(data);
+    const c = preset('tiny');
+    const w = { pixel: 10, identity: 1, adv: 1, fm: 10, mch: 80 };
+    const trainer = new MetaTrainer(
+      c,
+      2,
+      w,
+      { lrEG: 1e-3, lrD: 1e-3, beta1: 0, beta2: 0.9, dSteps: 1 },
+      initMetaParams(c, ds.numVideos, 1),
+    );
+    const b = batchFrom(ds, 2, 2, 1);
+    const m = trainer.step(b);
+    assert.ok(Number.isFinite(m['identity']) && m['identity']! > 0, `identity term ${m['identity']}`);
+    const expected = 10 * m['pixel']! + m['adv']! + 10 * m['fm']! + 80 * m['mch']! + m['identity']!;
+    assert.ok(
+      Math.abs(m['lossEG']! - expected) < 1e-3 * Math.abs(expected),
+      `lossEG ${m['lossEG']} vs sum of weighted terms ${expected}`,
+    );
+    disposeBatch(b);
+    trainer.dispose();
+  });
+
   test('the target frame never reaches the embedder: G output ignores x_t', () => {
     const ds = Dataset.open(data);
     const c = preset('tiny');

@@ -28,6 +28,11 @@ export function addMetaTrain(
     .option('--lr-eg <x>', 'Adam learning rate of E and G (paper: 5e-5)', num)
     .option('--lr-d <x>', 'Adam learning rate of D (paper: 2e-4)', num)
     .option('--pixel <w>', 'weight of the pixel L1 content term', num)
+    .option(
+      '--identity <w>',
+      "weight of the identity-feature content term (face-api's face-recognition ResNet; 0 = off)",
+      num,
+    )
     .option('--fm <w>', 'lambda_FM (paper: 10)', num)
     .option('--mch <w>', 'lambda_MCH (paper: 80)', num)
     .option('--holdout <fraction>', 'identities held out for evaluation', num)
@@ -39,8 +44,8 @@ export function addMetaTrain(
     .option('--threads <n>', 'threads of the native backend', intArg(1, 256))
     .action(async (o) => {
       const weights =
-        o.pixel !== undefined || o.fm !== undefined || o.mch !== undefined
-          ? { pixel: o.pixel, fm: o.fm, mch: o.mch }
+        o.pixel !== undefined || o.fm !== undefined || o.mch !== undefined || o.identity !== undefined
+          ? { pixel: o.pixel, fm: o.fm, mch: o.mch, identity: o.identity }
           : undefined;
       const flags = {
         data: o.data,

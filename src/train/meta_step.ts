@@ -3,7 +3,8 @@
  *
  *   1. one power iteration for every spectrally normalised weight (u vectors persist);
  *   2. E and G update together: e_hat_i = mean_k E(x_i(s_k), y_i(s_k)), psi = P e_hat_i,
- *      x_hat = G(y_i(t), psi), loss = L_CNT + L_ADV (-D(x_hat) + lambda_FM L_FM) + lambda_MCH L_MCH;
+ *      x_hat = G(y_i(t), psi), loss = L_CNT + L_ADV (-D(x_hat) + lambda_FM L_FM) + lambda_MCH L_MCH,
+ *      L_CNT = pixel L1 + identity-feature L1 (face-api's face-recognition ResNet, when weighted);
  *   3. D updates `dSteps` times (paper: 2) on the hinge loss with the same x_hat, detached.
  *
  * Parameters are one tree {E, G, D}; Adam has two groups (E+G at 5e-5, D at 2e-4 in the paper).
@@ -22,11 +23,13 @@ import {
   projectPsi,
   videoColumns,
 } from '../models/networks.js';
+import { FaceIdNet } from '../models/faceid.js';
 import { disposeTree, type ParamTree } from '../models/params.js';
 import type { NetConfig } from '../models/presets.js';
 import {
   advGenerator,
   embeddingMatch,
+  featureL1,
   featureMatching,
   hingeDiscriminator,
   pixelL1,
@@ -100,6 +103,8 @@ export class MetaTrainer {
   params: ParamTree;
   sn: ParamTree;
   readonly adam: Adam;
+  /** frozen identity network for L_CNT, loaded when its weight is non-zero */
+  readonly faceId: FaceIdNet | null;
 
   constructor(
     readonly config: NetConfig,
@@ -111,6 +116,7 @@ export class MetaTrainer {
     this.params = init.params;
     this.sn = init.sn;
     this.adam = makeAdam(optim, this.params);
+    this.faceId = weights.identity > 0 ? FaceIdNet.load() : null;
   }
 
   /** Runs a power iteration on one network (or all) and returns v; replaces that part of sn. */
@@ -138,6 +144,7 @@ export class MetaTrainer {
     const realFeatures = tf.tidy(
       () => discriminator(norm(this.params, 'D', v), c, b.xt, b.yt, b.column).features,
     );
+    const realIdentity = this.faceId ? tf.tidy(() => this.faceId!.forward(b.xt).features) : [];
 
     // ---- E and G ----
     const kept: Record<string, tf.Scalar> = {};
@@ -157,11 +164,13 @@ export class MetaTrainer {
             fm: featureMatching(realFeatures, d.features),
             mch: embeddingMatch(eHat, videoColumns(sub(p, 'D'), b.column)),
           };
+          if (this.faceId) terms['identity'] = featureL1(realIdentity, this.faceId.forward(x).features);
           const weighted: tf.Scalar[] = [
             tf.mul(terms['pixel']!, w.pixel),
             tf.mul(terms['adv']!, w.adv),
             tf.mul(terms['fm']!, w.fm),
           ];
+          if (terms['identity']) weighted.push(tf.mul(terms['identity'], w.identity) as tf.Scalar);
           if (w.mch > 0) weighted.push(tf.mul(terms['mch']!, w.mch) as tf.Scalar);
           for (const [k2, t] of Object.entries(terms)) kept[k2] = tf.keep(t);
           fake = tf.keep(x);
@@ -171,7 +180,7 @@ export class MetaTrainer {
         (path) => path.startsWith('E.') || path.startsWith('G.'),
       ),
     );
-    tf.dispose(realFeatures);
+    tf.dispose([...realFeatures, ...realIdentity]);
     this.params = this.adam.update(this.params, g.grads);
     const metrics: Record<string, tf.Scalar> = { lossEG: g.value, ...kept };
 
@@ -222,5 +231,6 @@ export class MetaTrainer {
     disposeTree(this.params);
     disposeTree(this.sn);
     this.adam.dispose();
+    this.faceId?.dispose();
   }
 }
