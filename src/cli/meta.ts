@@ -33,6 +33,8 @@ export function addMetaTrain(
       "weight of the identity-feature content term (face-api's face-recognition ResNet; 0 = off)",
       num,
     )
+    .option('--vgg19 <file>', 'VGG19 weights (safetensors, torchvision names) for the paper content loss')
+    .option('--vggface <file>', 'VGGFace weights (safetensors, torchvision VGG16 names)')
     .option('--fm <w>', 'lambda_FM (paper: 10)', num)
     .option('--mch <w>', 'lambda_MCH (paper: 80)', num)
     .option('--holdout <fraction>', 'identities held out for evaluation', num)
@@ -63,6 +65,8 @@ export function addMetaTrain(
         out: o.out,
         backend: o.backend,
         threads: o.threads,
+        vgg19: o.vgg19,
+        vggface: o.vggface,
       };
       let cfg;
       if (o.resume) {

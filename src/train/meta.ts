@@ -59,6 +59,9 @@ export const MetaConfigSchema = z
         mch: z.number().min(0).default(PAPER_WEIGHTS.mch),
       })
       .default(PAPER_WEIGHTS),
+    /** user-supplied safetensors weights of the paper's content networks (torchvision names) */
+    vgg19: z.string().optional(),
+    vggface: z.string().optional(),
     out: z.string().default('runs'),
     backend: z.string().optional(),
     threads: z.number().int().positive().optional(),
@@ -201,7 +204,10 @@ export async function metaTrain(
     throw new RangeError(`No training video has the ${cfg.k + 1} frames a ${cfg.k}-shot episode needs`);
   const colOf = new Map(pool.map((v, i) => [v, i]));
   const sampler = new EpisodeSampler(ds, cfg.k, cfg.seed + 1, pool);
-  const trainer = new MetaTrainer(net, cfg.k, cfg.weights, cfg, initMetaParams(net, pool.length, cfg.seed));
+  const trainer = new MetaTrainer(net, cfg.k, cfg.weights, cfg, initMetaParams(net, pool.length, cfg.seed), {
+    vgg19: cfg.vgg19,
+    vggface: cfg.vggface,
+  });
   let step = 0;
   if (ckMeta && ckTrees) {
     try {

@@ -24,6 +24,7 @@ import {
   videoColumns,
 } from '../models/networks.js';
 import { FaceIdNet } from '../models/faceid.js';
+import { CONTENT_WEIGHTS, Vgg } from '../models/vgg.js';
 import { disposeTree, type ParamTree } from '../models/params.js';
 import type { NetConfig } from '../models/presets.js';
 import {
@@ -105,6 +106,8 @@ export class MetaTrainer {
   readonly adam: Adam;
   /** frozen identity network for L_CNT, loaded when its weight is non-zero */
   readonly faceId: FaceIdNet | null;
+  /** the paper's VGG19 / VGGFace content networks, when the user supplies their weights */
+  readonly vgg: Vgg[];
 
   constructor(
     readonly config: NetConfig,
@@ -112,11 +115,15 @@ export class MetaTrainer {
     readonly weights: LossWeights,
     readonly optim: OptimConfig,
     init: { params: ParamTree; sn: ParamTree },
+    contentNets: { vgg19?: string | undefined; vggface?: string | undefined } = {},
   ) {
     this.params = init.params;
     this.sn = init.sn;
     this.adam = makeAdam(optim, this.params);
     this.faceId = weights.identity > 0 ? FaceIdNet.load() : null;
+    this.vgg = [];
+    if (contentNets.vgg19) this.vgg.push(Vgg.fromSafetensors('vgg19', contentNets.vgg19));
+    if (contentNets.vggface) this.vgg.push(Vgg.fromSafetensors('vggface', contentNets.vggface));
   }
 
   /** Runs a power iteration on one network (or all) and returns v; replaces that part of sn. */
@@ -145,6 +152,7 @@ export class MetaTrainer {
       () => discriminator(norm(this.params, 'D', v), c, b.xt, b.yt, b.column).features,
     );
     const realIdentity = this.faceId ? tf.tidy(() => this.faceId!.forward(b.xt).features) : [];
+    const realVgg = this.vgg.map((net) => tf.tidy(() => net.features(b.xt)));
 
     // ---- E and G ----
     const kept: Record<string, tf.Scalar> = {};
@@ -165,12 +173,15 @@ export class MetaTrainer {
             mch: embeddingMatch(eHat, videoColumns(sub(p, 'D'), b.column)),
           };
           if (this.faceId) terms['identity'] = featureL1(realIdentity, this.faceId.forward(x).features);
+          this.vgg.forEach((net, i) => (terms[net.kind] = featureL1(realVgg[i]!, net.features(x))));
           const weighted: tf.Scalar[] = [
             tf.mul(terms['pixel']!, w.pixel),
             tf.mul(terms['adv']!, w.adv),
             tf.mul(terms['fm']!, w.fm),
           ];
           if (terms['identity']) weighted.push(tf.mul(terms['identity'], w.identity) as tf.Scalar);
+          for (const net of this.vgg)
+            weighted.push(tf.mul(terms[net.kind]!, CONTENT_WEIGHTS[net.kind]) as tf.Scalar);
           if (w.mch > 0) weighted.push(tf.mul(terms['mch']!, w.mch) as tf.Scalar);
           for (const [k2, t] of Object.entries(terms)) kept[k2] = tf.keep(t);
           fake = tf.keep(x);
@@ -180,7 +191,7 @@ export class MetaTrainer {
         (path) => path.startsWith('E.') || path.startsWith('G.'),
       ),
     );
-    tf.dispose([...realFeatures, ...realIdentity]);
+    tf.dispose([...realFeatures, ...realIdentity, ...realVgg.flat()]);
     this.params = this.adam.update(this.params, g.grads);
     const metrics: Record<string, tf.Scalar> = { lossEG: g.value, ...kept };
 
@@ -232,5 +243,6 @@ export class MetaTrainer {
     disposeTree(this.sn);
     this.adam.dispose();
     this.faceId?.dispose();
+    for (const v of this.vgg) v.dispose();
   }
 }
