@@ -1,141 +1,84 @@
 /**
- * `talking-heads demo`: the main job on the embedded default. Until the data and network issues
- * land, it trains the engine's probe network (a residual encoder-decoder with the talking-head
- * networks' ops) to reconstruct procedurally generated images, in a resumable run folder with a
- * live progress bar, checkpoints, metrics and a before/after picture.
+ * `talking-heads demo`: the main job on the embedded default data. Renders a procedural
+ * talking-head dataset (once; reused afterwards), then meta-learns E, G and D on it for a few
+ * minutes in a resumable run folder, with a live progress bar, checkpoints and sample grids.
+ * Ctrl-C saves a checkpoint; `--resume RUN` continues.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { initEngine } from '../engine/backend.js';
-import { Rng } from '../engine/rng.js';
-import { tf } from '../engine/tf.js';
-import { grid, toRgb8, writePng, type RgbImage } from '../data/png.js';
-import type { Tensor4 } from '../models/layers.js';
-import { countParams } from '../models/params.js';
-import { probeNet } from '../models/probe_net.js';
-import { latestCheckpoint, pruneCheckpoints } from '../train/checkpoint.js';
-import { assertFinite, MemoryGuard } from '../train/loop.js';
-import { blobImages, loadProbeTrainer, makeProbeTrainer, type ProbeTrainer } from '../train/probe.js';
-import { appendJsonl, createRunDir, requireRunDir, writeJson } from '../train/run_dir.js';
+import { writeSyntheticDataset } from '../data/synthetic/write.js';
+import { preset } from '../models/presets.js';
+import { metaTrain, resolveMetaConfig } from '../train/meta.js';
 import { progress } from './progress.js';
 
 export interface DemoOptions {
   backend?: string | undefined;
+  preset: string;
   steps: number;
-  resolution: number;
-  channels: number;
-  batch: number;
+  identities: number;
   seed: number;
   out: string;
   resume?: string | undefined;
-  checkpointEvery: number;
-}
-
-function pictures(t: ProbeTrainer, x: Tensor4): RgbImage[] {
-  const [b, h, w] = x.shape;
-  const y = tf.tidy(() => probeNet(t.params, x));
-  const xv = x.dataSync();
-  const yv = y.dataSync();
-  y.dispose();
-  const n = h * w * 3;
-  const ims: RgbImage[] = [];
-  for (let i = 0; i < b; i++) ims.push(toRgb8(xv.subarray(i * n, (i + 1) * n), w, h));
-  for (let i = 0; i < b; i++) ims.push(toRgb8(yv.subarray(i * n, (i + 1) * n), w, h));
-  return ims;
 }
 
 export async function runDemo(o: DemoOptions, log: (s: string) => void = console.log): Promise<string> {
-  const engine = await initEngine({ backend: o.backend });
-  let dir: string;
-  let trainer: ProbeTrainer;
-  let start = 0;
-  let rngState: number;
-  if (o.resume) {
-    dir = requireRunDir(o.resume);
-    const ck = latestCheckpoint(join(dir, 'checkpoints'));
-    if (!ck) throw new Error(`Cannot resume "${dir}": it has no checkpoint yet`);
-    const loaded = loadProbeTrainer(ck);
-    trainer = loaded.trainer;
-    start = loaded.meta.step;
-    rngState = loaded.meta.state['rng'] as number;
-    // The run's own options win, except a larger --steps, which extends it.
-    const saved = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { options: DemoOptions })
-      .options;
-    Object.assign(o, {
-      ...saved,
-      backend: o.backend,
-      steps: Math.max(o.steps, saved.steps),
-      resume: o.resume,
-    });
-    log(`Resuming ${dir} at step ${start}`);
-  } else {
-    dir = createRunDir(o.out, `demo-probe-${o.resolution}px`);
-    trainer = makeProbeTrainer({ channels: o.channels, resolution: o.resolution }, o.seed, 2e-3);
-    rngState = new Rng(o.seed + 1).state;
-    writeJson(join(dir, 'config.json'), { command: 'demo', options: o, engine });
-  }
-  log(
-    `Demo: the engine's probe network (${(countParams(trainer.params) / 1e6).toFixed(2)}M params) learns to reconstruct ` +
-      `procedural images, ${o.resolution}px, batch ${o.batch}, on the ${engine.backend} backend.\n` +
-      `(The talking-head pipeline — synthetic heads, meta-learning, fine-tuning — replaces this demo as it lands.)\n` +
-      `Run folder: ${dir}`,
-  );
-  const rng = new Rng(0);
-  rng.state = rngState;
-  const fixed = tf.tensor4d(blobImages(new Rng(o.seed + 2), 4, o.resolution), [
-    4,
-    o.resolution,
-    o.resolution,
-    3,
-  ]);
-  if (start === 0) writePng(join(dir, 'before.png'), grid(pictures(trainer, fixed), 4));
-  const ckDir = join(dir, 'checkpoints');
-  const save = (step: number) => {
-    trainer.save(ckDir, step, { rng: rng.state });
-    pruneCheckpoints(ckDir, 2);
-  };
-  let interrupted = false;
-  const onSigint = () => {
-    interrupted = true;
-  };
-  process.once('SIGINT', onSigint);
-  const bar = progress('train', o.steps, start);
-  const guard = new MemoryGuard(2);
-  let step = start;
-  try {
-    while (step < o.steps && !interrupted) {
-      const x = tf.tensor4d(blobImages(rng, o.batch, o.resolution), [o.batch, o.resolution, o.resolution, 3]);
-      const t0 = performance.now();
-      const loss = trainer.step(x);
-      x.dispose();
-      step++;
-      assertFinite({ loss }, step);
-      appendJsonl(join(dir, 'metrics.jsonl'), {
-        step,
-        loss,
-        secondsPerStep: (performance.now() - t0) / 1000,
-      });
-      guard.check(step);
-      bar.update(step, { loss });
-      if (step % o.checkpointEvery === 0) save(step);
-      // Let signal handlers (Ctrl-C) run between steps.
-      await new Promise<void>((r) => setImmediate(r));
-    }
-  } finally {
+  const net = preset(o.preset);
+  const data = join(o.out, `demo-data-${net.resolution}px-${o.identities}ids-seed${o.seed}`);
+  if (!existsSync(join(data, 'manifest.json'))) {
+    log(
+      `Rendering ${o.identities} procedural talking heads (2 sequences x 32 frames, ${net.resolution}px) into ${data}`,
+    );
+    const bar = progress('synth', o.identities * 2);
+    await writeSyntheticDataset(
+      {
+        out: data,
+        identities: o.identities,
+        sequences: 2,
+        frames: 32,
+        size: net.resolution,
+        seed: o.seed,
+        frameStep: 2,
+        firstIdentity: 0,
+        resume: true,
+      },
+      (done, total) => bar.update(done + (o.identities * 2 - total)),
+    );
     bar.stop();
-    process.removeListener('SIGINT', onSigint);
   }
-  save(step);
-  writePng(join(dir, 'after.png'), grid(pictures(trainer, fixed), 4));
-  fixed.dispose();
-  trainer.dispose();
-  if (interrupted) {
-    log(`Interrupted at step ${step}; checkpoint saved. Continue with: talking-heads demo --resume ${dir}`);
+  const cfg = resolveMetaConfig(undefined, {
+    data,
+    preset: o.preset,
+    k: 4,
+    batch: 2,
+    steps: o.steps,
+    seed: o.seed,
+    // a short CPU run: faster learning rates than the paper's 5e-5 / 2e-4
+    lrEG: 2e-4,
+    lrD: 4e-4,
+    sampleEvery: 20,
+    checkpointEvery: 20,
+    out: o.out,
+    backend: o.backend,
+  });
+  let bar: ReturnType<typeof progress> | null = null;
+  const res = await metaTrain(cfg, o.resume, {
+    log,
+    onStart: (step, total) => {
+      bar = progress('meta-train', total, step);
+    },
+    onStep: (step, _t, m) => bar?.update(step, { G: m['lossEG']!, D: m['lossD']!, L1: m['pixel']! }),
+  });
+  (bar as ReturnType<typeof progress> | null)?.stop();
+  if (res.stopped === 'interrupted') {
+    log(
+      `Interrupted at step ${res.step}; checkpoint saved. Continue with: talking-heads demo --resume ${res.dir}`,
+    );
     process.exitCode = 130;
   } else {
     log(
-      `Done: ${step} steps. Top row inputs, bottom row reconstructions: ${join(dir, 'before.png')} -> ${join(dir, 'after.png')}`,
+      `Done: ${res.step} steps. Sample grids (per row: K input frames, target landmarks, generated, real) in ${join(res.dir, 'samples')}\n` +
+        `Train longer with: talking-heads meta-train --resume ${res.dir} --steps ${res.step * 10}`,
     );
   }
-  return dir;
+  return res.dir;
 }

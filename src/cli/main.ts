@@ -49,19 +49,17 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('run the main job on the embedded default data (resumable; Ctrl-C saves a checkpoint)')
+    .description(
+      'the main job on the embedded default data: render procedural talking heads, meta-learn on them',
+    )
     .addOption(backendOption())
-    .option('--steps <n>', 'training steps', intArg(1), 150)
-    .option('--resolution <px>', 'image size (multiple of 4)', intArg(8, 512), 64)
-    .option('--channels <n>', 'base channel count', intArg(1, 256), 16)
-    .option('--batch <n>', 'batch size', intArg(1, 256), 4)
+    .option('--preset <name>', 'network size (small = 64px)', 'small')
+    .option('--steps <n>', 'meta-learning steps', intArg(1), 120)
+    .option('--identities <n>', 'procedural identities to render', intArg(2), 60)
     .option('--seed <n>', 'random seed', intArg(0), 0)
-    .option('--checkpoint-every <n>', 'steps between checkpoints', intArg(1), 50)
-    .option('-o, --out <dir>', 'folder for numbered run folders', 'runs')
-    .option('--resume <runDir>', 'continue a run folder from its last checkpoint')
+    .option('-o, --out <dir>', 'folder for the data and numbered run folders', 'runs')
+    .option('--resume <runDir>', 'continue a demo run from its last checkpoint')
     .action(async (o) => {
-      if (o.resolution % 4 !== 0)
-        throw new InvalidArgumentError(`--resolution must be a multiple of 4, got ${o.resolution}`);
       await runDemo(o);
     });
 
