@@ -107,6 +107,33 @@ describe('preprocess', () => {
     assert.equal(Dataset.open(out).numVideos, 3);
   });
 
+  test('parallel workers write the same dataset as one process, in input order', async () => {
+    const input = tempDir();
+    for (const f of ['sample1.jpg', 'sample2.jpg', 'sample6.jpg']) cpSync(join(DEMO, f), join(input, f));
+    const serial = join(tempDir(), 'ds');
+    const parallel = join(tempDir(), 'ds');
+    await preprocess({ input, out: serial, resolution: 64 });
+    const res = await preprocess({ input, out: parallel, resolution: 64, workers: 2, backend: 'wasm' });
+    assert.deepEqual(
+      res.reports.map((r) => [r.id, r.status]),
+      [
+        ['sample1', 'ok'],
+        ['sample2', 'ok'],
+        ['sample6', 'ok'],
+      ],
+    );
+    const a = Dataset.open(serial);
+    const b = Dataset.open(parallel);
+    assert.deepEqual(
+      b.videos.map((v) => v.id),
+      a.videos.map((v) => v.id),
+    );
+    for (let v = 0; v < a.numVideos; v++) {
+      assert.deepEqual(b.readFrames(v, 0), a.readFrames(v, 0));
+      assert.deepEqual(b.landmarks(v), a.landmarks(v));
+    }
+  });
+
   test('video: synthetic talking head through mp4 -> frames, tracking, crops; corrupt files are reported', async () => {
     const input = tempDir();
     const r = new HeadRenderer(3, 2);

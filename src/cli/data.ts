@@ -40,13 +40,16 @@ export function runShow(
 }
 
 export async function runPreprocess(
-  o: Partial<PreprocessOptions> & Pick<PreprocessOptions, 'input' | 'out'> & { backend?: string },
+  o: Partial<PreprocessOptions> &
+    Pick<PreprocessOptions, 'input' | 'out'> & { backend?: string; workers?: number },
   log: (s: string) => void = console.log,
 ): Promise<void> {
   const engine = await initEngine({ backend: o.backend });
-  log(`Preprocessing ${o.input} -> ${o.out} (faces and landmarks: face-api on ${engine.backend})`);
+  log(
+    `Preprocessing ${o.input} -> ${o.out} (faces and landmarks: face-api on ${engine.backend}, ${o.workers ?? 1} worker(s))`,
+  );
   let bar: ReturnType<typeof progress> | null = null;
-  const result = await preprocess(o, (done, total, r) => {
+  const result = await preprocess({ ...o, backend: engine.backend }, (done, total, r) => {
     bar ??= progress('preprocess', total);
     bar.update(done, { frames: r.kept });
   });

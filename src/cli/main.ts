@@ -3,6 +3,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { BACKEND_NAMES, ENV_VAR } from '../engine/backend.js';
 import { runPreprocess, runShow, runSynth } from './data.js';
 import { runDemo } from './demo.js';
@@ -95,6 +96,7 @@ export function buildProgram(): Command {
     .option('--min-confidence <p>', 'face detector threshold', Number, 0.5)
     .option('--crop-scale <x>', 'crop side / landmark box side', Number, 1.8)
     .option('--resume', 'skip videos already in the output dataset')
+    .option('--workers <n>', 'files processed in parallel (default: one per core, at most 4)', intArg(1, 64))
     .action(async (input: string, o) => {
       if (!(o.fps > 0)) throw new InvalidArgumentError(`--fps must be positive, got ${o.fps}`);
       if (!(o.minConfidence > 0 && o.minConfidence < 1))
@@ -110,6 +112,7 @@ export function buildProgram(): Command {
         minConfidence: o.minConfidence,
         crop: { scale: o.cropScale, shiftUp: 0.1 },
         resume: Boolean(o.resume),
+        workers: o.workers ?? Math.min(4, availableParallelism()),
       });
     });
 

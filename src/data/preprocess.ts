@@ -23,6 +23,7 @@ import {
   type CropOptions,
 } from './crop.js';
 import { DatasetWriter } from './dataset.js';
+import { runOrdered, startWorker } from '../engine/workers.js';
 import { chooseMainFace, FaceDetector, type Box } from './faces.js';
 import { decodeFrames, type Frame } from './video.js';
 
@@ -159,9 +160,84 @@ export interface PreprocessResult {
   logPath: string;
 }
 
-/** Runs the pipeline. `onUnit` is called after each unit (for progress). */
+/** Where a unit's accepted frames go: straight into the dataset, or collected (in a worker). */
+export interface FrameSink {
+  addFrame(rgb: Uint8Array, landmarks: Float32Array): void;
+}
+
+/**
+ * Decodes one unit, finds and follows its main face, crops; sends frames to `sink`. Returns the
+ * report (status 'ok' unless decoding failed or too few frames had a face).
+ */
+export async function processUnit(
+  u: Unit,
+  o: PreprocessOptions,
+  detector: FaceDetector,
+  sink: FrameSink,
+): Promise<UnitReport> {
+  const t0 = performance.now();
+  const r: UnitReport = {
+    id: u.id,
+    kind: u.kind,
+    files: u.files,
+    status: 'ok',
+    frames: 0,
+    kept: 0,
+    noFace: [],
+    seconds: 0,
+  };
+  try {
+    const smoother = new SquareSmoother();
+    let prevBox: Box | null = null;
+    for await (const fr of unitFrames(u, o)) {
+      r.frames++;
+      const face = chooseMainFace(
+        await detector.detect(fr.rgb, fr.width, fr.height, o.minConfidence),
+        u.kind === 'video' ? prevBox : null,
+      );
+      if (!face) {
+        r.noFace.push(fr.index);
+        continue;
+      }
+      prevBox = face.box;
+      const raw = squareFor(face.landmarks, o.crop);
+      const sq = u.kind === 'video' ? smoother.next(raw) : raw;
+      sink.addFrame(
+        cropResize(fr.rgb, fr.width, fr.height, sq, o.resolution),
+        landmarksInCrop(face.landmarks, sq, o.resolution),
+      );
+      r.kept++;
+    }
+    if (r.kept < o.minFrames) {
+      r.status = 'failed';
+      r.reason =
+        r.kept === 0
+          ? 'no face found'
+          : `only ${r.kept} frame(s) with a face, fewer than --min-frames ${o.minFrames}`;
+    }
+  } catch (e) {
+    r.status = 'failed';
+    r.reason = (e as Error).message;
+  }
+  r.seconds = (performance.now() - t0) / 1000;
+  return r;
+}
+
+/** A worker's answer for one unit: its report and the accepted frames. */
+export interface UnitResult {
+  report: UnitReport;
+  frames: Uint8Array[];
+  landmarks: Float32Array[];
+}
+
+/**
+ * Runs the pipeline. With `workers` > 1, units are processed in that many worker threads (each with
+ * its own face detector) and written in input order; a unit's frames are then held in memory until
+ * it is written (use one worker for very long videos). `onUnit` is called after each unit.
+ */
 export async function preprocess(
-  opts: Partial<PreprocessOptions> & Pick<PreprocessOptions, 'input' | 'out'>,
+  opts: Partial<PreprocessOptions> &
+    Pick<PreprocessOptions, 'input' | 'out'> & { workers?: number; backend?: string },
   onUnit?: (done: number, total: number, r: UnitReport) => void,
 ): Promise<PreprocessResult> {
   const o: PreprocessOptions = { ...DEFAULT_PREPROCESS, ...opts };
@@ -177,7 +253,6 @@ export async function preprocess(
     },
     o.resume,
   );
-  const detector = await FaceDetector.load();
   const logPath = join(o.out, 'preprocess_log.json');
   const previous: UnitReport[] =
     o.resume && existsSync(logPath)
@@ -186,77 +261,61 @@ export async function preprocess(
   const byId = new Map(previous.map((r) => [r.id, r]));
   const reports: UnitReport[] = [];
   let done = 0;
-  for (const u of units) {
-    const t0 = performance.now();
-    const r: UnitReport = {
-      id: u.id,
-      kind: u.kind,
-      files: u.files,
-      status: 'ok',
-      frames: 0,
-      kept: 0,
-      noFace: [],
-      seconds: 0,
-    };
-    if (writer.has(u.id)) {
-      Object.assign(r, byId.get(u.id) ?? {}, {
-        status: 'skipped',
-        reason: 'already in the dataset (resume)',
-      });
-    } else {
-      const v = writer.begin(
-        u.id,
-        u.identity,
-        u.files.length === 1 ? u.files[0] : relative(o.input, join(u.files[0]!, '..')),
-      );
-      try {
-        const smoother = new SquareSmoother();
-        let prevBox: Box | null = null;
-        for await (const fr of unitFrames(u, o)) {
-          r.frames++;
-          const face = chooseMainFace(
-            await detector.detect(fr.rgb, fr.width, fr.height, o.minConfidence),
-            u.kind === 'video' ? prevBox : null,
-          );
-          if (!face) {
-            r.noFace.push(fr.index);
-            continue;
-          }
-          prevBox = face.box;
-          const raw = squareFor(face.landmarks, o.crop);
-          const sq = u.kind === 'video' ? smoother.next(raw) : raw;
-          v.addFrame(
-            cropResize(fr.rgb, fr.width, fr.height, sq, o.resolution),
-            landmarksInCrop(face.landmarks, sq, o.resolution),
-          );
-          r.kept++;
-        }
-        if (r.kept < o.minFrames) {
-          v.abort();
-          r.status = 'failed';
-          r.reason =
-            r.kept === 0
-              ? 'no face found'
-              : `only ${r.kept} frame(s) with a face, fewer than --min-frames ${o.minFrames}`;
-        } else {
-          v.end();
-        }
-      } catch (e) {
-        v.abort();
-        r.status = 'failed';
-        r.reason = (e as Error).message;
-      }
-    }
-    r.seconds = (performance.now() - t0) / 1000;
+  const finish = (r: UnitReport) => {
     reports.push(r);
     byId.set(r.id, r);
     writeFileAtomic(
       logPath,
       JSON.stringify({ input: o.input, options: o, units: [...byId.values()] }, null, 1) + '\n',
     );
-    onUnit?.(++done, units.length, r);
+    done++;
+    onUnit?.(done, units.length, r);
+  };
+  const source = (u: Unit) =>
+    u.files.length === 1 ? u.files[0] : relative(o.input, join(u.files[0]!, '..'));
+  const todo = units.filter((u) => !writer.has(u.id));
+  for (const u of units.filter((x) => writer.has(x.id))) {
+    finish({
+      ...(byId.get(u.id) ?? {
+        id: u.id,
+        kind: u.kind,
+        files: u.files,
+        frames: 0,
+        kept: 0,
+        noFace: [],
+        seconds: 0,
+      }),
+      status: 'skipped',
+      reason: 'already in the dataset (resume)',
+    });
   }
-  return { reports, summary: summarize(reports), logPath };
+  const workers = Math.max(1, Math.min(opts.workers ?? 1, todo.length));
+  if (workers <= 1) {
+    const detector = await FaceDetector.load();
+    for (const u of todo) {
+      const v = writer.begin(u.id, u.identity, source(u));
+      const r = await processUnit(u, o, detector, v);
+      if (r.status === 'ok') v.end();
+      else v.abort();
+      finish(r);
+    }
+  } else {
+    await runOrdered<{ unit: Unit; options: PreprocessOptions; backend: string | undefined }, UnitResult>(
+      () => startWorker(import.meta.url, 'preprocess_worker'),
+      workers,
+      todo.map((unit) => ({ unit, options: o, backend: opts.backend })),
+      ({ report, frames, landmarks }, i) => {
+        const u = todo[i]!;
+        if (report.status === 'ok') {
+          const v = writer.begin(u.id, u.identity, source(u));
+          frames.forEach((f, k) => v.addFrame(f, landmarks[k]!));
+          v.end();
+        }
+        finish(report);
+      },
+    );
+  }
+  return { reports: units.map((u) => byId.get(u.id)!), summary: summarize(reports), logPath };
 }
 
 export function summarize(reports: UnitReport[]): string {

@@ -4,7 +4,7 @@
  * options, not on scheduling.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { runOrdered, startWorker } from '../../engine/workers.js';
 import { DatasetWriter, type VideoEntry } from '../dataset.js';
 import { renderVideo, type VideoJob, type VideoResult } from './worker.js';
 
@@ -26,18 +26,6 @@ export interface SynthOptions {
 
 export const videoId = (identity: number, sequence: number) =>
   `synth${String(identity).padStart(5, '0')}/seq${String(sequence).padStart(3, '0')}`;
-
-function startWorker(): Worker {
-  // Compiled: worker.js next to this file. Under tsx (tests): worker.ts, with tsx's loader.
-  if (import.meta.url.endsWith('.ts')) {
-    const url = new URL('./worker.ts', import.meta.url).href;
-    return new Worker(
-      `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url)}); })`,
-      { eval: true },
-    );
-  }
-  return new Worker(new URL('./worker.js', import.meta.url));
-}
 
 export async function writeSyntheticDataset(
   o: SynthOptions,
@@ -86,71 +74,28 @@ export async function writeSyntheticDataset(
     }
   }
   const total = jobs.length;
-  const results = new Map<number, VideoResult>();
-  let next = 0; // next job index to hand out
-  let written = 0; // jobs written, in order
-  const flush = () => {
-    while (results.has(written)) {
-      const r = results.get(written)!;
-      results.delete(written);
-      writer.addVideo(
-        videoId(r.job.identity, r.job.sequence),
-        `synth${String(r.job.identity).padStart(5, '0')}`,
-        r.frames,
-        r.landmarks,
-      );
-      written++;
-      onVideo?.(written, total);
-    }
+  let done = 0;
+  const write = (r: VideoResult) => {
+    writer.addVideo(
+      videoId(r.job.identity, r.job.sequence),
+      `synth${String(r.job.identity).padStart(5, '0')}`,
+      r.frames,
+      r.landmarks,
+    );
+    done++;
+    onVideo?.(done, total);
   };
   const nWorkers = Math.max(1, Math.min(o.workers ?? availableParallelism(), total));
-  if (nWorkers <= 1 || total <= 1) {
-    for (const job of jobs) {
-      results.set(next++, renderVideo(job));
-      flush();
-    }
+  if (nWorkers <= 1) {
+    for (const job of jobs) write(renderVideo(job));
     return writer.videos;
   }
-  await new Promise<void>((resolve, reject) => {
-    const workers: Worker[] = [];
-    let failed = false;
-    const give = (w: Worker) => {
-      if (next >= total) {
-        void w.terminate();
-        return;
-      }
-      const idx = next++;
-      (w as Worker & { job?: number }).job = idx;
-      w.postMessage(jobs[idx]);
-    };
-    let finished = 0;
-    for (let k = 0; k < nWorkers; k++) {
-      const w = startWorker();
-      workers.push(w);
-      w.on('message', (r: VideoResult) => {
-        results.set((w as Worker & { job?: number }).job!, r);
-        try {
-          flush();
-        } catch (e) {
-          failed = true;
-          workers.forEach((x) => void x.terminate());
-          reject(e as Error);
-          return;
-        }
-        give(w);
-      });
-      w.on('error', (e) => {
-        if (failed) return;
-        failed = true;
-        workers.forEach((x) => void x.terminate());
-        reject(e);
-      });
-      w.on('exit', () => {
-        if (++finished === nWorkers && !failed) resolve();
-      });
-      give(w);
-    }
-  });
-  if (written !== total) throw new Error(`synth: wrote ${written} of ${total} videos`);
+  await runOrdered<VideoJob, VideoResult>(
+    () => startWorker(import.meta.url, 'worker'),
+    nWorkers,
+    jobs,
+    write,
+  );
+  if (done !== total) throw new Error(`synth: wrote ${done} of ${total} videos`);
   return writer.videos;
 }
