@@ -31,30 +31,57 @@ import type { NetConfig } from './presets.js';
 
 const sub = (p: ParamTree, k: string) => p[k] as ParamTree;
 
-// ---------------------------------------------------------------- embedder
+// ---------------------------------------------------------------- down path (E and D)
 
-export function initEmbedder(c: NetConfig, rng: Rng): ParamTree {
-  const p: Record<string, ParamTree> = {};
+/**
+ * The down path E and D share (V is "embedder-like", sec. 3.4): residual down-blocks from the
+ * 6-channel (frame, landmark image) input to 4x4, with attention after one of them. Adds its
+ * blocks to `p` and returns the output channels.
+ */
+function initDownPath(c: NetConfig, rng: Rng, p: Record<string, ParamTree>): number {
   let ci = 6;
   c.downChannels.forEach((co, i) => {
     p[`down${i}`] = initResDown(rng, ci, co);
     if (i === c.downAttention) p['attn'] = initAttention(rng, co);
     ci = co;
   });
+  return ci;
+}
+
+/** x, y [B, R, R, 3] -> [B, 4, 4, C]; pushes the activation after each block to `features`. */
+function downPath(
+  p: ParamTree,
+  c: NetConfig,
+  x: Tensor4,
+  y: Tensor4,
+  what: string,
+  o: BlockOpts,
+  features?: Tensor4[],
+): Tensor4 {
+  const dims = {};
+  assertShape(x, ['B', c.resolution, c.resolution, 3], `${what} frames`, dims);
+  assertShape(y, ['B', c.resolution, c.resolution, 3], `${what} landmark images`, dims);
+  let h = tf.concat([x, y], 3) as Tensor4;
+  c.downChannels.forEach((_, i) => {
+    h = resDown(sub(p, `down${i}`), h, i === 0, o);
+    if (i === c.downAttention) h = attention(sub(p, 'attn'), h, o.flops);
+    features?.push(h);
+  });
+  return h;
+}
+
+// ---------------------------------------------------------------- embedder
+
+export function initEmbedder(c: NetConfig, rng: Rng): ParamTree {
+  const p: Record<string, ParamTree> = {};
+  const ci = initDownPath(c, rng, p);
   if (ci !== c.embedding) p['out'] = initConv(rng, 1, ci, c.embedding);
   return p;
 }
 
 /** x, y [B, R, R, 3] -> e [B, N] (sum pooling + ReLU, sec. 3.4). */
 export function embedder(p: ParamTree, c: NetConfig, x: Tensor4, y: Tensor4, o: BlockOpts = {}): tf.Tensor2D {
-  const dims = {};
-  assertShape(x, ['B', c.resolution, c.resolution, 3], 'embedder frames', dims);
-  assertShape(y, ['B', c.resolution, c.resolution, 3], 'embedder landmark images', dims);
-  let h = tf.concat([x, y], 3) as Tensor4;
-  c.downChannels.forEach((_, i) => {
-    h = resDown(sub(p, `down${i}`), h, i === 0, o);
-    if (i === c.downAttention) h = attention(sub(p, 'attn'), h, o.flops);
-  });
+  let h = downPath(p, c, x, y, 'embedder', o);
   if (p['out']) h = conv2d(sub(p, 'out'), h, o);
   return sumPoolRelu(h);
 }
@@ -146,12 +173,7 @@ export function generator(
 
 export function initDiscriminator(c: NetConfig, numVideos: number, rng: Rng): ParamTree {
   const p: Record<string, ParamTree> = {};
-  let ci = 6;
-  c.downChannels.forEach((co, i) => {
-    p[`down${i}`] = initResDown(rng, ci, co);
-    if (i === c.downAttention) p['attn'] = initAttention(rng, co);
-    ci = co;
-  });
+  const ci = initDownPath(c, rng, p);
   p['last'] = initResSame(rng, ci);
   if (ci !== c.embedding) p['out'] = initConv(rng, 1, ci, c.embedding);
   p['proj'] = {
@@ -197,16 +219,8 @@ export function discriminator(
   video: tf.Tensor1D | null,
   o: BlockOpts & { columns?: tf.Tensor2D } = {},
 ): DiscOut {
-  const dims = {};
-  assertShape(x, ['B', c.resolution, c.resolution, 3], 'discriminator images', dims);
-  assertShape(y, ['B', c.resolution, c.resolution, 3], 'discriminator landmark images', dims);
   const features: Tensor4[] = [];
-  let h = tf.concat([x, y], 3) as Tensor4;
-  c.downChannels.forEach((_, i) => {
-    h = resDown(sub(p, `down${i}`), h, i === 0, o);
-    if (i === c.downAttention) h = attention(sub(p, 'attn'), h, o.flops);
-    features.push(h);
-  });
+  let h = downPath(p, c, x, y, 'discriminator', o, features);
   h = resSame(sub(p, 'last'), h, o);
   features.push(h);
   if (p['out']) h = conv2d(sub(p, 'out'), h, o);

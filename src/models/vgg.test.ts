@@ -7,14 +7,14 @@ import { initEngine } from '../engine/backend.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import { encodeSafetensors } from '../train/safetensors.js';
-import { Vgg } from './vgg.js';
+import { LAYOUTS, Vgg } from './vgg.js';
 
 before(async () => {
   await initEngine({ backend: 'cpu' });
 });
 
 /** A VGG weights file with torchvision's names and random values. */
-function randomVgg(path: string, layout: (number | 'M')[], skip?: string): void {
+function randomVgg(path: string, layout: readonly (number | 'M')[], skip?: string): void {
   const rng = new Rng(1);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   let index = 0;
@@ -37,29 +37,7 @@ function randomVgg(path: string, layout: (number | 'M')[], skip?: string): void 
   writeFileSync(path, encodeSafetensors(tensors));
 }
 
-const VGG19: (number | 'M')[] = [
-  64,
-  64,
-  'M',
-  128,
-  128,
-  'M',
-  256,
-  256,
-  256,
-  256,
-  'M',
-  512,
-  512,
-  512,
-  512,
-  'M',
-  512,
-  512,
-  512,
-  512,
-  'M',
-];
+const VGG19 = LAYOUTS.vgg19;
 
 test('VGG19 from a user safetensors file: the paper layers, shapes, gradients; clear errors', () => {
   const dir = tempDir();

@@ -10,7 +10,7 @@ import { decodeSafetensors } from '../train/safetensors.js';
 import type { Tensor4 } from './layers.js';
 
 /** Conv output channels per block; 'M' = 2x2 max pool. */
-const LAYOUTS = {
+export const LAYOUTS = {
   vgg19: [
     64,
     64,
