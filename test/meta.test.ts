@@ -165,7 +165,7 @@ describe('meta-learning', () => {
     const trainer = new MetaTrainer(
       c,
       2,
-      { pixel: 10, identity: 0, adv: 1, fm: 10, mch: 80 },
+      { pixel: 10, identity: 0, perceptual: 0, adv: 1, fm: 10, mch: 80 },
       { lrEG: 1e-3, lrD: 1e-3, beta1: 0, beta2: 0.9, dSteps: 1 },
       initMetaParams(c, ds.numVideos, 1),
     );
@@ -198,10 +198,10 @@ describe('meta-learning', () => {
     trainer.dispose();
   });
 
-  test('the identity content term (face-api ResNet features) is computed and weighted when enabled', () => {
+  test('the identity and perceptual content terms (face-api networks) are computed and weighted when enabled', () => {
     const ds = Dataset.open(data);
     const c = preset('tiny');
-    const w = { pixel: 10, identity: 1, adv: 1, fm: 10, mch: 80 };
+    const w = { pixel: 10, identity: 1, perceptual: 0.5, adv: 1, fm: 10, mch: 80 };
     const trainer = new MetaTrainer(
       c,
       2,
@@ -212,7 +212,9 @@ describe('meta-learning', () => {
     const b = batchFrom(ds, 2, 2, 1);
     const m = trainer.step(b);
     assert.ok(Number.isFinite(m['identity']) && m['identity']! > 0, `identity term ${m['identity']}`);
-    const expected = 10 * m['pixel']! + m['adv']! + 10 * m['fm']! + 80 * m['mch']! + m['identity']!;
+    assert.ok(Number.isFinite(m['perceptual']) && m['perceptual']! > 0, `perceptual term ${m['perceptual']}`);
+    const expected =
+      10 * m['pixel']! + m['adv']! + 10 * m['fm']! + 80 * m['mch']! + m['identity']! + 0.5 * m['perceptual']!;
     assert.ok(
       Math.abs(m['lossEG']! - expected) < 1e-3 * Math.abs(expected),
       `lossEG ${m['lossEG']} vs sum of weighted terms ${expected}`,
@@ -227,7 +229,7 @@ describe('meta-learning', () => {
     const trainer = new MetaTrainer(
       c,
       2,
-      { pixel: 10, identity: 0, adv: 1, fm: 10, mch: 80 },
+      { pixel: 10, identity: 0, perceptual: 0, adv: 1, fm: 10, mch: 80 },
       { lrEG: 1e-3, lrD: 1e-3, beta1: 0, beta2: 0.9, dSteps: 1 },
       initMetaParams(c, ds.numVideos, 1),
     );

@@ -33,6 +33,11 @@ export function addMetaTrain(
       "weight of the identity-feature content term (face-api's face-recognition ResNet; 0 = off)",
       num,
     )
+    .option(
+      '--perceptual <w>',
+      "weight of the perceptual content term (face-api's MobileNetV1 features; 0 = off)",
+      num,
+    )
     .option('--vgg19 <file>', 'VGG19 weights (safetensors, torchvision names) for the paper content loss')
     .option('--vggface <file>', 'VGGFace weights (safetensors, torchvision VGG16 names)')
     .option('--fm <w>', 'lambda_FM (paper: 10)', num)
@@ -45,10 +50,9 @@ export function addMetaTrain(
     .addOption(backendOption())
     .option('--threads <n>', 'threads of the native backend', intArg(1, 256))
     .action(async (o) => {
-      const weights =
-        o.pixel !== undefined || o.fm !== undefined || o.mch !== undefined || o.identity !== undefined
-          ? { pixel: o.pixel, fm: o.fm, mch: o.mch, identity: o.identity }
-          : undefined;
+      const weights = [o.pixel, o.fm, o.mch, o.identity, o.perceptual].some((x) => x !== undefined)
+        ? { pixel: o.pixel, fm: o.fm, mch: o.mch, identity: o.identity, perceptual: o.perceptual }
+        : undefined;
       const flags = {
         data: o.data,
         preset: o.preset,

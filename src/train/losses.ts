@@ -44,6 +44,8 @@ export interface LossWeights {
   pixel: number;
   /** identity features (face-api's face-recognition ResNet in VGGFace's role) */
   identity: number;
+  /** general perceptual features (face-api's MobileNetV1 backbone in VGG19's role) */
+  perceptual: number;
   /** L_ADV realism term */
   adv: number;
   /** lambda_FM (paper: 10) */
@@ -52,4 +54,4 @@ export interface LossWeights {
   mch: number;
 }
 
-export const PAPER_WEIGHTS: LossWeights = { pixel: 10, identity: 0, adv: 1, fm: 10, mch: 80 };
+export const PAPER_WEIGHTS: LossWeights = { pixel: 10, identity: 0, perceptual: 0, adv: 1, fm: 10, mch: 80 };

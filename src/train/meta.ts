@@ -54,6 +54,7 @@ export const MetaConfigSchema = z
       .object({
         pixel: z.number().min(0).default(PAPER_WEIGHTS.pixel),
         identity: z.number().min(0).default(PAPER_WEIGHTS.identity),
+        perceptual: z.number().min(0).default(PAPER_WEIGHTS.perceptual),
         adv: z.number().min(0).default(PAPER_WEIGHTS.adv),
         fm: z.number().min(0).default(PAPER_WEIGHTS.fm),
         mch: z.number().min(0).default(PAPER_WEIGHTS.mch),

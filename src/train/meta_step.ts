@@ -4,7 +4,8 @@
  *   1. one power iteration for every spectrally normalised weight (u vectors persist);
  *   2. E and G update together: e_hat_i = mean_k E(x_i(s_k), y_i(s_k)), psi = P e_hat_i,
  *      x_hat = G(y_i(t), psi), loss = L_CNT + L_ADV (-D(x_hat) + lambda_FM L_FM) + lambda_MCH L_MCH,
- *      L_CNT = pixel L1 + identity-feature L1 (face-api's face-recognition ResNet, when weighted);
+ *      L_CNT = pixel L1 + identity-feature L1 (face-api's face-recognition ResNet) + perceptual
+ *      feature L1 (face-api's MobileNetV1) + VGG19/VGGFace terms, each when weighted or supplied;
  *   3. D updates `dSteps` times (paper: 2) on the hinge loss with the same x_hat, detached.
  *
  * Parameters are one tree {E, G, D}; Adam has two groups (E+G at 5e-5, D at 2e-4 in the paper).
@@ -24,6 +25,7 @@ import {
   videoColumns,
 } from '../models/networks.js';
 import { FaceIdNet } from '../models/faceid.js';
+import { MobileNetV1 } from '../models/mobilenet.js';
 import { CONTENT_WEIGHTS, Vgg } from '../models/vgg.js';
 import { disposeTree, type ParamTree } from '../models/params.js';
 import type { NetConfig } from '../models/presets.js';
@@ -106,6 +108,8 @@ export class MetaTrainer {
   readonly adam: Adam;
   /** frozen identity network for L_CNT, loaded when its weight is non-zero */
   readonly faceId: FaceIdNet | null;
+  /** frozen general perceptual network for L_CNT, loaded when its weight is non-zero */
+  readonly mobilenet: MobileNetV1 | null;
   /** the paper's VGG19 / VGGFace content networks, when the user supplies their weights */
   readonly vgg: Vgg[];
 
@@ -121,6 +125,7 @@ export class MetaTrainer {
     this.sn = init.sn;
     this.adam = makeAdam(optim, this.params);
     this.faceId = weights.identity > 0 ? FaceIdNet.load() : null;
+    this.mobilenet = weights.perceptual > 0 ? MobileNetV1.load() : null;
     this.vgg = [];
     if (contentNets.vgg19) this.vgg.push(Vgg.fromSafetensors('vgg19', contentNets.vgg19));
     if (contentNets.vggface) this.vgg.push(Vgg.fromSafetensors('vggface', contentNets.vggface));
@@ -153,6 +158,7 @@ export class MetaTrainer {
     );
     const realIdentity = this.faceId ? tf.tidy(() => this.faceId!.forward(b.xt).features) : [];
     const realVgg = this.vgg.map((net) => tf.tidy(() => net.features(b.xt)));
+    const realPerceptual = this.mobilenet ? tf.tidy(() => this.mobilenet!.features(b.xt)) : [];
 
     // ---- E and G ----
     const kept: Record<string, tf.Scalar> = {};
@@ -173,6 +179,7 @@ export class MetaTrainer {
             mch: embeddingMatch(eHat, videoColumns(sub(p, 'D'), b.column)),
           };
           if (this.faceId) terms['identity'] = featureL1(realIdentity, this.faceId.forward(x).features);
+          if (this.mobilenet) terms['perceptual'] = featureL1(realPerceptual, this.mobilenet.features(x));
           this.vgg.forEach((net, i) => (terms[net.kind] = featureL1(realVgg[i]!, net.features(x))));
           const weighted: tf.Scalar[] = [
             tf.mul(terms['pixel']!, w.pixel),
@@ -180,6 +187,7 @@ export class MetaTrainer {
             tf.mul(terms['fm']!, w.fm),
           ];
           if (terms['identity']) weighted.push(tf.mul(terms['identity'], w.identity) as tf.Scalar);
+          if (terms['perceptual']) weighted.push(tf.mul(terms['perceptual'], w.perceptual) as tf.Scalar);
           for (const net of this.vgg)
             weighted.push(tf.mul(terms[net.kind]!, CONTENT_WEIGHTS[net.kind]) as tf.Scalar);
           if (w.mch > 0) weighted.push(tf.mul(terms['mch']!, w.mch) as tf.Scalar);
@@ -191,7 +199,7 @@ export class MetaTrainer {
         (path) => path.startsWith('E.') || path.startsWith('G.'),
       ),
     );
-    tf.dispose([...realFeatures, ...realIdentity, ...realVgg.flat()]);
+    tf.dispose([...realFeatures, ...realIdentity, ...realPerceptual, ...realVgg.flat()]);
     this.params = this.adam.update(this.params, g.grads);
     const metrics: Record<string, tf.Scalar> = { lossEG: g.value, ...kept };
 
@@ -243,6 +251,7 @@ export class MetaTrainer {
     disposeTree(this.sn);
     this.adam.dispose();
     this.faceId?.dispose();
+    this.mobilenet?.dispose();
     for (const v of this.vgg) v.dispose();
   }
 }
