@@ -471,6 +471,43 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// concat(out, outer, inputs[], inner[]): out rows are the inputs' rows side by side (4-byte elements).
+// split(x, outer, outputs[], inner[]): the inverse.
+uint32_t* u32(const Napi::Value& v) {
+  auto t = v.As<Napi::TypedArray>();
+  return reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset());
+}
+
+Napi::Value ConcatOrSplit(const Napi::CallbackInfo& info, bool split) {
+  uint32_t* big = u32(info[0]);
+  const int64_t outer = i64(info[1]);
+  auto parts = info[2].As<Napi::Array>();
+  auto inner = dims(info[3]);
+  const uint32_t k = parts.Length();
+  std::vector<uint32_t*> ptr(k);
+  int64_t row = 0;
+  for (uint32_t i = 0; i < k; i++) {
+    ptr[i] = u32(parts.Get(i));
+    check(parts.Get(i).As<Napi::TypedArray>().ElementLength() == size_t(outer * inner[i]), info.Env(), "concat/split: part size");
+    row += inner[i];
+  }
+  check(info[0].As<Napi::TypedArray>().ElementLength() == size_t(outer * row), info.Env(), "concat/split: total size");
+#pragma omp parallel for schedule(static) if (outer * row >= kParallelMin)
+  for (int64_t o = 0; o < outer; o++) {
+    uint32_t* r = big + o * row;
+    for (uint32_t i = 0; i < k; i++) {
+      if (split)
+        std::memcpy(ptr[i] + o * inner[i], r, 4 * inner[i]);
+      else
+        std::memcpy(r, ptr[i] + o * inner[i], 4 * inner[i]);
+      r += inner[i];
+    }
+  }
+  return info.Env().Undefined();
+}
+Napi::Value Concat(const Napi::CallbackInfo& info) { return ConcatOrSplit(info, false); }
+Napi::Value Split(const Napi::CallbackInfo& info) { return ConcatOrSplit(info, true); }
+
 // ---------------------------------------------------------------- pooling
 
 // avgPool(x, out, params[N,H,W,C,KH,KW,sh,sw,pt,pl,OH,OW], grad): grad = 0: out = pool(x);
@@ -665,6 +702,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("reduce", Napi::Function::New(env, ReduceOp));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
+  exports.Set("concat", Napi::Function::New(env, Concat));
+  exports.Set("split", Napi::Function::New(env, Split));
   exports.Set("avgPool", Napi::Function::New(env, AvgPool));
   exports.Set("resize", Napi::Function::New(env, Resize));
   exports.Set("adam", Napi::Function::New(env, Adam));

@@ -189,6 +189,30 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
     });
     cases.push({ name: 'softmax', inputs: [[3, 5, 17]], fn: (x) => tf.softmax(x!) });
     cases.push({ name: 'transpose', inputs: [[2, 3, 4, 5]], fn: (x) => tf.transpose(x!, [3, 1, 0, 2]) });
+    for (const axis of [0, 1, 3]) {
+      cases.push({
+        name: `concat axis ${axis}`,
+        inputs: [
+          [2, 3, 4, 5],
+          [2, 3, 4, 5],
+        ],
+        fn: (a, b) => tf.concat([a!, b!], axis),
+      });
+      cases.push({
+        name: `split axis ${axis}`,
+        inputs: [[4, 6, 2, 8]],
+        fn: (x) => tf.mul(tf.split(x!, 2, axis)[1]!, 2),
+      });
+    }
+    cases.push({
+      name: 'concat of three, channels',
+      inputs: [
+        [2, 3, 4, 1],
+        [2, 3, 4, 2],
+        [2, 3, 4, 3],
+      ],
+      fn: (a, b, c) => tf.concat([a!, b!, c!], 3),
+    });
     for (const [k, s, pad, h, w] of [
       [2, 2, 'valid', 8, 6],
       [3, 2, 'same', 9, 7],

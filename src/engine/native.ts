@@ -57,6 +57,18 @@ interface Addon {
     shape: number[],
     perm: number[],
   ): void;
+  concat(
+    out: Float32Array | Int32Array,
+    outer: number,
+    parts: (Float32Array | Int32Array)[],
+    inner: number[],
+  ): void;
+  split(
+    x: Float32Array | Int32Array,
+    outer: number,
+    parts: (Float32Array | Int32Array)[],
+    inner: number[],
+  ): void;
   avgPool(x: Float32Array, out: Float32Array, params: Int32Array, grad: boolean): void;
   resize(
     bilinear: boolean,
@@ -440,6 +452,59 @@ function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<string, Ke
       x.dtype,
       y,
     );
+  };
+  /** float32 or genuine int32 storage: the 4-byte dtypes the copy kernels handle. */
+  const words = (be: Cpu, t: TensorInfo): Float32Array | Int32Array | null => {
+    const raw = be.data.get(t.dataId).values;
+    if (t.dtype === 'float32') return vals(be, t);
+    return t.dtype === 'int32' && raw instanceof Int32Array ? raw : null;
+  };
+  out['Concat'] = (args) => {
+    const be = args.backend as Cpu;
+    const xs = (args.inputs as unknown as TensorInfo[]).filter((t) => util.sizeFromShape(t.shape) > 0);
+    const { axis } = args.attrs as unknown as { axis: number };
+    if (xs.length === 0 || xs.some((t) => t.dtype !== xs[0]!.dtype)) return fallback('Concat', args);
+    const data = xs.map((t) => words(be, t));
+    if (data.some((d) => !d)) return fallback('Concat', args);
+    const ax = util.parseAxisParam(axis, xs[0]!.shape)[0]!;
+    const shape = [...xs[0]!.shape];
+    shape[ax] = xs.reduce((s, t) => s + t.shape[ax]!, 0);
+    const outer = util.sizeFromShape(shape.slice(0, ax));
+    const inner = xs.map((t) => util.sizeFromShape(t.shape.slice(ax)));
+    const y =
+      xs[0]!.dtype === 'float32'
+        ? alloc(util.sizeFromShape(shape))
+        : new Int32Array(util.sizeFromShape(shape));
+    A.concat(y, outer, data as (Float32Array | Int32Array)[], inner);
+    return be.makeTensorInfo(shape, xs[0]!.dtype, y);
+  };
+  out['SplitV'] = (args) => {
+    const be = args.backend as Cpu;
+    const x = args.inputs['x']!;
+    const { numOrSizeSplits, axis } = args.attrs as unknown as {
+      numOrSizeSplits: number | number[];
+      axis: number;
+    };
+    const src = words(be, x);
+    if (!src) return fallback('SplitV', args);
+    const ax = util.parseAxisParam(axis, x.shape)[0]!;
+    const sizes = backend_util.prepareSplitSize(x as never, numOrSizeSplits, ax);
+    const outer = util.sizeFromShape(x.shape.slice(0, ax));
+    const rest = util.sizeFromShape(x.shape.slice(ax + 1));
+    const parts = sizes.map((n) =>
+      x.dtype === 'float32' ? alloc(outer * n * rest) : new Int32Array(outer * n * rest),
+    );
+    A.split(
+      src,
+      outer,
+      parts,
+      sizes.map((n) => n * rest),
+    );
+    return parts.map((p, i) => {
+      const shape = [...x.shape];
+      shape[ax] = sizes[i]!;
+      return be.makeTensorInfo(shape, x.dtype, p);
+    });
   };
   const poolParams = (shape: number[], a: PoolAttrs) => {
     const ci = backend_util.computePool2DInfo(
