@@ -104,6 +104,9 @@ describe('networks', () => {
           'tanh output',
         );
         const d = discriminator(initDiscriminator(c, 5, rng), c, y, x, tf.tensor1d([0, 4], 'int32'));
+        // a discriminator for a single training video works too (its only column for every episode)
+        const d1 = discriminator(initDiscriminator(c, 1, rng), c, y, x, tf.tensor1d([0, 0], 'int32'));
+        assert.deepEqual(d1.score.shape, [2]);
         assert.deepEqual(d.score.shape, [2]);
         assert.equal(d.features.length, c.downChannels.length + 1);
         assert.deepEqual(d.features[d.features.length - 1]!.shape, [

@@ -203,6 +203,8 @@ export interface DiscOut {
  */
 export function videoColumns(p: ParamTree, video: tf.Tensor1D): tf.Tensor2D {
   const w = leaf(sub(p, 'proj'), 'W') as tf.Tensor2D; // [N, V]
+  // tf.oneHot needs depth >= 2; with one training video every episode uses column 0
+  if (w.shape[1] === 1) return tf.tile(tf.transpose(w), [video.shape[0], 1]) as tf.Tensor2D;
   const hot = tf.cast(tf.oneHot(video, w.shape[1]), 'float32') as tf.Tensor2D; // [B, V]
   return tf.matMul(hot, w, false, true);
 }
