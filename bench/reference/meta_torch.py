@@ -11,13 +11,12 @@ Prints one line: RESULT {"secondsPerStep": ..., "min": ..., "max": ..., "peakRss
 """
 import argparse
 import json
-import resource
-import statistics
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from timing import report
 
 SN = nn.utils.spectral_norm
 
@@ -207,16 +206,7 @@ def main():
             ld.backward()
             opt_d.step()
 
-    step()
-    times = []
-    for _ in range(a.runs):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    print('RESULT ' + json.dumps({
-        'secondsPerStep': statistics.median(times), 'min': min(times), 'max': max(times),
-        'peakRssMB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'torch': torch.__version__,
-    }))
+    report(step, a.runs)
 
 
 if __name__ == '__main__':

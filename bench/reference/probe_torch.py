@@ -8,14 +8,12 @@ seconds per step compare directly with `npm run bench`. Run with Debian's python
 Prints one line: RESULT {"secondsPerStep": ..., "min": ..., "max": ..., "peakRssMB": ...}
 """
 import argparse
-import json
-import resource
-import statistics
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from timing import report
 
 
 class Attention(nn.Module):
@@ -96,17 +94,7 @@ def main():
         opt.step()
         return loss.item()
 
-    step()  # warm-up
-    times = []
-    for _ in range(a.runs):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    print('RESULT ' + json.dumps({
-        'secondsPerStep': statistics.median(times), 'min': min(times), 'max': max(times),
-        'peakRssMB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        'torch': torch.__version__, 'threads': torch.get_num_threads(),
-    }))
+    report(step, a.runs)
 
 
 if __name__ == '__main__':
