@@ -15,7 +15,8 @@ import { avgPoolGradCpu } from './pool_grad.js';
 import { registerCpuResizeGrads } from './resize_grad.js';
 import { tf } from './tf.js';
 
-interface CpuBackend {
+/** What the JavaScript kernels use of tfjs-backend-cpu's backend (its typed-array storage). */
+export interface CpuBackend {
   data: { get(id: object): { values: ArrayLike<number> } };
   makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
 }

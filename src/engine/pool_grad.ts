@@ -4,7 +4,8 @@
  * window size, which is wrong at the borders of 'same'-padded pools (adjoint.test.ts shows it).
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { AvgPoolGradAttrs, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { AvgPoolGradAttrs, KernelFunc } from '@tensorflow/tfjs-core';
+import type { CpuBackend } from './cpu_kernels.js';
 import { tf } from './tf.js';
 
 interface PoolGeometry {
@@ -78,10 +79,7 @@ export function avgPoolBackward(
 export const avgPoolGradCpu: KernelFunc = ({ inputs, backend, attrs }) => {
   const dy = inputs['dy']!;
   const input = inputs['input']!;
-  const cpu = backend as {
-    data: { get(id: object): { values: ArrayLike<number> } };
-    makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-  };
+  const cpu = backend as CpuBackend;
   const out = avgPoolBackward(
     cpu.data.get(dy.dataId).values,
     poolGeometry(input.shape, attrs as unknown as AvgPoolGradAttrs),

@@ -7,7 +7,8 @@
  * kernels are wrong for batch > 1 (cpu) or for half-pixel centres at non-integer scales (both).
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { KernelFunc, ResizeBilinearGradAttrs, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelFunc, ResizeBilinearGradAttrs } from '@tensorflow/tfjs-core';
+import type { CpuBackend } from './cpu_kernels.js';
 import { tf } from './tf.js';
 
 /** Source coordinate of output index o along one axis, as the forward kernel computes it. */
@@ -116,10 +117,7 @@ function cpuKernel(backward: Backward): KernelFunc {
     const images = inputs['images']!;
     const dy = inputs['dy']!;
     const { alignCorners, halfPixelCenters } = attrs as unknown as ResizeBilinearGradAttrs;
-    const cpu = backend as {
-      data: { get(id: object): { values: ArrayLike<number> } };
-      makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-    };
+    const cpu = backend as CpuBackend;
     const out = backward(
       cpu.data.get(dy.dataId).values,
       dy.shape,

@@ -11,6 +11,7 @@ import { Rng } from '../engine/rng.js';
 import { assertShape } from '../engine/shape.js';
 import { tf } from '../engine/tf.js';
 import {
+  adain,
   adainSlots,
   attention,
   initAttention,
@@ -159,13 +160,8 @@ export function generator(
     h = resAdain(sub(p, `up${i}`), h, psi, offsets, `up${i}`, c.upsample, o);
     if (i === c.decoderAttention) h = attention(sub(p, 'decAttn'), h, o.flops);
   });
-  const outOff = offsets.get('out')!;
-  const cOut = h.shape[3];
-  const b = h.shape[0];
-  const mean = tf.reshape(tf.slice(psi, [0, outOff], [b, cOut]), [b, 1, 1, cOut]);
-  const scale = tf.add(tf.reshape(tf.slice(psi, [0, outOff + cOut], [b, cOut]), [b, 1, 1, cOut]), 1);
-  const { mean: mu, variance } = tf.moments(h, [1, 2], true);
-  h = tf.add(tf.mul(tf.mul(tf.sub(h, mu), tf.rsqrt(tf.add(variance, 1e-5))), scale), mean) as Tensor4;
+  // final AdaIN -> act -> conv3x3 -> tanh (sec. 3.4), with its own psi slot
+  h = adain(h, psi, offsets.get('out')!);
   return tf.tanh(conv2d(sub(p, 'out'), tf.relu(h), o));
 }
 
