@@ -41,6 +41,11 @@ export function addMetaTrain(
     .option('--vgg19 <file>', 'VGG19 weights (safetensors, torchvision names) for the paper content loss')
     .option('--vggface <file>', 'VGGFace weights (safetensors, torchvision VGG16 names)')
     .option('--fm <w>', 'lambda_FM (paper: 10)', num)
+    .option(
+      '--adv-warmup <n>',
+      'steps of content-only training before L_ADV ramps in over as many (paper: 0)',
+      intArg(0),
+    )
     .option('--mch <w>', 'lambda_MCH (paper: 80)', num)
     .option('--holdout <fraction>', 'identities held out for evaluation', num)
     .option('--sample-every <n>', 'steps between sample grids', intArg(1))
@@ -63,6 +68,7 @@ export function addMetaTrain(
         seed: o.seed,
         lrEG: o.lrEg,
         lrD: o.lrD,
+        advWarmup: o.advWarmup,
         holdout: o.holdout,
         sampleEvery: o.sampleEvery,
         checkpointEvery: o.checkpointEvery,

@@ -50,6 +50,13 @@ export const MetaConfigSchema = z
     beta1: z.number().min(0).max(1).default(PAPER_OPTIM.beta1),
     beta2: z.number().min(0).max(1).default(PAPER_OPTIM.beta2),
     dSteps: z.number().int().min(1).default(PAPER_OPTIM.dSteps),
+    /**
+     * Content-first warm-up (not in the paper): L_ADV's weights (adv, fm) are 0 for the first
+     * `advWarmup` steps and ramp linearly to full over the next `advWarmup`. 0 = the paper's schedule.
+     * Short CPU runs need it: from step 1 the realism and feature-matching gradients swamp pixel L1
+     * and G stays a blurry mean image (docs/meta-learning-cpu.md).
+     */
+    advWarmup: z.number().int().min(0).default(0),
     weights: z
       .object({
         pixel: z.number().min(0).default(PAPER_WEIGHTS.pixel),
@@ -101,6 +108,12 @@ export function resolveMetaConfig(file: string | undefined, flags: Record<string
   if (!(c.preset in PRESETS))
     throw new RangeError(`Unknown preset "${c.preset}". Presets: ${Object.keys(PRESETS).join(', ')}`);
   return c;
+}
+
+/** The factor on L_ADV's weights at (1-based) `step`: 0 for `warmup` steps, then a linear ramp to 1. */
+export function advScale(step: number, warmup: number): number {
+  if (warmup <= 0) return 1;
+  return Math.min(1, Math.max(0, (step - warmup) / warmup));
 }
 
 export function netConfigOf(c: MetaConfig) {
@@ -305,7 +318,9 @@ export async function metaTrain(
       const ep = sampler.next(cfg.batch);
       const b = toBatch(ep, colOf);
       const ts = performance.now();
-      const m = trainer.step(b);
+      const scale = advScale(step + 1, cfg.advWarmup);
+      const m = trainer.step(b, scale);
+      if (cfg.advWarmup > 0) m['advScale'] = scale;
       tf.dispose([ep.xk, ep.yk, ep.xt, ep.yt, ep.video, b.column]);
       if (Object.values(m).some((x) => !Number.isFinite(x))) {
         stopped = 'nan';

@@ -145,9 +145,10 @@ export class MetaTrainer {
     return vs;
   }
 
-  step(b: MetaBatch): MetaMetrics {
+  /** One E/G update and `dSteps` D updates; `advScale` multiplies L_ADV's weights (warm-up). */
+  step(b: MetaBatch, advScale = 1): MetaMetrics {
     const c = this.config;
-    const w = this.weights;
+    const w = { ...this.weights, adv: this.weights.adv * advScale, fm: this.weights.fm * advScale };
     const v = this.iterate(['E', 'G', 'D']);
     const norm = (p: ParamTree, n: 'E' | 'G' | 'D', vn: ParamTree) =>
       spectralNorm(sub(p, n), sub(this.sn, n), sub(vn, n));
