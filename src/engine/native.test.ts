@@ -6,9 +6,11 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { initEngine, nativeAvailable } from './backend.js';
 import { compareWithCpu, HEALTH_CASES, relativeError, type KernelCase } from './kernel_check.js';
-import { nativeLoadError } from './native.js';
+import { nativeLoadError, nativePoolStats } from './native.js';
 import { Rng } from './rng.js';
 import { tf, type Tensor } from './tf.js';
+import { powerIteration, spectralNorm } from '../models/blocks.js';
+import { instanceNorm } from '../models/layers.js';
 import { flatten } from '../models/params.js';
 import { initProbeNet } from '../models/probe_net.js';
 import { Adam, valueAndGrads } from '../train/optim.js';
@@ -269,6 +271,150 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
     const a = await run('cpu');
     const b = await run('native');
     assert.ok(relativeError(b, a) < 1e-6, `fused Adam differs: ${relativeError(b, a)}`);
+  });
+
+  test('fused spectral norm equals its composition twin: u, v, W / sigma and its gradient', async () => {
+    await initEngine({ backend: 'native', threads: 2 });
+    const rng = new Rng(11);
+    // a linear weight, conv filters 1x1 / 3x3 / 9x9, and one large enough for the threaded paths
+    const shapes = [
+      [13, 4],
+      [1, 1, 6, 5],
+      [3, 3, 5, 7],
+      [9, 9, 3, 8],
+      [3, 3, 128, 130],
+    ];
+    for (const shape of shapes) {
+      const o = shape[shape.length - 1]!;
+      const params = { weight: tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b)), shape) };
+      const us = { weight: tf.tensor1d(rng.normalArray(o)) };
+      const dy = tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b)), shape);
+      for (const update of [true, false]) {
+        const run = (fused: boolean) =>
+          tf.tidy(() => {
+            const { u, v } = powerIteration(params, us, update, fused);
+            const { value, grads } = valueAndGrads(
+              (p) => tf.sum(tf.mul(spectralNorm(p, u, v, fused)['weight'] as Tensor, dy)) as tf.Scalar,
+              params,
+            );
+            return [u['weight'], v['weight'], value, grads['weight']].map((t) =>
+              (t as Tensor).dataSync().slice(),
+            );
+          }) as unknown as Float32Array[];
+        const ref = run(false);
+        const got = run(true);
+        ['u', 'v', 'sum(dy * W / sigma)', 'dL/dW'].forEach((what, i) => {
+          const e = relativeError(got[i]!, ref[i]!);
+          assert.ok(e < 1e-5, `${what} of [${shape}] (update ${update}): relative error ${e}`);
+        });
+      }
+      tf.dispose([params.weight, us.weight, dy]);
+    }
+  });
+
+  test('fused instance norm / AdaIN equals its composition twin: values and gradients', async () => {
+    await initEngine({ backend: 'native', threads: 2 });
+    const rng = new Rng(13);
+    const cases: { x: number[]; g: number[] }[] = [
+      { x: [2, 5, 3, 7], g: [7] }, // IN with shared gamma/beta, odd sizes, C not a multiple of 16
+      { x: [3, 4, 4, 20], g: [3, 1, 1, 20] }, // AdaIN: per-sample scale and shift
+      { x: [4, 32, 32, 40], g: [4, 1, 1, 40] }, // large enough for the threaded path
+    ];
+    for (const { x: xs, g: gs } of cases) {
+      const n = xs.reduce((a, b) => a * b);
+      const m = gs.reduce((a, b) => a * b);
+      const params = {
+        x: tf.add(tf.mul(tf.tensor(rng.normalArray(n), xs), 3), 1.5),
+        gamma: tf.tensor(rng.normalArray(m), gs),
+        beta: tf.tensor(rng.normalArray(m), gs),
+      };
+      const dy = tf.tensor(rng.normalArray(n), xs);
+      const run = (fused: boolean) =>
+        tf.tidy(() => {
+          const { value, grads } = valueAndGrads(
+            (p) =>
+              tf.sum(
+                tf.mul(
+                  instanceNorm(p['x'] as tf.Tensor4D, p['gamma'] as Tensor, p['beta'] as Tensor, 1e-5, fused),
+                  dy,
+                ),
+              ) as tf.Scalar,
+            params,
+          );
+          const y = instanceNorm(params.x as tf.Tensor4D, params.gamma, params.beta, 1e-5, fused);
+          return [y, value, grads['x'], grads['gamma'], grads['beta']].map((t) =>
+            (t as Tensor).dataSync().slice(),
+          );
+        }) as unknown as Float32Array[];
+      const ref = run(false);
+      const got = run(true);
+      ['y', 'sum(dy * y)', 'dx', 'dgamma', 'dbeta'].forEach((what, i) => {
+        const e = relativeError(got[i]!, ref[i]!);
+        assert.ok(e < 1e-5, `${what} of x [${xs}], gamma [${gs}]: relative error ${e}`);
+      });
+      tf.dispose([...Object.values(params), dy]);
+    }
+  });
+
+  test('fused spectral norm gradient agrees with numerical differences', async () => {
+    await initEngine({ backend: 'native', threads: 2 });
+    const rng = new Rng(12);
+    const w0 = rng.normalArray(3 * 3 * 2 * 3);
+    const shape = [3, 3, 2, 3];
+    const u = { weight: tf.tensor1d([0.6, -0.48, 0.64]) };
+    const v = { weight: tf.tensor1d(rng.normalArray(18)) };
+    const probe = tf.tensor(rng.normalArray(18 * 3), shape);
+    const loss = (w: number[] | Float32Array) =>
+      tf.tidy(() => {
+        const y = spectralNorm({ weight: tf.tensor(w, shape) }, u, v, true)['weight'] as Tensor;
+        return tf.sum(tf.mul(tf.square(y), probe)).dataSync()[0]!;
+      });
+    const g = tf.tidy(() => {
+      const { grads } = valueAndGrads(
+        (p) => tf.sum(tf.mul(tf.square(spectralNorm(p, u, v, true)['weight'] as Tensor), probe)) as tf.Scalar,
+        { weight: tf.tensor(w0, shape) },
+      );
+      return (grads['weight'] as Tensor).dataSync().slice();
+    }) as unknown as Float32Array;
+    const h = 1e-2;
+    for (const i of [0, 5, 17, 30, 53]) {
+      const plus = Float32Array.from(w0);
+      const minus = Float32Array.from(w0);
+      plus[i]! += h;
+      minus[i]! -= h;
+      const numeric = (loss(plus) - loss(minus)) / (2 * h);
+      assert.ok(
+        Math.abs(numeric - g[i]!) < 2e-2 * Math.max(1, Math.abs(numeric)),
+        `dW[${i}]: ${g[i]} vs ${numeric}`,
+      );
+    }
+    tf.dispose([u.weight, v.weight, probe]);
+  });
+
+  test('buffer pool: disposed outputs are reused; values read or shared are never overwritten', async () => {
+    await initEngine({ backend: 'native', threads: 2 });
+    const x = tf.tensor2d(new Rng(21).normalArray(64 * 1000), [64, 1000]);
+    // a kernel output, disposed: the next output of its size reuses the buffer
+    const before = nativePoolStats().reused;
+    tf.dispose(tf.relu(x));
+    const y = tf.relu(x);
+    assert.ok(nativePoolStats().reused > before, 'a disposed output buffer was reused');
+    // read values stay valid: dataSync() hands out the tensor's own storage
+    const read = y.dataSync();
+    const copy = read.slice();
+    y.dispose();
+    // a view over an output (reshape shares the data; a contiguous slice may be a subarray)
+    const zv = tf.tidy(() => tf.exp(x).dataSync().slice()); // expected values, from a twin
+    const z = tf.exp(x);
+    const r = tf.reshape(z, [1000, 64]);
+    const z2 = tf.exp(x);
+    const s = tf.slice(z2, [0, 0], [32, 1000]);
+    tf.dispose([z, z2]);
+    for (let i = 0; i < 5; i++) tf.dispose([tf.relu(x), tf.exp(x), tf.sin(x), tf.neg(x)]);
+    assert.deepEqual(read, copy, 'values read by dataSync() were overwritten after dispose');
+    assert.deepEqual(r.dataSync(), zv, 'a reshape of a disposed tensor was overwritten');
+    assert.deepEqual(s.dataSync(), zv.subarray(0, 32 * 1000), 'a slice of a disposed tensor was overwritten');
+    tf.dispose([x, r, s]);
   });
 
   test('whole network: probe-net gradients for every parameter match cpu', async () => {

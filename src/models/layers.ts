@@ -4,6 +4,7 @@
  * so benchmarks report achieved GFLOP/s from the real architecture rather than a guess.
  */
 import { Rng } from '../engine/rng.js';
+import { IN_KERNEL, IN_GRAD_KERNEL } from '../engine/native.js';
 import { tf, type Tensor } from '../engine/tf.js';
 import { heConv, leaf, zeros, ones, type ParamTree } from './params.js';
 
@@ -37,11 +38,57 @@ export function initInstanceNorm(c: number): ParamTree {
   return { gamma: ones([c]), beta: zeros([c]) };
 }
 
-/** Per-sample, per-channel normalisation over H and W; gamma/beta [C] or [B,1,1,C] (AdaIN). */
-export function instanceNorm(x: Tensor4, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor4 {
+/**
+ * Per-sample, per-channel normalisation over H and W; gamma/beta [C] or [B,1,1,C] (AdaIN).
+ * On a backend with the fused kernel (native) it is one kernel each way; this composition is its
+ * reference twin (`fused = false`).
+ */
+export function instanceNorm(
+  x: Tensor4,
+  gamma: Tensor,
+  beta: Tensor,
+  eps = 1e-5,
+  fused = tf.getKernel(IN_KERNEL, tf.getBackend()) !== undefined,
+): Tensor4 {
+  if (fused) return fusedInstanceNorm(x, gamma, beta, eps);
   const { mean, variance } = tf.moments(x, [1, 2], true);
   const xn = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
   return tf.add(tf.mul(xn, gamma), beta) as Tensor4;
+}
+
+function fusedInstanceNorm(x: Tensor4, gamma: Tensor, beta: Tensor, eps: number): Tensor4 {
+  const c = x.shape[3];
+  const gb = gamma.size / c;
+  if (gamma.size !== beta.size || (gb !== 1 && gb !== x.shape[0]) || gamma.shape[gamma.rank - 1] !== c)
+    throw new RangeError(`instanceNorm: gamma ${gamma.shape} / beta ${beta.shape} do not fit x ${x.shape}`);
+  const f = tf.customGrad((xi, g, b, save) => {
+    const [y, mean, rstd] = tf.engine().runKernel(
+      IN_KERNEL,
+      { x: xi as Tensor, gamma: g as Tensor, beta: b as Tensor },
+      {
+        eps,
+      },
+    ) as Tensor[];
+    (save as tf.GradSaveFunc)([xi as Tensor, g as Tensor, mean!, rstd!]);
+    return {
+      value: y!,
+      gradFunc: (dy, saved) => {
+        const [xs, gs, m, r] = saved as [Tensor, Tensor, Tensor, Tensor];
+        const [dx, dg, db] = tf
+          .engine()
+          .runKernel(
+            IN_GRAD_KERNEL,
+            { dy: dy as Tensor, x: xs, gamma: gs, mean: m, rstd: r },
+            {},
+          ) as Tensor[];
+        // per-sample [B, C] sums; a shared gamma/beta gets the batch total
+        const shape = (t: Tensor) =>
+          gb === 1 ? tf.reshape(tf.sum(t, 0), gs.shape) : tf.reshape(t, gs.shape);
+        return [dx!, shape(dg!), shape(db!)];
+      },
+    };
+  });
+  return f(x, gamma, beta) as Tensor4;
 }
 
 export function avgPool2(x: Tensor4): Tensor4 {
