@@ -4,7 +4,7 @@
  * with --json FILE, one record per case: {case, backend, resolution, batch, k, secondsPerStep
  * (median), runs, min, max, gflops, peakRssMB}.
  *
- *   npm run bench -- [--cases a,b] [--backends native,wasm,cpu,pytorch] [--runs 5] [--threads 2]
+ *   npm run bench -- [--cases a,b] [--backends native,wasm,cpu,pytorch] [--runs 5] [--warmup 3] [--threads 2]
  *                    [--json out.json] [--profile] [--skip-pytorch]
  *
  * The PyTorch reference (bench/reference/, Debian's python3-torch) runs the same step with the
@@ -34,6 +34,7 @@ function torchAvailable(): boolean {
 function runPytorch(
   c: BenchCase,
   runs: number,
+  warmup: number,
   threads: number,
   flopsPerStep: number,
 ): (BenchRecord & { blas: string }) | null {
@@ -43,7 +44,16 @@ function runPytorch(
     if (!existsSync(dir)) continue;
     const r = spawnSync(
       PYTHON,
-      [c.pytorch.script, ...c.pytorch.args, '--runs', String(runs), '--threads', String(threads)],
+      [
+        c.pytorch.script,
+        ...c.pytorch.args,
+        '--runs',
+        String(runs),
+        '--warmup',
+        String(warmup),
+        '--threads',
+        String(threads),
+      ],
       {
         encoding: 'utf8',
         env: { ...process.env, LD_LIBRARY_PATH: dir },
@@ -102,12 +112,23 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Runs in the child: warm-up step, then `runs` timed steps. */
-async function worker(caseName: string, backend: string, runs: number, profile: boolean): Promise<void> {
-  await initEngine({ backend });
+/**
+ * Runs in the child: `warmup` untimed steps, then `runs` timed steps. Several warm-up steps, because
+ * the first ones create oneDNN primitives, fill the native buffer pool and let V8 optimise the
+ * step's JavaScript: a long training run sees the steady state, not those.
+ */
+async function worker(
+  caseName: string,
+  backend: string,
+  runs: number,
+  warmup: number,
+  threads: number,
+  profile: boolean,
+): Promise<void> {
+  await initEngine({ backend, threads });
   const c = CASES.find((x) => x.name === caseName)!;
   const w = c.build(1);
-  w.step(); // warm-up: allocations, kernel setup
+  for (let i = 0; i < warmup; i++) w.step();
   const prof = profile ? profileKernels(backend) : null;
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -144,6 +165,7 @@ async function main(): Promise<void> {
       cases: { type: 'string' },
       backends: { type: 'string' },
       runs: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '3' },
       json: { type: 'string' },
       profile: { type: 'boolean', default: false },
       'skip-pytorch': { type: 'boolean', default: false },
@@ -154,12 +176,17 @@ async function main(): Promise<void> {
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1)
     throw new RangeError(`--runs must be a positive integer, got ${values.runs}`);
+  const warmup = Number(values.warmup);
+  if (!Number.isInteger(warmup) || warmup < 1)
+    throw new RangeError(`--warmup must be a positive integer, got ${values.warmup}`);
+  const threads = Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new RangeError(`--threads must be a positive integer, got ${values.threads}`);
   if (values.worker) {
     const [caseName, backend] = values.worker.split('@') as [string, string];
-    await worker(caseName, backend, runs, values.profile);
+    await worker(caseName, backend, runs, warmup, threads, values.profile);
     return;
   }
-  const threads = Number(values.threads);
   const withTorch = !values['skip-pytorch'] && torchAvailable();
   const available = [
     ...(nativeAvailable() ? ['native'] : []),
@@ -176,7 +203,7 @@ async function main(): Promise<void> {
   const records: BenchRecord[] = [];
   const self = fileURLToPath(import.meta.url);
   console.log(
-    `training-step benchmark: median of ${runs} runs after one warm-up (cpu runs 2), each case in its own process`,
+    `training-step benchmark: median of ${runs} runs after ${warmup} warm-up steps (cpu runs 2), ${threads} threads, each case in its own process`,
   );
   // Cases with no default backends (the paper preset: minutes per step) run only when named.
   for (const c of CASES.filter((x) =>
@@ -198,6 +225,10 @@ async function main(): Promise<void> {
           `${c.name}@${backend}`,
           '--runs',
           String(n),
+          '--warmup',
+          String(backend === 'cpu' ? 1 : warmup),
+          '--threads',
+          String(threads),
           ...(values.profile ? ['--profile'] : []),
         ],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
@@ -216,7 +247,7 @@ async function main(): Promise<void> {
       );
     }
     if (withTorch && (!wantBackends || wantBackends.includes('pytorch')) && flops > 0) {
-      const t = runPytorch(c, runs, threads, flops);
+      const t = runPytorch(c, runs, warmup, threads, flops);
       if (t) {
         records.push(t);
         console.log(
@@ -231,6 +262,12 @@ async function main(): Promise<void> {
   for (const r of records) byCase.set(r.case, [...(byCase.get(r.case) ?? []), r]);
   const ratios: string[] = [];
   for (const [name, rs] of byCase) {
+    const torch = rs.find((r) => r.backend === 'pytorch');
+    for (const r of rs)
+      if (torch && r !== torch)
+        ratios.push(
+          `  ${name.padEnd(24)} ${r.backend} runs at ${(torch.secondsPerStep / r.secondsPerStep).toFixed(2)}x PyTorch's speed`,
+        );
     const cpu = rs.find((r) => r.backend === 'cpu');
     if (!cpu) continue;
     for (const r of rs)

@@ -163,6 +163,7 @@ def main():
     ap.add_argument('--batch', type=int, default=2)
     ap.add_argument('--k', type=int, default=8)
     ap.add_argument('--runs', type=int, default=3)
+    ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--threads', type=int, default=2)
     a = ap.parse_args()
     c = json.loads(a.config)
@@ -206,7 +207,7 @@ def main():
             ld.backward()
             opt_d.step()
 
-    report(step, a.runs)
+    report(step, a.runs, a.warmup)
 
 
 if __name__ == '__main__':

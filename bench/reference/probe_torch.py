@@ -79,6 +79,7 @@ def main():
     ap.add_argument('--batch', type=int, default=4)
     ap.add_argument('--channels', type=int, default=16)
     ap.add_argument('--runs', type=int, default=5)
+    ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--threads', type=int, default=2)
     a = ap.parse_args()
     torch.manual_seed(1)
@@ -94,7 +95,7 @@ def main():
         opt.step()
         return loss.item()
 
-    report(step, a.runs)
+    report(step, a.runs, a.warmup)
 
 
 if __name__ == '__main__':

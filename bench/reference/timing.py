@@ -1,4 +1,4 @@
-"""Shared timing for the PyTorch references: one warm-up step, then `runs` timed steps; prints the
+"""Shared timing for the PyTorch references: `warmup` untimed steps, then `runs` timed steps; prints the
 line `npm run bench` reads: RESULT {"secondsPerStep": median, "min", "max", "peakRssMB", "torch", "threads"}."""
 import json
 import resource
@@ -8,8 +8,9 @@ import time
 import torch
 
 
-def report(step, runs):
-    step()  # warm-up: allocations, primitive creation
+def report(step, runs, warmup=3):
+    for _ in range(warmup):  # allocations, primitive creation
+        step()
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
