@@ -643,6 +643,39 @@ Napi::Value ConcatOrSplit(const Napi::CallbackInfo& info, bool split) {
   }
   return info.Env().Undefined();
 }
+// slice(x, out, shape, begin, size): out = x[begin : begin + size] for 32-bit elements, copied in
+// rows of the innermost dimension. (Contiguous slices never get here: they are zero-copy views.)
+Napi::Value Slice(const Napi::CallbackInfo& info) {
+  const uint32_t* x = u32(info[0]);
+  uint32_t* out = u32(info[1]);
+  const auto shape = dims(info[2]), begin = dims(info[3]), size = dims(info[4]);
+  const size_t r = shape.size();
+  check(r >= 1 && begin.size() == r && size.size() == r, info.Env(), "slice: ranks differ");
+  std::vector<int64_t> stride(r, 1);
+  for (size_t d = r - 1; d > 0; d--) stride[d - 1] = stride[d] * shape[d];
+  int64_t rows = 1, total = 1;
+  for (size_t d = 0; d < r; d++) {
+    check(begin[d] >= 0 && size[d] >= 0 && begin[d] + size[d] <= shape[d], info.Env(), "slice: out of bounds");
+    if (d + 1 < r) rows *= size[d];
+    total *= shape[d];
+  }
+  const int64_t len = size[r - 1];
+  check(info[0].As<Napi::TypedArray>().ElementLength() == size_t(total) &&
+            info[1].As<Napi::TypedArray>().ElementLength() == size_t(rows * len),
+        info.Env(), "slice: buffer sizes do not match the shapes");
+#pragma omp parallel for schedule(static) if (rows * len >= kParallelMin)
+  for (int64_t i = 0; i < rows; i++) {
+    int64_t rest = i, off = begin[r - 1];
+    for (size_t d = r - 1; d > 0; d--) {
+      const int64_t idx = rest % size[d - 1];
+      rest /= size[d - 1];
+      off += (begin[d - 1] + idx) * stride[d - 1];
+    }
+    std::memcpy(out + i * len, x + off, 4 * len);
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value Concat(const Napi::CallbackInfo& info) { return ConcatOrSplit(info, false); }
 Napi::Value Split(const Napi::CallbackInfo& info) { return ConcatOrSplit(info, true); }
 
@@ -1044,6 +1077,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("concat", Napi::Function::New(env, Concat));
+  exports.Set("slice", Napi::Function::New(env, Slice));
   exports.Set("split", Napi::Function::New(env, Split));
   exports.Set("avgPool", Napi::Function::New(env, AvgPool));
   exports.Set("resize", Napi::Function::New(env, Resize));

@@ -13,7 +13,7 @@ const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
   .trim()
   .split('\n')
   .map((l) => JSON.parse(l));
-const keys = ['lossEG', 'pixel', 'adv', 'fm', 'mch', 'lossD', 'dReal', 'dFake', 'secondsPerStep'];
+const keys = ['lossEG', 'pixel', 'adv', 'fm', 'mch', 'eAlive', 'lossD', 'dReal', 'dFake', 'secondsPerStep'];
 console.log(['steps', ...keys].map((k) => k.padStart(10)).join(' '));
 for (let start = 0; start <= rows[rows.length - 1].step; start += window) {
   const w = rows.filter((r) => r.step > start && r.step <= start + window);

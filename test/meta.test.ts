@@ -224,13 +224,13 @@ describe('meta-learning', () => {
       Math.abs(m['lossEG']! - expected) < 1e-3 * Math.abs(expected),
       `lossEG ${m['lossEG']} vs sum of weighted terms ${expected}`,
     );
-    // the warm-up's scale multiplies L_ADV's weights (adv, fm) and nothing else
+    // the warm-up's scale multiplies the weights of L_ADV (adv, fm) and L_MCH, and nothing else
     const b2 = batchFrom(ds, 2, 2, 2);
     const m2 = trainer.step(b2, 0.25);
+    assert.ok(m2['eAlive']! >= 0 && m2['eAlive']! <= 1, `share of live embedding entries ${m2['eAlive']}`);
     const expected2 =
       10 * m2['pixel']! +
-      0.25 * (m2['adv']! + 10 * m2['fm']!) +
-      80 * m2['mch']! +
+      0.25 * (m2['adv']! + 10 * m2['fm']! + 80 * m2['mch']!) +
       m2['identity']! +
       0.5 * m2['perceptual']!;
     assert.ok(

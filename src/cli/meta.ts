@@ -43,7 +43,7 @@ export function addMetaTrain(
     .option('--fm <w>', 'lambda_FM (paper: 10)', num)
     .option(
       '--adv-warmup <n>',
-      'steps of content-only training before L_ADV ramps in over as many (paper: 0)',
+      'steps of content-only training before L_ADV and L_MCH ramp in over as many (paper: 0)',
       intArg(0),
     )
     .option('--mch <w>', 'lambda_MCH (paper: 80)', num)

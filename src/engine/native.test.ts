@@ -190,6 +190,36 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
       fn: (x) => tf.moments(x!, [1, 2], true).variance,
     });
     cases.push({ name: 'softmax', inputs: [[3, 5, 17]], fn: (x) => tf.softmax(x!) });
+    // strided slices (native rows) and contiguous ones (views); the gradient pads back
+    const slices: [number[], number[], number[]][] = [
+      [
+        [2, 5, 4, 6],
+        [0, 1, 1, 2],
+        [2, 3, 2, 3],
+      ],
+      [
+        [2, 5, 4, 6],
+        [1, 0, 0, 3],
+        [1, -1, -1, 3],
+      ],
+      [
+        [2, 5, 4, 6],
+        [1, 2, 0, 0],
+        [1, 2, 4, 6],
+      ],
+      [
+        [7, 9],
+        [2, 3],
+        [4, 5],
+      ],
+      [[11], [3], [6]],
+    ];
+    for (const [shape, begin, size] of slices)
+      cases.push({
+        name: `slice ${shape} at ${begin} size ${size}`,
+        inputs: [shape],
+        fn: (x) => tf.slice(x!, begin, size),
+      });
     cases.push({ name: 'transpose', inputs: [[2, 3, 4, 5]], fn: (x) => tf.transpose(x!, [3, 1, 0, 2]) });
     for (const axis of [0, 1, 3]) {
       cases.push({
@@ -252,6 +282,15 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
     assert.deepEqual([...t.dataSync()], [1, 4, 2, 5, 3, 6]);
     assert.equal(t.dtype, 'int32');
     t.dispose();
+  });
+
+  test('int32 slices copy the integers', async () => {
+    await initEngine({ backend: 'native', threads: 2 });
+    const x = tf.tensor3d([...Array(24).keys()], [2, 3, 4], 'int32');
+    const y = tf.slice(x, [0, 1, 1], [2, 2, 2]);
+    assert.equal(y.dtype, 'int32');
+    assert.deepEqual([...y.dataSync()], [5, 6, 9, 10, 17, 18, 21, 22]);
+    tf.dispose([x, y]);
   });
 
   test('fused Adam equals the tensor arithmetic', async () => {

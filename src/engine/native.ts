@@ -70,6 +70,13 @@ interface Addon {
     inner: number[],
   ): void;
   avgPool(x: Float32Array, out: Float32Array, params: Int32Array, grad: boolean): void;
+  slice(
+    x: Float32Array | Int32Array,
+    out: Float32Array | Int32Array,
+    shape: number[],
+    begin: number[],
+    size: number[],
+  ): void;
   instanceNorm(
     x: Float32Array,
     gamma: Float32Array,
@@ -221,7 +228,6 @@ const REDUCE: Record<string, number> = { Sum: 0, Mean: 1, Max: 2, Min: 3, Prod: 
 const QUIET_FALLBACKS = new Set([
   'Reshape',
   'Identity',
-  'Slice',
   'StridedSlice',
   'Concat',
   'Pack',
@@ -606,6 +612,21 @@ function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<string, Ke
         : new Int32Array(util.sizeFromShape(shape));
     A.concat(y, outer, data as (Float32Array | Int32Array)[], inner);
     return be.makeTensorInfo(shape, xs[0]!.dtype, y);
+  };
+  // Non-contiguous slices (e.g. the gradient of a channel concat) copy rows natively; the JavaScript
+  // kernel walks them element by element. Contiguous ones stay zero-copy views (the fallback).
+  out['Slice'] = (args) => {
+    const be = args.backend as Cpu;
+    const x = args.inputs['x']!;
+    const a = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+    const [begin, size] = tf.slice_util.parseSliceParams(x as never, a.begin, a.size) as [number[], number[]];
+    const src = words(be, x);
+    if (!src || x.shape.length === 0 || tf.slice_util.isSliceContinous(x.shape, begin, size))
+      return fallback('Slice', args);
+    const n = util.sizeFromShape(size);
+    const y = x.dtype === 'float32' ? alloc(n) : new Int32Array(n);
+    if (n > 0) A.slice(src, y, [...x.shape], begin, size);
+    return be.makeTensorInfo(size, x.dtype, y);
   };
   out['SplitV'] = (args) => {
     const be = args.backend as Cpu;

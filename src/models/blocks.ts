@@ -117,7 +117,7 @@ export function spectralNorm(
 /**
  * Whether the active backend has the fused spectral-norm kernels (native): one kernel per weight for
  * the power iteration, W / sigma and its gradient, where the composition above takes ~25 small ops.
- * The composition stays the reference twin (test/native_kernels.test.ts compares the two).
+ * The composition stays the reference twin (src/engine/native.test.ts compares the two).
  */
 export function hasFusedSpectral(): boolean {
   return tf.getKernel(SN_POWER_KERNEL, tf.getBackend()) !== undefined;

@@ -51,10 +51,11 @@ export const MetaConfigSchema = z
     beta2: z.number().min(0).max(1).default(PAPER_OPTIM.beta2),
     dSteps: z.number().int().min(1).default(PAPER_OPTIM.dSteps),
     /**
-     * Content-first warm-up (not in the paper): L_ADV's weights (adv, fm) are 0 for the first
-     * `advWarmup` steps and ramp linearly to full over the next `advWarmup`. 0 = the paper's schedule.
-     * Short CPU runs need it: from step 1 the realism and feature-matching gradients swamp pixel L1
-     * and G stays a blurry mean image (docs/meta-learning-cpu.md).
+     * Content-first warm-up (not in the paper): the weights of L_ADV (adv, fm) and L_MCH are 0 for
+     * the first `advWarmup` steps and ramp linearly to full over the next `advWarmup`. 0 = the
+     * paper's schedule. Short CPU runs need it: from step 1 the realism and feature-matching
+     * gradients swamp pixel L1, and L_MCH pulls every embedding towards D's random columns until
+     * E's ReLU dies (docs/meta-learning-cpu.md).
      */
     advWarmup: z.number().int().min(0).default(0),
     weights: z
@@ -311,6 +312,7 @@ export async function metaTrain(
   if (step === 0) save();
   const guard = new MemoryGuard(2);
   let last: MetaMetrics | null = null;
+  let deadFor = 0;
   const t0 = performance.now();
   hooks.onStart?.(step, cfg.steps);
   try {
@@ -331,6 +333,12 @@ export async function metaTrain(
       }
       step++;
       last = m;
+      deadFor = m['eAlive'] === 0 ? deadFor + 1 : 0;
+      if (deadFor === 50)
+        log(
+          `\nWarning: every embedding entry has been 0 for 50 steps (E's ReLU died), so G no longer sees ` +
+            `the identity. Lower --mch, lengthen --adv-warmup or use --variant ff.`,
+        );
       m['secondsPerStep'] = (performance.now() - ts) / 1000;
       guard.check(step);
       if (step % cfg.logEvery === 0 || step === cfg.steps) {

@@ -145,10 +145,14 @@ export class MetaTrainer {
     return vs;
   }
 
-  /** One E/G update and `dSteps` D updates; `advScale` multiplies L_ADV's weights (warm-up). */
+  /**
+   * One E/G update and `dSteps` D updates. `advScale` multiplies the weights of L_ADV and L_MCH
+   * (the content-first warm-up): both pull towards the discriminator, which knows nothing yet.
+   */
   step(b: MetaBatch, advScale = 1): MetaMetrics {
     const c = this.config;
-    const w = { ...this.weights, adv: this.weights.adv * advScale, fm: this.weights.fm * advScale };
+    const w0 = this.weights;
+    const w = { ...w0, adv: w0.adv * advScale, fm: w0.fm * advScale, mch: w0.mch * advScale };
     const v = this.iterate(['E', 'G', 'D']);
     const norm = (p: ParamTree, n: 'E' | 'G' | 'D', vn: ParamTree) =>
       spectralNorm(sub(p, n), sub(this.sn, n), sub(vn, n));
@@ -191,8 +195,10 @@ export class MetaTrainer {
           if (terms['perceptual']) weighted.push(tf.mul(terms['perceptual'], w.perceptual) as tf.Scalar);
           for (const net of this.vgg)
             weighted.push(tf.mul(terms[net.kind]!, CONTENT_WEIGHTS[net.kind]) as tf.Scalar);
-          if (w.mch > 0) weighted.push(tf.mul(terms['mch']!, w.mch) as tf.Scalar);
+          if (w0.mch > 0) weighted.push(tf.mul(terms['mch']!, w.mch) as tf.Scalar);
           for (const [k2, t] of Object.entries(terms)) kept[k2] = tf.keep(t);
+          // share of live embedding entries: 0 means E's ReLU died and G no longer sees the identity
+          kept['eAlive'] = tf.keep(tf.mean(tf.cast(tf.greater(eHat, 0), 'float32')) as tf.Scalar);
           fake = tf.keep(x);
           return tf.addN(weighted) as tf.Scalar;
         },
