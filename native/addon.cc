@@ -102,7 +102,7 @@ bool blocked_enabled() {
   return on;
 }
 
-std::unique_ptr<ConvPlan> make_conv_plan(int mode, const int32_t* p, bool blocked) {
+std::unique_ptr<ConvPlan> make_conv_plan(int mode, const int32_t* p, bool blocked, bool bias) {
   const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], Co = p[4], KH = p[5], KW = p[6], sh = p[7], sw = p[8],
                 dh = p[9], dw = p[10], pt = p[11], pl = p[12], pb = p[13], pr = p[14], OH = p[15], OW = p[16];
   auto plan = std::make_unique<ConvPlan>();
@@ -112,10 +112,12 @@ std::unique_ptr<ConvPlan> make_conv_plan(int mode, const int32_t* p, bool blocke
   const tag act = blocked ? tag::any : tag::nhwc;
   memory::desc src_p(src_d, dt::f32, act), dst_p(dst_d, dt::f32, act);
   memory::desc w_user(w_d, dt::f32, tag::hwio), w_any(w_d, dt::f32, tag::any);
+  // bias: added by the forward primitive (mode 0), its gradient summed by backward-weights (mode 2)
+  const memory::desc bias_md = bias ? memory::desc({Co}, dt::f32, tag::x) : memory::desc();
   primitive_attr attr;
   attr.set_scratchpad_mode(scratchpad_mode::user);
   auto fwd_d = convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src_p, w_any,
-                                         dst_p, st, dil, padl, padr);
+                                         bias_md, dst_p, st, dil, padl, padr);
   auto fwd_pd = convolution_forward::primitive_desc(fwd_d, attr, eng());
   memory::desc scratch_md, a_p, b_p, out_p;
   if (mode == 0) {
@@ -136,8 +138,8 @@ std::unique_ptr<ConvPlan> make_conv_plan(int mode, const int32_t* p, bool blocke
     plan->a_md = dst_md, plan->b_md = w_user, plan->out_md = src_md;
     a_p = pd.diff_dst_desc(), out_p = pd.diff_src_desc();
   } else {
-    auto bw =
-        convolution_backward_weights::desc(algorithm::convolution_direct, src_p, w_any, dst_p, st, dil, padl, padr);
+    auto bw = convolution_backward_weights::desc(algorithm::convolution_direct, src_p, w_any, bias_md, dst_p, st, dil,
+                                                 padl, padr);
     auto pd = convolution_backward_weights::primitive_desc(bw, attr, eng(), fwd_pd);
     plan->prim = convolution_backward_weights(pd);
     plan->w_opt = pd.diff_weights_desc();
@@ -207,16 +209,16 @@ std::unique_ptr<ConvPlan> make_forward_via_bwd(const int32_t* p) {
   return plan;
 }
 
-ConvPlan* conv_plan(int mode, const int32_t* p) {
-  std::string key = std::to_string(mode);
+ConvPlan* conv_plan(int mode, const int32_t* p, bool bias) {
+  std::string key = std::to_string(mode) + (bias ? "b" : "");
   for (int i = 0; i < 17; i++) key += "," + std::to_string(p[i]);
   auto it = conv_plans.find(key);
   if (it != conv_plans.end()) return it->second.get();
   const int64_t N = p[0], Ci = p[3], Co = p[4], KH = p[5], KW = p[6], OH = p[15], OW = p[16];
   std::unique_ptr<ConvPlan> plan;
   if (blocked_enabled() && mode == 2 && Ci % 8 == 0 && Co % 8 == 0 && N * OH * OW >= 4096 && KH * KW > 1)
-    plan = make_conv_plan(mode, p, true);
-  if (!plan) plan = make_conv_plan(mode, p, false);
+    plan = make_conv_plan(mode, p, true, bias);
+  if (!plan) plan = make_conv_plan(mode, p, false, bias);
   const bool unit = p[7] == 1 && p[8] == 1 && p[9] == 1 && p[10] == 1;
   if (blocked_enabled() && mode == 0 && unit && plan->impl.find("gemm") != std::string::npos && KH * KW > 1) {
     auto alt = make_forward_via_bwd(p);
@@ -227,11 +229,18 @@ ConvPlan* conv_plan(int mode, const int32_t* p) {
   return c;
 }
 
-// conv(mode, a, b, out, params[N,H,W,Ci,Co,KH,KW,sh,sw,dh,dw,pt,pl,pb,pr,OH,OW])
-//   mode 0: out = conv(x = a, w = b)      mode 1: out = dx(dy = a, w = b)      mode 2: out = dw(x = a, dy = b)
+int64_t p4(const Napi::CallbackInfo& info) { return info[4].As<Napi::Int32Array>().Data()[4]; }
+
+// conv(mode, a, b, out, params[N,H,W,Ci,Co,KH,KW,sh,sw,dh,dw,pt,pl,pb,pr,OH,OW], bias?)
+//   mode 0: out = conv(x = a, w = b) (+ bias)   mode 1: out = dx(dy = a, w = b)
+//   mode 2: out = dw(x = a, dy = b), and the bias gradient into `bias` when given
 Napi::Value Conv(const Napi::CallbackInfo& info) {
   const int mode = i32(info[0]);
-  ConvPlan* c = conv_plan(mode, info[4].As<Napi::Int32Array>().Data());
+  const bool has_bias = info.Length() > 5 && info[5].IsTypedArray();
+  check(!has_bias || mode != 1, info.Env(), "conv: backward-data takes no bias");
+  ConvPlan* c = conv_plan(mode, info[4].As<Napi::Int32Array>().Data(), has_bias);
+  float* bias = has_bias ? f32(info[5]) : nullptr;
+  if (has_bias) check(len(info[5]) == size_t(info[4].As<Napi::Int32Array>().Data()[4]), info.Env(), "conv: bias size");
   memory a(c->a_md, eng(), f32(info[1])), b(c->b_md, eng(), f32(info[2])), out(c->out_md, eng(), f32(info[3]));
   if (c->via_bwd) {
     const int32_t* p = info[4].As<Napi::Int32Array>().Data();
@@ -246,6 +255,13 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
     c->prim.execute(strm(), {{DNNL_ARG_DIFF_DST, a}, {DNNL_ARG_WEIGHTS, *c->w_buf}, {DNNL_ARG_DIFF_SRC, out},
                              {DNNL_ARG_SCRATCHPAD, *c->scratch}});
     strm().wait();
+    if (bias) {  // backward-data has no bias: add it to every pixel
+      const int64_t Co = p[4], rows = int64_t(p[0]) * p[15] * p[16];
+      float* y = f32(info[3]);
+#pragma omp parallel for schedule(static) if (rows * Co >= kParallelMin)
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t o = 0; o < Co; o++) y[r * Co + o] += bias[o];
+    }
     return info.Env().Undefined();
   }
   // activations in the primitive's layout (the user's NHWC memory when no reorder is needed)
@@ -264,7 +280,11 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
       w = *c->w_buf;
     }
     memory os = c->staged[2] ? buf(2) : out;
-    if (mode == 0)
+    if (mode == 0 && bias) {
+      memory bm(memory::desc({p4(info)}, dt::f32, tag::x), eng(), bias);
+      c->prim.execute(strm(), {{DNNL_ARG_SRC, as}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, os},
+                               {DNNL_ARG_SCRATCHPAD, *c->scratch}});
+    } else if (mode == 0)
       c->prim.execute(strm(), {{DNNL_ARG_SRC, as}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, os}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
     else
       c->prim.execute(strm(), {{DNNL_ARG_DIFF_DST, as}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, os}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
@@ -272,7 +292,12 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
   } else {
     memory bs = staged(1, b);
     memory dwm = c->reorder_w ? *c->w_buf : out;
-    c->prim.execute(strm(), {{DNNL_ARG_SRC, as}, {DNNL_ARG_DIFF_DST, bs}, {DNNL_ARG_DIFF_WEIGHTS, dwm}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
+    if (bias) {
+      memory bm(memory::desc({p4(info)}, dt::f32, tag::x), eng(), bias);
+      c->prim.execute(strm(), {{DNNL_ARG_SRC, as}, {DNNL_ARG_DIFF_DST, bs}, {DNNL_ARG_DIFF_WEIGHTS, dwm},
+                               {DNNL_ARG_DIFF_BIAS, bm}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
+    } else
+      c->prim.execute(strm(), {{DNNL_ARG_SRC, as}, {DNNL_ARG_DIFF_DST, bs}, {DNNL_ARG_DIFF_WEIGHTS, dwm}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
     if (c->reorder_w) c->w_reorder.execute(strm(), *c->w_buf, out);
   }
   strm().wait();

@@ -10,7 +10,7 @@ import { nativeLoadError, nativePoolStats } from './native.js';
 import { Rng } from './rng.js';
 import { tf, type Tensor } from './tf.js';
 import { powerIteration, spectralNorm } from '../models/blocks.js';
-import { instanceNorm } from '../models/layers.js';
+import { conv2d, instanceNorm } from '../models/layers.js';
 import { flatten } from '../models/params.js';
 import { initProbeNet } from '../models/probe_net.js';
 import { Adam, valueAndGrads } from '../train/optim.js';
@@ -392,6 +392,49 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
         assert.ok(e < 1e-5, `${what} of x [${xs}], gamma [${gs}]: relative error ${e}`);
       });
       tf.dispose([...Object.values(params), dy]);
+    }
+  });
+
+  test('conv + bias in one kernel equals conv then add: values and gradients', async () => {
+    await initEngine({ backend: 'native', threads: 2 });
+    const rng = new Rng(14);
+    // [x shape, k, ci -> co, stride, pad]: odd sizes, 1x1, the 9x9 forward that runs as mirrored
+    // backward-data, strided, and shapes whose filter gradient runs in the blocked layout
+    const cases: [number[], number, number, number, 'same' | 'valid'][] = [
+      [[2, 9, 7, 5], 3, 6, 1, 'same'],
+      [[2, 8, 8, 4], 1, 3, 1, 'same'],
+      [[2, 24, 24, 16], 9, 16, 1, 'same'],
+      [[3, 10, 10, 8], 4, 8, 2, 'valid'],
+      [[2, 64, 64, 16], 3, 16, 1, 'same'],
+    ];
+    for (const [xs, k, co, stride, pad] of cases) {
+      const ci = xs[3]!;
+      const params = {
+        x: tf.tensor(rng.normalArray(xs.reduce((a, b) => a * b)), xs),
+        weight: tf.tensor(rng.normalArray(k * k * ci * co, 0.2), [k, k, ci, co]),
+        bias: tf.tensor1d(rng.normalArray(co)),
+      };
+      const run = (fused: boolean) =>
+        tf.tidy(() => {
+          const f = (p: Record<string, Tensor>) =>
+            conv2d({ weight: p['weight']!, bias: p['bias']! }, p['x'] as tf.Tensor4D, { stride, pad, fused });
+          const y = f(params);
+          const dy = tf.tensor(new Rng(3).normalArray(y.size), y.shape);
+          const { value, grads } = valueAndGrads(
+            (p) => tf.sum(tf.mul(f(p as Record<string, Tensor>), dy)) as tf.Scalar,
+            params,
+          );
+          return [y, value, grads['x'], grads['weight'], grads['bias']].map((t) =>
+            (t as Tensor).dataSync().slice(),
+          );
+        }) as unknown as Float32Array[];
+      const ref = run(false);
+      const got = run(true);
+      ['y', 'loss', 'dx', 'dW', 'db'].forEach((what, i) => {
+        const e = relativeError(got[i]!, ref[i]!);
+        assert.ok(e < 1e-5, `${what} of ${k}x${k} conv on [${xs}] -> ${co}: relative error ${e}`);
+      });
+      tf.dispose(Object.values(params));
     }
   });
 

@@ -25,7 +25,14 @@ import { tf } from './tf.js';
 const { backend_util, util } = tf;
 
 interface Addon {
-  conv(mode: number, a: Float32Array, b: Float32Array, out: Float32Array, params: Int32Array): void;
+  conv(
+    mode: number,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    params: Int32Array,
+    bias?: Float32Array,
+  ): void;
   matmul(
     a: Float32Array,
     b: Float32Array,
@@ -430,6 +437,48 @@ function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<string, Ke
     const y = alloc(util.sizeFromShape(ci.outShape));
     A.conv(0, vals(be, x), vals(be, filter), y, convParams(ci));
     return be.makeTensorInfo(ci.outShape, 'float32', y);
+  };
+  // Convolution with its bias in the same oneDNN primitive (src/models/layers.ts's conv2d), and the
+  // filter gradient with the bias gradient summed in the same pass.
+  out[CONV_BIAS_KERNEL] = ({ inputs, backend, attrs }) => {
+    const be = backend as Cpu;
+    const { x, filter, bias } = inputs as { x: TensorInfo; filter: TensorInfo; bias: TensorInfo };
+    const a = attrs as unknown as Conv2DAttrs;
+    const ci = backend_util.computeConv2DInfo(
+      x.shape as never,
+      filter.shape as never,
+      a.strides,
+      a.dilations,
+      a.pad,
+      a.dimRoundingMode,
+      false,
+      nhwc(a.dataFormat),
+    );
+    const y = alloc(util.sizeFromShape(ci.outShape));
+    A.conv(0, vals(be, x), vals(be, filter), y, convParams(ci), vals(be, bias));
+    return be.makeTensorInfo(ci.outShape, 'float32', y);
+  };
+  out[CONV_FILTER_BIAS_GRAD_KERNEL] = ({ inputs, backend, attrs }) => {
+    const be = backend as Cpu;
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const a = attrs as unknown as Conv2DBackpropFilterAttrs;
+    const ci = backend_util.computeConv2DInfo(
+      x.shape as never,
+      a.filterShape,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+      false,
+      nhwc(a.dataFormat),
+    );
+    const dw = alloc(util.sizeFromShape(a.filterShape));
+    const db = alloc(ci.outChannels);
+    A.conv(2, vals(be, x), vals(be, dy), dw, convParams(ci), db);
+    return [
+      be.makeTensorInfo([...a.filterShape], 'float32', dw),
+      be.makeTensorInfo([ci.outChannels], 'float32', db),
+    ];
   };
   out['Conv2DBackpropInput'] = ({ inputs, backend, attrs }) => {
     const be = backend as Cpu;
@@ -846,6 +895,11 @@ function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<string, Ke
   return out;
 }
 
+/** Conv2D + bias (inputs x, filter, bias; Conv2D's attrs) and its filter + bias gradient (inputs x,
+ * dy; Conv2DBackpropFilter's attrs; outputs dw, db). */
+export const CONV_BIAS_KERNEL = 'NthConv2DBias';
+export const CONV_FILTER_BIAS_GRAD_KERNEL = 'NthConv2DBackpropFilterBias';
+
 /** Fused instance norm: inputs x [B,H,W,C], gamma and beta ([C] or [B,C] values); attr eps; outputs
  * y, mean [B,C], rstd [B,C]. Its gradient: inputs dy, x, gamma, mean, rstd; outputs dx and the
  * per-sample dgamma, dbeta [B,C]. */
@@ -930,6 +984,8 @@ export function registerNativeBackend(threads?: number): boolean {
     SN_DIV_GRAD_KERNEL,
     IN_KERNEL,
     IN_GRAD_KERNEL,
+    CONV_BIAS_KERNEL,
+    CONV_FILTER_BIAS_GRAD_KERNEL,
   ])
     tf.registerKernel({ kernelName, backendName: 'native', kernelFunc: own[kernelName]! });
   for (const [kernelName, cpuFunc] of cpuKernels) {

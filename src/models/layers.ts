@@ -4,7 +4,12 @@
  * so benchmarks report achieved GFLOP/s from the real architecture rather than a guess.
  */
 import { Rng } from '../engine/rng.js';
-import { IN_KERNEL, IN_GRAD_KERNEL } from '../engine/native.js';
+import {
+  CONV_BIAS_KERNEL,
+  CONV_FILTER_BIAS_GRAD_KERNEL,
+  IN_KERNEL,
+  IN_GRAD_KERNEL,
+} from '../engine/native.js';
 import { tf, type Tensor } from '../engine/tf.js';
 import { heConv, leaf, zeros, ones, type ParamTree } from './params.js';
 
@@ -22,16 +27,65 @@ export function initConv(rng: Rng, k: number, ci: number, co: number, bias = tru
 export function conv2d(
   p: ParamTree,
   x: Tensor4,
-  opts: { stride?: number; pad?: 'same' | 'valid'; flops?: Flops | undefined } = {},
+  opts: { stride?: number; pad?: 'same' | 'valid'; flops?: Flops | undefined; fused?: boolean } = {},
 ): Tensor4 {
   const w = leaf(p, 'weight') as tf.Tensor4D;
-  let y = tf.conv2d(x, w, opts.stride ?? 1, opts.pad ?? 'same');
+  const stride = opts.stride ?? 1;
+  const pad = opts.pad ?? 'same';
+  const fused = opts.fused ?? tf.getKernel(CONV_BIAS_KERNEL, tf.getBackend()) !== undefined;
+  let y =
+    p['bias'] && fused
+      ? convBias(x, w, leaf(p, 'bias') as tf.Tensor1D, stride, pad)
+      : tf.conv2d(x, w, stride, pad);
   if (opts.flops) {
     const [k1, k2, ci, co] = w.shape;
     opts.flops.total += 2 * y.shape[0] * y.shape[1] * y.shape[2] * k1 * k2 * ci * co;
   }
-  if (p['bias']) y = tf.add(y, leaf(p, 'bias'));
+  if (p['bias'] && !fused) y = tf.add(y, leaf(p, 'bias'));
   return y;
+}
+
+/**
+ * conv2d + bias as one kernel each way (native): the bias rides in the convolution primitive and its
+ * gradient is summed by the filter-gradient pass, instead of an Add over the output and a Sum over dy.
+ * The unfused composition above is its reference twin (`fused: false`).
+ */
+function convBias(
+  x: Tensor4,
+  w: tf.Tensor4D,
+  b: tf.Tensor1D,
+  stride: number,
+  pad: 'same' | 'valid',
+): Tensor4 {
+  const attrs = { strides: stride, pad, dataFormat: 'NHWC', dilations: 1 };
+  const f = tf.customGrad((xi, wi, bi, save) => {
+    const y = tf
+      .engine()
+      .runKernel(CONV_BIAS_KERNEL, { x: xi as Tensor, filter: wi as Tensor, bias: bi as Tensor }, attrs);
+    (save as tf.GradSaveFunc)([xi as Tensor, wi as Tensor]);
+    return {
+      value: y as Tensor,
+      gradFunc: (dy, saved) => {
+        const [xs, ws] = saved as [Tensor4, tf.Tensor4D];
+        const dx = tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy: dy as Tensor, filter: ws },
+            { ...attrs, inputShape: xs.shape },
+          ) as Tensor;
+        const [dw, db] = tf
+          .engine()
+          .runKernel(
+            CONV_FILTER_BIAS_GRAD_KERNEL,
+            { x: xs, dy: dy as Tensor },
+            { ...attrs, filterShape: ws.shape },
+          ) as Tensor[];
+        return [dx, dw!, db!];
+      },
+    };
+  });
+  return f(x, w, b) as Tensor4;
 }
 
 export function initInstanceNorm(c: number): ParamTree {
