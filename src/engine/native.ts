@@ -420,101 +420,60 @@ function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<string, Ke
   const out: Record<string, KernelFunc> = {};
   const fallback = (name: string, args: Parameters<KernelFunc>[0]) => cpu(name)(args);
 
-  out['Conv2D'] = ({ inputs, backend, attrs }) => {
-    const be = backend as Cpu;
-    const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
-    const a = attrs as unknown as Conv2DAttrs;
-    const ci = backend_util.computeConv2DInfo(
-      x.shape as never,
-      filter.shape as never,
+  const convInfo = (
+    xShape: readonly number[],
+    filterShape: readonly number[],
+    a: Conv2DAttrs | Conv2DBackpropFilterAttrs | Conv2DBackpropInputAttrs,
+    dilations: Conv2DAttrs['dilations'],
+  ) =>
+    backend_util.computeConv2DInfo(
+      xShape as never,
+      filterShape as never,
       a.strides,
-      a.dilations,
+      dilations,
       a.pad,
       a.dimRoundingMode,
       false,
       nhwc(a.dataFormat),
     );
-    const y = alloc(util.sizeFromShape(ci.outShape));
-    A.conv(0, vals(be, x), vals(be, filter), y, convParams(ci));
-    return be.makeTensorInfo(ci.outShape, 'float32', y);
-  };
-  // Convolution with its bias in the same oneDNN primitive (src/models/layers.ts's conv2d), and the
-  // filter gradient with the bias gradient summed in the same pass.
-  out[CONV_BIAS_KERNEL] = ({ inputs, backend, attrs }) => {
-    const be = backend as Cpu;
-    const { x, filter, bias } = inputs as { x: TensorInfo; filter: TensorInfo; bias: TensorInfo };
-    const a = attrs as unknown as Conv2DAttrs;
-    const ci = backend_util.computeConv2DInfo(
-      x.shape as never,
-      filter.shape as never,
-      a.strides,
-      a.dilations,
-      a.pad,
-      a.dimRoundingMode,
-      false,
-      nhwc(a.dataFormat),
-    );
-    const y = alloc(util.sizeFromShape(ci.outShape));
-    A.conv(0, vals(be, x), vals(be, filter), y, convParams(ci), vals(be, bias));
-    return be.makeTensorInfo(ci.outShape, 'float32', y);
-  };
-  out[CONV_FILTER_BIAS_GRAD_KERNEL] = ({ inputs, backend, attrs }) => {
-    const be = backend as Cpu;
-    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-    const a = attrs as unknown as Conv2DBackpropFilterAttrs;
-    const ci = backend_util.computeConv2DInfo(
-      x.shape as never,
-      a.filterShape,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-      false,
-      nhwc(a.dataFormat),
-    );
-    const dw = alloc(util.sizeFromShape(a.filterShape));
-    const db = alloc(ci.outChannels);
-    A.conv(2, vals(be, x), vals(be, dy), dw, convParams(ci), db);
-    return [
-      be.makeTensorInfo([...a.filterShape], 'float32', dw),
-      be.makeTensorInfo([ci.outChannels], 'float32', db),
-    ];
-  };
+  // Conv2D, and conv + bias in one oneDNN primitive (src/models/layers.ts's conv2d).
+  const forward =
+    (withBias: boolean): KernelFunc =>
+    ({ inputs, backend, attrs }) => {
+      const be = backend as Cpu;
+      const { x, filter, bias } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo };
+      const a = attrs as unknown as Conv2DAttrs;
+      const ci = convInfo(x.shape, filter.shape, a, a.dilations);
+      const y = alloc(util.sizeFromShape(ci.outShape));
+      A.conv(0, vals(be, x), vals(be, filter), y, convParams(ci), withBias ? vals(be, bias!) : undefined);
+      return be.makeTensorInfo(ci.outShape, 'float32', y);
+    };
+  // The filter gradient, and with it the bias gradient summed in the same pass.
+  const filterGrad =
+    (withBias: boolean): KernelFunc =>
+    ({ inputs, backend, attrs }) => {
+      const be = backend as Cpu;
+      const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+      const a = attrs as unknown as Conv2DBackpropFilterAttrs;
+      const ci = convInfo(x.shape, a.filterShape, a, 1);
+      const dw = alloc(util.sizeFromShape(a.filterShape));
+      const db = withBias ? alloc(ci.outChannels) : undefined;
+      A.conv(2, vals(be, x), vals(be, dy), dw, convParams(ci), db);
+      const w = be.makeTensorInfo([...a.filterShape], 'float32', dw);
+      return db ? [w, be.makeTensorInfo([ci.outChannels], 'float32', db)] : w;
+    };
+  out['Conv2D'] = forward(false);
+  out[CONV_BIAS_KERNEL] = forward(true);
+  out['Conv2DBackpropFilter'] = filterGrad(false);
+  out[CONV_FILTER_BIAS_GRAD_KERNEL] = filterGrad(true);
   out['Conv2DBackpropInput'] = ({ inputs, backend, attrs }) => {
     const be = backend as Cpu;
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
     const a = attrs as unknown as Conv2DBackpropInputAttrs;
-    const ci = backend_util.computeConv2DInfo(
-      a.inputShape,
-      filter.shape as never,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-      false,
-      nhwc(a.dataFormat),
-    );
+    const ci = convInfo(a.inputShape, filter.shape, a, 1);
     const dx = alloc(util.sizeFromShape(a.inputShape));
     A.conv(1, vals(be, dy), vals(be, filter), dx, convParams(ci));
     return be.makeTensorInfo([...a.inputShape], 'float32', dx);
-  };
-  out['Conv2DBackpropFilter'] = ({ inputs, backend, attrs }) => {
-    const be = backend as Cpu;
-    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-    const a = attrs as unknown as Conv2DBackpropFilterAttrs;
-    const ci = backend_util.computeConv2DInfo(
-      x.shape as never,
-      a.filterShape,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-      false,
-      nhwc(a.dataFormat),
-    );
-    const dw = alloc(util.sizeFromShape(a.filterShape));
-    A.conv(2, vals(be, x), vals(be, dy), dw, convParams(ci));
-    return be.makeTensorInfo([...a.filterShape], 'float32', dw);
   };
   out['BatchMatMul'] = (args) => {
     const be = args.backend as Cpu;
