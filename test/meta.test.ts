@@ -26,6 +26,7 @@ import { PRESETS, preset } from '../src/models/presets.js';
 import { latestCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
 import { MemoryGuard } from '../src/train/loop.js';
 import { advScale, metaTrain, resolveMetaConfig } from '../src/train/meta.js';
+import { PAPER_WEIGHTS, type LossWeights } from '../src/train/losses.js';
 import { initMetaParams, MetaTrainer, type MetaBatch } from '../src/train/meta_step.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -44,6 +45,18 @@ before(async () => {
     workers: 1,
   });
 });
+
+/** The tiny preset, K = 2, fast optimiser settings: the trainer most tests here need. */
+function tinyTrainer(ds: Dataset, weights: LossWeights = PAPER_WEIGHTS): MetaTrainer {
+  const c = preset('tiny');
+  return new MetaTrainer(
+    c,
+    2,
+    weights,
+    { lrEG: 1e-3, lrD: 1e-3, beta1: 0, beta2: 0.9, dSteps: 1 },
+    initMetaParams(c, ds.numVideos, 1),
+  );
+}
 
 function batchFrom(ds: Dataset, k: number, b: number, seed: number): MetaBatch {
   const e = new EpisodeSampler(ds, k, seed).next(b);
@@ -166,14 +179,7 @@ describe('networks', () => {
 describe('meta-learning', () => {
   test('gradients reach every parameter; memory is flat over 50 steps', () => {
     const ds = Dataset.open(data);
-    const c = preset('tiny');
-    const trainer = new MetaTrainer(
-      c,
-      2,
-      { pixel: 10, identity: 0, perceptual: 0, adv: 1, fm: 10, mch: 80 },
-      { lrEG: 1e-3, lrD: 1e-3, beta1: 0, beta2: 0.9, dSteps: 1 },
-      initMetaParams(c, ds.numVideos, 1),
-    );
+    const trainer = tinyTrainer(ds);
     const before = new Map([...flatten(trainer.params)].map(([k, t]) => [k, t.dataSync().slice()]));
     const guard = new MemoryGuard(2);
     for (let i = 0; i < 50; i++) {
@@ -205,15 +211,7 @@ describe('meta-learning', () => {
 
   test('the identity and perceptual content terms (face-api networks) are computed and weighted when enabled', () => {
     const ds = Dataset.open(data);
-    const c = preset('tiny');
-    const w = { pixel: 10, identity: 1, perceptual: 0.5, adv: 1, fm: 10, mch: 80 };
-    const trainer = new MetaTrainer(
-      c,
-      2,
-      w,
-      { lrEG: 1e-3, lrD: 1e-3, beta1: 0, beta2: 0.9, dSteps: 1 },
-      initMetaParams(c, ds.numVideos, 1),
-    );
+    const trainer = tinyTrainer(ds, { ...PAPER_WEIGHTS, identity: 1, perceptual: 0.5 });
     const b = batchFrom(ds, 2, 2, 1);
     const m = trainer.step(b);
     assert.ok(Number.isFinite(m['identity']) && m['identity']! > 0, `identity term ${m['identity']}`);
@@ -252,14 +250,7 @@ describe('meta-learning', () => {
 
   test('the target frame never reaches the embedder: G output ignores x_t', () => {
     const ds = Dataset.open(data);
-    const c = preset('tiny');
-    const trainer = new MetaTrainer(
-      c,
-      2,
-      { pixel: 10, identity: 0, perceptual: 0, adv: 1, fm: 10, mch: 80 },
-      { lrEG: 1e-3, lrD: 1e-3, beta1: 0, beta2: 0.9, dSteps: 1 },
-      initMetaParams(c, ds.numVideos, 1),
-    );
+    const trainer = tinyTrainer(ds);
     const b = batchFrom(ds, 2, 2, 5);
     const a = trainer.generate(b);
     const other = { ...b, xt: tf.randomUniform(b.xt.shape, -1, 1) as tf.Tensor4D };
