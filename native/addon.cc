@@ -9,6 +9,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "winograd.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -238,9 +240,14 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
   const int mode = i32(info[0]);
   const bool has_bias = info.Length() > 5 && info[5].IsTypedArray();
   check(!has_bias || mode != 1, info.Env(), "conv: backward-data takes no bias");
-  ConvPlan* c = conv_plan(mode, info[4].As<Napi::Int32Array>().Data(), has_bias);
   float* bias = has_bias ? f32(info[5]) : nullptr;
   if (has_bias) check(len(info[5]) == size_t(info[4].As<Napi::Int32Array>().Data()[4]), info.Env(), "conv: bias size");
+  if (nth::winograd_applies(mode, info[4].As<Napi::Int32Array>().Data())) {
+    nth::winograd_conv(mode, f32(info[1]), f32(info[2]), f32(info[3]), info[4].As<Napi::Int32Array>().Data(), bias,
+                       eng(), strm());
+    return info.Env().Undefined();
+  }
+  ConvPlan* c = conv_plan(mode, info[4].As<Napi::Int32Array>().Data(), has_bias);
   memory a(c->a_md, eng(), f32(info[1])), b(c->b_md, eng(), f32(info[2])), out(c->out_md, eng(), f32(info[3]));
   if (c->via_bwd) {
     const int32_t* p = info[4].As<Napi::Int32Array>().Data();
@@ -1081,6 +1088,16 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), omp_get_max_threads()); }
+// winogradMin(n?): the channel count from which 3x3 stride-1 convolutions run as Winograd (tests
+// lower it to reach small shapes; a huge value turns Winograd off). Returns the previous value.
+Napi::Value WinogradMin(const Napi::CallbackInfo& info) {
+  const int64_t prev = nth::winograd_min();
+  if (info.Length() > 0 && info[0].IsNumber()) nth::set_winograd_min(i64(info[0]));
+  return Napi::Number::New(info.Env(), double(prev));
+}
+Napi::Value WinogradCalls(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(nth::winograd_calls()));
+}
 Napi::Value Version(const Napi::CallbackInfo& info) {
   auto v = dnnl::version();
   return Napi::String::New(info.Env(), std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
@@ -1088,6 +1105,7 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
 Napi::Value ClearCaches(const Napi::CallbackInfo& info) {
   conv_plans.clear();
   mm_plans.clear();
+  nth::winograd_clear();
   for (auto& a : conv_arena) std::vector<float>().swap(a);
   return info.Env().Undefined();
 }
@@ -1114,6 +1132,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spectralDivGrad", Napi::Function::New(env, SpectralDivGrad));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  exports.Set("winogradMin", Napi::Function::New(env, WinogradMin));
+  exports.Set("winogradCalls", Napi::Function::New(env, WinogradCalls));
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("clearCaches", Napi::Function::New(env, ClearCaches));
   return exports;

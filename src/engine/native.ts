@@ -161,6 +161,8 @@ interface Addon {
     eps: number,
     step: number,
   ): void;
+  winogradMin(channels?: number): number;
+  winogradCalls(): number;
   setThreads(n: number): void;
   getThreads(): number;
   version(): string;
@@ -966,6 +968,19 @@ export function registerNativeBackend(threads?: number): boolean {
 
 export function nativeThreads(): number {
   return loadAddon()?.getThreads() ?? 0;
+}
+
+/**
+ * The channel count from which 3x3 stride-1 convolutions run as Winograd F(2x2, 3x3) in the addon
+ * (native/winograd.cc; half of it for filter gradients). Sets it when given (1: every such
+ * convolution, for tests; Infinity: never) and returns the previous value, with how many convolution
+ * passes have run as Winograd so far.
+ */
+export function nativeWinograd(minChannels?: number): { minChannels: number; calls: number } {
+  const A = loadAddon();
+  if (!A) throw new Error(`native addon ${loadError}`);
+  const n = minChannels === undefined ? undefined : Math.min(minChannels, 2 ** 31 - 1);
+  return { minChannels: A.winogradMin(n), calls: A.winogradCalls() };
 }
 
 export function nativeVersion(): string | null {

@@ -1,0 +1,30 @@
+// Winograd F(2x2, 3x3) convolutions (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural
+// Networks") for the 3x3 stride-1 convolutions that are most of a training step: forward,
+// backward-data and backward-weights, each as transforms around 16 batched oneDNN matmuls.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstdint>
+
+namespace nth {
+
+// Whether a convolution pass (mode as below; params as in addon.cc's conv:
+// N,H,W,Ci,Co,KH,KW,sh,sw,dh,dw,pt,pl,pb,pr,OH,OW) runs as Winograd: 3x3, stride 1, no dilation,
+// padding at most 2, both channel counts at least the threshold (half of it for backward-weights)
+// and at least 64 output tiles. set_winograd_min(1) sends every such convolution through Winograd
+// (tests); a huge value turns it off.
+bool winograd_applies(int mode, const int32_t* p);
+void set_winograd_min(int64_t channels);
+int64_t winograd_min();
+// how many convolution passes have run as Winograd (tests check the path they meant to reach ran)
+int64_t winograd_calls();
+
+// mode 0: out = conv(x = a, w = b) (+ bias)   mode 1: out = dx(dy = a, w = b)
+// mode 2: out = dw(x = a, dy = b), and the bias gradient into `bias` when it is not null
+void winograd_conv(int mode, const float* a, const float* b, float* out, const int32_t* p, float* bias,
+                   dnnl::engine& eng, dnnl::stream& strm);
+
+void winograd_clear();
+
+}  // namespace nth
