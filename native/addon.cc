@@ -114,7 +114,7 @@ std::unique_ptr<ConvPlan> make_conv_plan(int mode, const int32_t* p, bool blocke
   const tag act = blocked ? tag::any : tag::nhwc;
   memory::desc src_p(src_d, dt::f32, act), dst_p(dst_d, dt::f32, act);
   memory::desc w_user(w_d, dt::f32, tag::hwio), w_any(w_d, dt::f32, tag::any);
-  // bias: added by the forward primitive (mode 0), its gradient summed by backward-weights (mode 2)
+  // bias: added by the forward primitive (mode 0 only)
   const memory::desc bias_md = bias ? memory::desc({Co}, dt::f32, tag::x) : memory::desc();
   primitive_attr attr;
   attr.set_scratchpad_mode(scratchpad_mode::user);
@@ -140,8 +140,8 @@ std::unique_ptr<ConvPlan> make_conv_plan(int mode, const int32_t* p, bool blocke
     plan->a_md = dst_md, plan->b_md = w_user, plan->out_md = src_md;
     a_p = pd.diff_dst_desc(), out_p = pd.diff_src_desc();
   } else {
-    auto bw = convolution_backward_weights::desc(algorithm::convolution_direct, src_p, w_any, bias_md, dst_p, st, dil,
-                                                 padl, padr);
+    auto bw =
+        convolution_backward_weights::desc(algorithm::convolution_direct, src_p, w_any, dst_p, st, dil, padl, padr);
     auto pd = convolution_backward_weights::primitive_desc(bw, attr, eng(), fwd_pd);
     plan->prim = convolution_backward_weights(pd);
     plan->w_opt = pd.diff_weights_desc();
@@ -235,11 +235,11 @@ int64_t p4(const Napi::CallbackInfo& info) { return info[4].As<Napi::Int32Array>
 
 // conv(mode, a, b, out, params[N,H,W,Ci,Co,KH,KW,sh,sw,dh,dw,pt,pl,pb,pr,OH,OW], bias?)
 //   mode 0: out = conv(x = a, w = b) (+ bias)   mode 1: out = dx(dy = a, w = b)
-//   mode 2: out = dw(x = a, dy = b), and the bias gradient into `bias` when given
+//   mode 2: out = dw(x = a, dy = b)
 Napi::Value Conv(const Napi::CallbackInfo& info) {
   const int mode = i32(info[0]);
   const bool has_bias = info.Length() > 5 && info[5].IsTypedArray();
-  check(!has_bias || mode != 1, info.Env(), "conv: backward-data takes no bias");
+  check(!has_bias || mode == 0, info.Env(), "conv: only the forward pass takes a bias");
   float* bias = has_bias ? f32(info[5]) : nullptr;
   if (has_bias) check(len(info[5]) == size_t(info[4].As<Napi::Int32Array>().Data()[4]), info.Env(), "conv: bias size");
   if (nth::winograd_applies(mode, info[4].As<Napi::Int32Array>().Data())) {
@@ -299,12 +299,7 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
   } else {
     memory bs = staged(1, b);
     memory dwm = c->reorder_w ? *c->w_buf : out;
-    if (bias) {
-      memory bm(memory::desc({p4(info)}, dt::f32, tag::x), eng(), bias);
-      c->prim.execute(strm(), {{DNNL_ARG_SRC, as}, {DNNL_ARG_DIFF_DST, bs}, {DNNL_ARG_DIFF_WEIGHTS, dwm},
-                               {DNNL_ARG_DIFF_BIAS, bm}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
-    } else
-      c->prim.execute(strm(), {{DNNL_ARG_SRC, as}, {DNNL_ARG_DIFF_DST, bs}, {DNNL_ARG_DIFF_WEIGHTS, dwm}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
+    c->prim.execute(strm(), {{DNNL_ARG_SRC, as}, {DNNL_ARG_DIFF_DST, bs}, {DNNL_ARG_DIFF_WEIGHTS, dwm}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
     if (c->reorder_w) c->w_reorder.execute(strm(), *c->w_buf, out);
   }
   strm().wait();
@@ -553,6 +548,35 @@ Napi::Value ReduceOp(const Napi::CallbackInfo& info) {
         }
       }
       out[o] = float(op == R_MEAN ? acc / double(size) : acc);
+    }
+    return info.Env().Undefined();
+  }
+  // A sum over many rows into a few outputs (a bias gradient: dy [N*H*W, C] -> [C]) would run on
+  // one thread below: split the rows into fixed blocks, sum each block on any thread, then add the
+  // block sums in order. The blocks depend on the shape only, so the result does not depend on threads.
+  constexpr int64_t kRows = 512;
+  if ((op == R_SUM || op == R_MEAN) && big && outer < 4 && size >= 4 * kRows) {
+    const int64_t blocks = (size + kRows - 1) / kRows;
+    std::vector<float> part(size_t(outer * blocks * inner), 0.f);
+#pragma omp parallel for schedule(static)
+    for (int64_t ob = 0; ob < outer * blocks; ob++) {
+      const int64_t o = ob / blocks, i0 = (ob % blocks) * kRows, i1 = std::min(size, i0 + kRows);
+      float* dst = part.data() + ob * inner;
+      for (int64_t i = i0; i < i1; i++) {
+        const float* src = x + (o * size + i) * inner;
+#pragma omp simd
+        for (int64_t j = 0; j < inner; j++) dst[j] += src[j];
+      }
+    }
+    for (int64_t o = 0; o < outer; o++) {
+      float* dst = out + o * inner;
+      for (int64_t j = 0; j < inner; j++) dst[j] = 0.f;
+      for (int64_t b = 0; b < blocks; b++) {
+        const float* src = part.data() + (o * blocks + b) * inner;
+        for (int64_t j = 0; j < inner; j++) dst[j] += src[j];
+      }
+      if (op == R_MEAN)
+        for (int64_t j = 0; j < inner; j++) dst[j] /= float(size);
     }
     return info.Env().Undefined();
   }

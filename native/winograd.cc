@@ -379,17 +379,6 @@ void winograd_conv(int mode, const float* a, const float* b, float* out, const i
       run(product(Ci, n, Co, true, t0 > 0, pitch(n, Ci), pitch(n, Co), Ci * Co, eng), V, dM, dU, eng, strm);
     }
     filter_grad_transform(dU, Ci, Co, out);
-    if (bias) {  // the bias gradient: dy summed over all pixels, in a fixed order per channel
-      const int64_t rows = N * OH * OW;
-#pragma omp parallel for schedule(static)
-      for (int64_t c0 = 0; c0 < Co; c0 += 16) {
-        const int64_t c1 = std::min(Co, c0 + 16);
-        float s[16] = {0};
-        for (int64_t r = 0; r < rows; r++)
-          for (int64_t c = c0; c < c1; c++) s[c - c0] += b[r * Co + c];
-        for (int64_t c = c0; c < c1; c++) bias[c] = s[c - c0];
-      }
-    }
   }
 }
 

@@ -20,8 +20,8 @@ int64_t winograd_min();
 // how many convolution passes have run as Winograd (tests check the path they meant to reach ran)
 int64_t winograd_calls();
 
-// mode 0: out = conv(x = a, w = b) (+ bias)   mode 1: out = dx(dy = a, w = b)
-// mode 2: out = dw(x = a, dy = b), and the bias gradient into `bias` when it is not null
+// mode 0: out = conv(x = a, w = b) (+ bias when not null)   mode 1: out = dx(dy = a, w = b)
+// mode 2: out = dw(x = a, dy = b)
 void winograd_conv(int mode, const float* a, const float* b, float* out, const int32_t* p, float* bias,
                    dnnl::engine& eng, dnnl::stream& strm);
 

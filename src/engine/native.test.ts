@@ -7,11 +7,12 @@ import { before, describe, test } from 'node:test';
 import { initEngine, nativeAvailable } from './backend.js';
 import { compareWithCpu, HEALTH_CASES, relativeError, type KernelCase } from './kernel_check.js';
 import { nativeLoadError, nativePoolStats, nativeWinograd } from './native.js';
+import { profileKernels } from './profile.js';
 import { Rng } from './rng.js';
 import { tf, type Tensor } from './tf.js';
 import { powerIteration, spectralNorm } from '../models/blocks.js';
 import { conv2d, instanceNorm } from '../models/layers.js';
-import { flatten } from '../models/params.js';
+import { flatten, type ParamTree } from '../models/params.js';
 import { initProbeNet } from '../models/probe_net.js';
 import { Adam, valueAndGrads } from '../train/optim.js';
 import { blobImages, probeLoss } from '../train/probe.js';
@@ -435,6 +436,38 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
         assert.ok(e < 1e-5, `${what} of ${k}x${k} conv on [${xs}] -> ${co}: relative error ${e}`);
       });
       tf.dispose(Object.values(params));
+    }
+  });
+
+  test('conv + bias backprop runs only the passes it needs', async () => {
+    await initEngine({ backend: 'native', threads: 2 });
+    const rng = new Rng(5);
+    const x = tf.tensor4d(rng.normalArray(2 * 8 * 8 * 4), [2, 8, 8, 4]);
+    const p = { weight: tf.tensor4d(rng.normalArray(9 * 4 * 6, 0.2), [3, 3, 4, 6]), bias: tf.zeros([6]) };
+    const prof = profileKernels('native');
+    const calls = (wrt: (path: string) => boolean, xVar: boolean) => {
+      prof.stats.clear();
+      tf.tidy(() => {
+        const f = (q: ParamTree) => tf.sum(conv2d(q, q['x'] as tf.Tensor4D, { fused: true })) as tf.Scalar;
+        return Object.values(valueAndGrads(f, { ...p, x }, (k) => wrt(k) || (xVar && k === 'x')).grads);
+      });
+      return ['Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Sum'].map((k) => prof.stats.get(k)?.calls ?? 0);
+    };
+    try {
+      // [input gradient, filter gradient, bias sum (+1: the loss's own sum)]
+      assert.deepEqual(
+        calls((k) => k !== 'x', false),
+        [0, 1, 2],
+        'data input: no input gradient',
+      );
+      assert.deepEqual(
+        calls(() => false, true),
+        [1, 0, 1],
+        'fixed weights: no filter or bias gradient',
+      );
+    } finally {
+      prof.stop();
+      tf.dispose([x, ...Object.values(p)]);
     }
   });
 

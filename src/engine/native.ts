@@ -450,24 +450,17 @@ function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<string, Ke
       A.conv(0, vals(be, x), vals(be, filter), y, convParams(ci), withBias ? vals(be, bias!) : undefined);
       return be.makeTensorInfo(ci.outShape, 'float32', y);
     };
-  // The filter gradient, and with it the bias gradient summed in the same pass.
-  const filterGrad =
-    (withBias: boolean): KernelFunc =>
-    ({ inputs, backend, attrs }) => {
-      const be = backend as Cpu;
-      const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-      const a = attrs as unknown as Conv2DBackpropFilterAttrs;
-      const ci = convInfo(x.shape, a.filterShape, a, 1);
-      const dw = alloc(util.sizeFromShape(a.filterShape));
-      const db = withBias ? alloc(ci.outChannels) : undefined;
-      A.conv(2, vals(be, x), vals(be, dy), dw, convParams(ci), db);
-      const w = be.makeTensorInfo([...a.filterShape], 'float32', dw);
-      return db ? [w, be.makeTensorInfo([ci.outChannels], 'float32', db)] : w;
-    };
   out['Conv2D'] = forward(false);
   out[CONV_BIAS_KERNEL] = forward(true);
-  out['Conv2DBackpropFilter'] = filterGrad(false);
-  out[CONV_FILTER_BIAS_GRAD_KERNEL] = filterGrad(true);
+  out['Conv2DBackpropFilter'] = ({ inputs, backend, attrs }) => {
+    const be = backend as Cpu;
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const a = attrs as unknown as Conv2DBackpropFilterAttrs;
+    const ci = convInfo(x.shape, a.filterShape, a, 1);
+    const dw = alloc(util.sizeFromShape(a.filterShape));
+    A.conv(2, vals(be, x), vals(be, dy), dw, convParams(ci));
+    return be.makeTensorInfo([...a.filterShape], 'float32', dw);
+  };
   out['Conv2DBackpropInput'] = ({ inputs, backend, attrs }) => {
     const be = backend as Cpu;
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
@@ -856,10 +849,9 @@ function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<string, Ke
   return out;
 }
 
-/** Conv2D + bias (inputs x, filter, bias; Conv2D's attrs) and its filter + bias gradient (inputs x,
- * dy; Conv2DBackpropFilter's attrs; outputs dw, db). */
+/** Conv2D + bias (inputs x, filter, bias; Conv2D's attrs); its gradient is registered in
+ * src/models/layers.ts, one pass per input that needs one. */
 export const CONV_BIAS_KERNEL = 'NthConv2DBias';
-export const CONV_FILTER_BIAS_GRAD_KERNEL = 'NthConv2DBackpropFilterBias';
 
 /** Fused instance norm: inputs x [B,H,W,C], gamma and beta ([C] or [B,C] values); attr eps; outputs
  * y, mean [B,C], rstd [B,C]. Its gradient: inputs dy, x, gamma, mean, rstd; outputs dx and the
@@ -946,7 +938,6 @@ export function registerNativeBackend(threads?: number): boolean {
     IN_KERNEL,
     IN_GRAD_KERNEL,
     CONV_BIAS_KERNEL,
-    CONV_FILTER_BIAS_GRAD_KERNEL,
   ])
     tf.registerKernel({ kernelName, backendName: 'native', kernelFunc: own[kernelName]! });
   for (const [kernelName, cpuFunc] of cpuKernels) {

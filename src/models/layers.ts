@@ -4,12 +4,7 @@
  * so benchmarks report achieved GFLOP/s from the real architecture rather than a guess.
  */
 import { Rng } from '../engine/rng.js';
-import {
-  CONV_BIAS_KERNEL,
-  CONV_FILTER_BIAS_GRAD_KERNEL,
-  IN_KERNEL,
-  IN_GRAD_KERNEL,
-} from '../engine/native.js';
+import { CONV_BIAS_KERNEL, IN_KERNEL, IN_GRAD_KERNEL } from '../engine/native.js';
 import { tf, type Tensor } from '../engine/tf.js';
 import { heConv, leaf, zeros, ones, type ParamTree } from './params.js';
 
@@ -46,9 +41,9 @@ export function conv2d(
 }
 
 /**
- * conv2d + bias as one kernel each way (native): the bias rides in the convolution primitive and its
- * gradient is summed by the filter-gradient pass, instead of an Add over the output and a Sum over dy.
- * The unfused composition above is its reference twin (`fused: false`).
+ * conv2d + bias as one kernel (native): the bias rides in the convolution (oneDNN's primitive or the
+ * Winograd output transform) instead of an Add over the output. The unfused composition above is its
+ * reference twin (`fused: false`).
  */
 function convBias(
   x: Tensor4,
@@ -58,35 +53,27 @@ function convBias(
   pad: 'same' | 'valid',
 ): Tensor4 {
   const attrs = { strides: stride, pad, dataFormat: 'NHWC', dilations: 1 };
-  const f = tf.customGrad((xi, wi, bi, save) => {
-    const y = tf
-      .engine()
-      .runKernel(CONV_BIAS_KERNEL, { x: xi as Tensor, filter: wi as Tensor, bias: bi as Tensor }, attrs);
-    (save as tf.GradSaveFunc)([xi as Tensor, wi as Tensor]);
-    return {
-      value: y as Tensor,
-      gradFunc: (dy, saved) => {
-        const [xs, ws] = saved as [Tensor4, tf.Tensor4D];
-        const dx = tf
-          .engine()
-          .runKernel(
-            'Conv2DBackpropInput',
-            { dy: dy as Tensor, filter: ws },
-            { ...attrs, inputShape: xs.shape },
-          ) as Tensor;
-        const [dw, db] = tf
-          .engine()
-          .runKernel(
-            CONV_FILTER_BIAS_GRAD_KERNEL,
-            { x: xs, dy: dy as Tensor },
-            { ...attrs, filterShape: ws.shape },
-          ) as Tensor[];
-        return [dx, dw!, db!];
-      },
-    };
-  });
-  return f(x, w, b) as Tensor4;
+  return tf.engine().runKernel(CONV_BIAS_KERNEL, { x, filter: w, bias: b }, attrs) as Tensor4;
 }
+
+// The gradient as one closure per input, so backprop runs only the passes it needs: no input
+// gradient for data (an embedder's frames, a discriminator's detached fakes) and no filter gradient
+// for a network held fixed in this step (the discriminator in the E/G step).
+tf.registerGradient({
+  kernelName: CONV_BIAS_KERNEL,
+  inputsToSave: ['x', 'filter'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, filter] = saved as [Tensor4, tf.Tensor4D];
+    const g = dy as Tensor4;
+    return {
+      x: () =>
+        tf.engine().runKernel('Conv2DBackpropInput', { dy: g, filter }, { ...attrs, inputShape: x.shape }),
+      filter: () =>
+        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: g }, { ...attrs, filterShape: filter.shape }),
+      bias: () => tf.sum(g, [0, 1, 2]),
+    } as Record<string, () => Tensor>;
+  },
+});
 
 export function initInstanceNorm(c: number): ParamTree {
   return { gamma: ones([c]), beta: zeros([c]) };
