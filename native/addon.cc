@@ -222,9 +222,14 @@ ConvPlan* conv_plan(int mode, const int32_t* p, bool bias) {
     plan = make_conv_plan(mode, p, true, bias);
   if (!plan) plan = make_conv_plan(mode, p, false, bias);
   const bool unit = p[7] == 1 && p[8] == 1 && p[9] == 1 && p[10] == 1;
-  if (blocked_enabled() && mode == 0 && unit && plan->impl.find("gemm") != std::string::npos && KH * KW > 1) {
+  // oneDNN's fallbacks: im2col + gemm, or the reference loops where even the im2col buffer is too
+  // big (the paper preset's 9x9 64 -> 64 forward at 256px: 150 s instead of 1 s)
+  auto slow = [](const ConvPlan& c) {
+    return c.impl.find("gemm") != std::string::npos || c.impl.find("ref") != std::string::npos;
+  };
+  if (blocked_enabled() && mode == 0 && unit && slow(*plan) && KH * KW > 1) {
     auto alt = make_forward_via_bwd(p);
-    if (alt->impl.find("gemm") == std::string::npos) plan = std::move(alt);
+    if (!slow(*alt)) plan = std::move(alt);
   }
   ConvPlan* c = plan.get();
   conv_plans.emplace(key, std::move(plan));
