@@ -246,13 +246,15 @@ async function main(): Promise<void> {
           `[${rec.min.toFixed(3)}-${rec.max.toFixed(3)}]  ${rec.gflops.toFixed(2).padStart(7)} GFLOP/s  ${rec.peakRssMB.toFixed(0).padStart(5)} MB`,
       );
     }
-    if (withTorch && (!wantBackends || wantBackends.includes('pytorch')) && flops > 0) {
+    if (withTorch && (!wantBackends || wantBackends.includes('pytorch'))) {
+      // GFLOP/s needs the FLOP count of a TS backend's run of the same case (0 when none ran)
       const t = runPytorch(c, runs, warmup, threads, flops);
       if (t) {
         records.push(t);
+        const gf = flops > 0 ? t.gflops.toFixed(2).padStart(7) : '      -';
         console.log(
           `  ${t.case.padEnd(24)} ${'pytorch'.padEnd(10)} ${t.secondsPerStep.toFixed(3).padStart(8)} s/step  ` +
-            `[${t.min.toFixed(3)}-${t.max.toFixed(3)}]  ${t.gflops.toFixed(2).padStart(7)} GFLOP/s  ${t.peakRssMB.toFixed(0).padStart(5)} MB  (${t.blas}, ${threads} threads)`,
+            `[${t.min.toFixed(3)}-${t.max.toFixed(3)}]  ${gf} GFLOP/s  ${t.peakRssMB.toFixed(0).padStart(5)} MB  (${t.blas}, ${threads} threads)`,
         );
       }
     }

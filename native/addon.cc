@@ -1124,6 +1124,12 @@ Napi::Value WinogradMin(const Napi::CallbackInfo& info) {
   if (info.Length() > 0 && info[0].IsNumber()) nth::set_winograd_min(i64(info[0]));
   return Napi::Number::New(info.Env(), double(prev));
 }
+// winogradTile(t?): 0 picks F(2x2, 3x3) or F(4x4, 3x3) by size, 2 or 4 forces one. Returns the previous.
+Napi::Value WinogradTile(const Napi::CallbackInfo& info) {
+  const int prev = nth::set_winograd_tile(0);
+  nth::set_winograd_tile(info.Length() > 0 && info[0].IsNumber() ? i32(info[0]) : prev);
+  return Napi::Number::New(info.Env(), prev);
+}
 Napi::Value WinogradCalls(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(nth::winograd_calls()));
 }
@@ -1162,6 +1168,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("winogradMin", Napi::Function::New(env, WinogradMin));
+  exports.Set("winogradTile", Napi::Function::New(env, WinogradTile));
   exports.Set("winogradCalls", Napi::Function::New(env, WinogradCalls));
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("clearCaches", Napi::Function::New(env, ClearCaches));

@@ -1,29 +1,31 @@
-// Winograd F(2x2, 3x3) convolutions in NHWC (see winograd.h).
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions in NHWC (see winograd.h).
 //
-// A 3x3 convolution computes each 2x2 output tile from a 4x4 input patch d as
+// A 3x3 convolution computes each m x m output tile from an (m + 2)^2 input patch d as
 //   Y = A^T [ sum_ci (G g G^T) (.) (B^T d B) ] A
-// (Lavin & Gray 2016, eq. 10), so the 36 multiplies per tile and channel pair of the direct method
-// become 16, done as 16 matrix products (one per position xi of the 4x4 transformed tile):
+// (Lavin & Gray 2016, eq. 10), so the 9 m^2 multiplies per tile and channel pair of the direct
+// method become (m + 2)^2 (m = 2: 36 -> 16, m = 4: 144 -> 36), done as (m + 2)^2 matrix products,
+// one per position xi of the transformed tile:
 //   M[xi] (tiles x Co) = V[xi] (tiles x Ci) * U[xi] (Ci x Co).
-// The transforms only add and halve (the F(2x2, 3x3) matrices hold 0, +-1 and +-1/2), so the result
-// differs from the direct convolution by a few float32 roundings, not by an approximation.
+// The algebra is exact; in float32 the result differs from the direct convolution by roundings:
+// ~1e-6 relative for m = 2 (whose transforms only add and halve), ~1e-5 for m = 4.
 //
 // Backward-data is the forward convolution of dy with the filter flipped in space and transposed
 // (I <-> O), padded by 2 - p. Backward-weights differentiates the same algebra: with dM = A dY A^T
 // per output tile, dU[xi] = V[xi]^T dM[xi] summed over tiles and dg = G^T dU G, which is the exact
 // gradient of the forward (both are the same bilinear form).
 //
-// Tiles are processed in chunks (a few MB of transformed data each) so transforms and products stay
-// in cache; chunk boundaries and the order of the per-chunk sums are fixed by the shapes alone, so
-// results do not depend on timing.
+// Tiles are processed in chunks (8 or 18 MB of transformed input; NTH_WINOGRAD_CHUNK sets the floats
+// per matrix) so the transformed data stays in cache between transform and product; chunk boundaries
+// and the order of the per-chunk sums are fixed by the shapes alone, so results do not depend on
+// timing.
 #include "winograd.h"
 
 #include <omp.h>
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -43,7 +45,7 @@ int64_t g_min_channels = [] {
 
 int64_t g_calls = 0;
 
-// floats per transformed matrix V[xi] in one chunk (so a chunk's V is 16x this): 2^17 = 512 KB each
+// floats per transformed matrix V[xi] in one chunk (a chunk's V is (m + 2)^2 of them): 2^17 = 512 KB
 int64_t chunk_floats() {
   static const int64_t n = [] {
     const char* e = std::getenv("NTH_WINOGRAD_CHUNK");
@@ -53,22 +55,23 @@ int64_t chunk_floats() {
 }
 
 struct Geometry {
+  int64_t m;            // output tile size
   int64_t N, H, W, C;   // input (NHWC)
   int64_t OH, OW, K;    // output (NHWC, K channels)
   int64_t pt, pl;       // padding before rows / columns
   int64_t TH, TW, T;    // tiles per column, per row, in all
 };
 
-Geometry geometry(int64_t N, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW, int64_t K, int64_t pt,
-                  int64_t pl) {
-  Geometry g{N, H, W, C, OH, OW, K, pt, pl, (OH + 1) / 2, (OW + 1) / 2, 0};
+Geometry geometry(int64_t m, int64_t N, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW, int64_t K,
+                  int64_t pt, int64_t pl) {
+  Geometry g{m, N, H, W, C, OH, OW, K, pt, pl, (OH + m - 1) / m, (OW + m - 1) / m, 0};
   g.T = N * g.TH * g.TW;
   return g;
 }
 
-// The distance between the 16 transformed matrices of a chunk (n tiles x C channels): padded by 64
-// floats, because at a power-of-two distance the 16 rows a transform reads or writes at once fall in
-// the same cache sets and evict each other (measured: transforms 2x slower).
+// The distance between the (m + 2)^2 transformed matrices of a chunk (n tiles x C channels): padded
+// by 64 floats, because at a power-of-two distance the rows a transform reads or writes at once would
+// fall in the same cache sets and evict each other.
 int64_t pitch(int64_t n, int64_t C) { return n * C + 64; }
 
 std::vector<float> arena_u, arena_flip, zeros, junk;
@@ -79,7 +82,7 @@ float* grow(std::vector<float>& a, size_t n) {
 }
 
 // The transformed chunks: grow-only, mapped with transparent huge pages where the kernel allows
-// (a transform touches 16-20 pages per tile; with 4 KB pages that thrashes the TLB).
+// (a transform touches 20-52 pages per tile; with 4 KB pages that thrashes the TLB).
 struct Arena {
   float* p = nullptr;
   size_t bytes = 0;
@@ -106,6 +109,7 @@ Arena arena_v, arena_m;
 // extensions) and a scalar tail, both through the same generic body. The transforms are built twice,
 // for AVX2 and for the x86-64-v2 baseline (two SSE halves per vector), and picked when the addon loads.
 #define NTH_CLONES __attribute__((target_clones("avx2", "default")))
+#define NTH_INLINE __attribute__((always_inline))
 
 typedef float f8 __attribute__((vector_size(32)));
 template <class V>
@@ -125,155 +129,223 @@ inline void st(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
 
 // Runs body(lane, c) for c = 0, 8, 16, ... with a lane of type f8, then for the tail with a float.
 template <class F>
-inline void over_channels(int64_t C, F&& body) {
+inline NTH_INLINE void over_channels(int64_t C, F&& body) {
   int64_t c = 0;
   for (; c + 8 <= C; c += 8) body(f8{}, c);
   for (; c < C; c++) body(0.f, c);
 }
 
+// F(m x m, 3 x 3): m x m output tiles from (m + 2)^2 patches, with B^T, G and A^T of Lavin & Gray
+// (interpolation points 0, -1, 1 for m = 2; 0, +-1, +-2 for m = 4; and infinity).
+template <int m>
+struct F;
+template <>
+struct F<2> {
+  static constexpr int a = 4;
+  static constexpr float BT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+  static constexpr float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+  static constexpr float AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+  static constexpr float A_[4][2] = {{1, 0}, {1, 1}, {1, -1}, {0, -1}};                         // A
+  static constexpr float GT[3][4] = {{1, 0.5f, 0.5f, 0}, {0, 0.5f, -0.5f, 0}, {0, 0.5f, 0.5f, 1}};  // G^T
+};
+template <>
+struct F<4> {
+  static constexpr int a = 6;
+  static constexpr float BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                     {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+  static constexpr float G[6][3] = {{1.f / 4, 0, 0},
+                                    {-1.f / 6, -1.f / 6, -1.f / 6},
+                                    {-1.f / 6, 1.f / 6, -1.f / 6},
+                                    {1.f / 24, 1.f / 12, 1.f / 6},
+                                    {1.f / 24, -1.f / 12, 1.f / 6},
+                                    {0, 0, 1}};
+  static constexpr float AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+  static constexpr float A_[6][4] = {{1, 0, 0, 0}, {1, 1, 1, 1}, {1, -1, 1, -1},
+                                     {1, 2, 4, 8}, {1, -2, 4, -8}, {0, 0, 0, 1}};
+  static constexpr float GT[3][6] = {{1.f / 4, -1.f / 6, -1.f / 6, 1.f / 24, 1.f / 24, 0},
+                                     {0, -1.f / 6, 1.f / 6, 1.f / 12, -1.f / 12, 0},
+                                     {0, -1.f / 6, -1.f / 6, 1.f / 6, 1.f / 6, 1}};
+};
+
+// sum_k c[k] x[k * stride] with the constant coefficients folded: zeros skipped, +-1 as add / sub
+// (the loops unroll, so each coefficient is a compile-time constant).
+template <int n, class T>
+inline T comb(const float* c, const T* x, int stride) {
+  T acc{};
+  bool first = true;
+#pragma GCC unroll 8
+  for (int k = 0; k < n; k++) {
+    const float ck = c[k];
+    if (ck == 0) continue;
+    const T term = ck == 1 ? x[k * stride] : ck == -1 ? -x[k * stride] : x[k * stride] * ck;
+    acc = first ? term : acc + term;
+    first = false;
+  }
+  return acc;
+}
+
+// The tile of output tile t: image n, tile row th and column tw.
+struct TileAt {
+  int64_t n, th, tw;
+};
+inline TileAt tile_at(const Geometry& g, int64_t t) {
+  const int64_t per = g.TH * g.TW;
+  return {t / per, (t % per) / g.TW, t % g.TW};
+}
+
 // V[xi][i][c] = (B^T d B)[xi] for tiles t0 .. t0 + tc - 1 of x; out-of-image pixels read as zeros.
+template <int m>
 NTH_CLONES void input_transform(const float* x, const Geometry& g, int64_t t0, int64_t tc, float* V) {
-  const int64_t C = g.C, per = g.TH * g.TW;
+  constexpr int A = F<m>::a;
+  const int64_t C = g.C;
   const float* z = grow(zeros, size_t(C));
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < tc; i++) {
-    const int64_t t = t0 + i, n = t / per, th = (t % per) / g.TW, tw = t % g.TW;
-    const float* d[16];
-    for (int a = 0; a < 4; a++)
-      for (int b = 0; b < 4; b++) {
-        const int64_t y = 2 * th - g.pt + a, xx = 2 * tw - g.pl + b;
-        d[a * 4 + b] = (y >= 0 && y < g.H && xx >= 0 && xx < g.W) ? x + ((n * g.H + y) * g.W + xx) * C : z;
+    const TileAt at = tile_at(g, t0 + i);
+    const float* d[A * A];
+    for (int a = 0; a < A; a++)
+      for (int b = 0; b < A; b++) {
+        const int64_t y = m * at.th - g.pt + a, xx = m * at.tw - g.pl + b;
+        d[a * A + b] = (y >= 0 && y < g.H && xx >= 0 && xx < g.W) ? x + ((at.n * g.H + y) * g.W + xx) * C : z;
       }
-    float* o[16];
-    for (int k = 0; k < 16; k++) o[k] = V + k * pitch(tc, C) + i * C;
-    over_channels(C, [&](auto lane, int64_t c) {
+    float* o[A * A];
+    for (int k = 0; k < A * A; k++) o[k] = V + k * pitch(tc, C) + i * C;
+    over_channels(C, [&](auto lane, int64_t c) NTH_INLINE {
       using T = decltype(lane);
-      T s[16];
-      for (int b = 0; b < 4; b++) {  // B^T d: combine rows
-        const T d0 = ld<T>(d[b] + c), d1 = ld<T>(d[4 + b] + c), d2 = ld<T>(d[8 + b] + c), d3 = ld<T>(d[12 + b] + c);
-        s[b] = d0 - d2, s[4 + b] = d1 + d2, s[8 + b] = d2 - d1, s[12 + b] = d1 - d3;
-      }
-      for (int a = 0; a < 4; a++) {  // (.) B: combine columns
-        const T* r = s + 4 * a;
-        st(o[4 * a] + c, r[0] - r[2]), st(o[4 * a + 1] + c, r[1] + r[2]);
-        st(o[4 * a + 2] + c, r[2] - r[1]), st(o[4 * a + 3] + c, r[1] - r[3]);
-      }
+      T v[A * A], s[A * A];
+#pragma GCC unroll 64
+      for (int k = 0; k < A * A; k++) v[k] = ld<T>(d[k] + c);
+#pragma GCC unroll 8
+      for (int r = 0; r < A; r++)  // B^T d: combine rows
+#pragma GCC unroll 8
+        for (int b = 0; b < A; b++) s[r * A + b] = comb<A>(F<m>::BT[r], v + b, A);
+#pragma GCC unroll 8
+      for (int r = 0; r < A; r++)  // (.) B: combine columns
+#pragma GCC unroll 8
+        for (int b = 0; b < A; b++) st(o[r * A + b] + c, comb<A>(F<m>::BT[b], s + r * A, 1));
     });
   }
 }
 
 // y tile = A^T M A (+ bias) for tiles t0 .. t0 + tc - 1; outputs past the image edge are dropped.
-NTH_CLONES void output_transform(const float* M, const Geometry& g, int64_t t0, int64_t tc, const float* bias, float* y) {
-  const int64_t K = g.K, per = g.TH * g.TW;
+template <int m>
+NTH_CLONES void output_transform(const float* M, const Geometry& g, int64_t t0, int64_t tc, const float* bias,
+                                 float* y) {
+  constexpr int A = F<m>::a;
+  const int64_t K = g.K;
   const float* bz = bias ? bias : grow(zeros, size_t(K));
-  float* jk = grow(junk, size_t(K) * 4 * size_t(omp_get_max_threads()));
+  float* jk = grow(junk, size_t(K) * m * m * size_t(omp_get_max_threads()));
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < tc; i++) {
-    const int64_t t = t0 + i, n = t / per, th = (t % per) / g.TW, tw = t % g.TW;
-    float* o[4];
-    for (int a = 0; a < 2; a++)
-      for (int b = 0; b < 2; b++) {
-        const int64_t r = 2 * th + a, c = 2 * tw + b;
-        o[a * 2 + b] = (r < g.OH && c < g.OW) ? y + ((n * g.OH + r) * g.OW + c) * K
-                                                : jk + (int64_t(omp_get_thread_num()) * 4 + a * 2 + b) * K;
+    const TileAt at = tile_at(g, t0 + i);
+    float* o[m * m];
+    for (int a = 0; a < m; a++)
+      for (int b = 0; b < m; b++) {
+        const int64_t r = m * at.th + a, c = m * at.tw + b;
+        o[a * m + b] = (r < g.OH && c < g.OW) ? y + ((at.n * g.OH + r) * g.OW + c) * K
+                                                : jk + (int64_t(omp_get_thread_num()) * m * m + a * m + b) * K;
       }
-    const float* m[16];
-    for (int k = 0; k < 16; k++) m[k] = M + k * pitch(tc, K) + i * K;
-    over_channels(K, [&](auto lane, int64_t c) {
+    const float* mp[A * A];
+    for (int k = 0; k < A * A; k++) mp[k] = M + k * pitch(tc, K) + i * K;
+    over_channels(K, [&](auto lane, int64_t c) NTH_INLINE {
       using T = decltype(lane);
-      T s[8];
-      for (int b = 0; b < 4; b++) {  // A^T M: rows
-        const T m0 = ld<T>(m[b] + c), m1 = ld<T>(m[4 + b] + c), m2 = ld<T>(m[8 + b] + c), m3 = ld<T>(m[12 + b] + c);
-        s[b] = m0 + m1 + m2, s[4 + b] = m1 - m2 - m3;
-      }
+      T v[A * A], s[m * A];
+#pragma GCC unroll 64
+      for (int k = 0; k < A * A; k++) v[k] = ld<T>(mp[k] + c);
       const T bc = ld<T>(bz + c);
-      for (int a = 0; a < 2; a++) {  // (.) A: columns
-        const T* r = s + 4 * a;
-        st(o[2 * a] + c, r[0] + r[1] + r[2] + bc);
-        st(o[2 * a + 1] + c, r[1] - r[2] - r[3] + bc);
-      }
+#pragma GCC unroll 8
+      for (int r = 0; r < m; r++)  // A^T M: rows
+#pragma GCC unroll 8
+        for (int b = 0; b < A; b++) s[r * A + b] = comb<A>(F<m>::AT[r], v + b, A);
+#pragma GCC unroll 8
+      for (int r = 0; r < m; r++)  // (.) A: columns
+#pragma GCC unroll 8
+        for (int b = 0; b < m; b++) st(o[r * m + b] + c, comb<A>(F<m>::AT[b], s + r * A, 1) + bc);
     });
   }
 }
 
-// dM[xi][i][c] = (A dY A^T)[xi] for the 2x2 dy tiles t0 .. t0 + tc - 1 (zeros past the edge).
+// dM[xi][i][c] = (A dY A^T)[xi] for the m x m dy tiles t0 .. t0 + tc - 1 (zeros past the edge).
+template <int m>
 NTH_CLONES void grad_output_transform(const float* dy, const Geometry& g, int64_t t0, int64_t tc, float* dM) {
-  const int64_t K = g.K, per = g.TH * g.TW;
+  constexpr int A = F<m>::a;
+  const int64_t K = g.K;
   const float* z = grow(zeros, size_t(K));
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < tc; i++) {
-    const int64_t t = t0 + i, n = t / per, th = (t % per) / g.TW, tw = t % g.TW;
-    const float* d[4];
-    for (int a = 0; a < 2; a++)
-      for (int b = 0; b < 2; b++) {
-        const int64_t r = 2 * th + a, c = 2 * tw + b;
-        d[a * 2 + b] = (r < g.OH && c < g.OW) ? dy + ((n * g.OH + r) * g.OW + c) * K : z;
+    const TileAt at = tile_at(g, t0 + i);
+    const float* d[m * m];
+    for (int a = 0; a < m; a++)
+      for (int b = 0; b < m; b++) {
+        const int64_t r = m * at.th + a, c = m * at.tw + b;
+        d[a * m + b] = (r < g.OH && c < g.OW) ? dy + ((at.n * g.OH + r) * g.OW + c) * K : z;
       }
-    float* o[16];
-    for (int k = 0; k < 16; k++) o[k] = dM + k * pitch(tc, K) + i * K;
-    over_channels(K, [&](auto lane, int64_t c) {
+    float* o[A * A];
+    for (int k = 0; k < A * A; k++) o[k] = dM + k * pitch(tc, K) + i * K;
+    over_channels(K, [&](auto lane, int64_t c) NTH_INLINE {
       using T = decltype(lane);
-      T u[8];
-      for (int b = 0; b < 2; b++) {  // A dY: rows
-        const T r0 = ld<T>(d[b] + c), r1 = ld<T>(d[2 + b] + c);
-        u[b] = r0, u[2 + b] = r0 + r1, u[4 + b] = r0 - r1, u[6 + b] = -r1;
-      }
-      for (int a = 0; a < 4; a++) {  // (.) A^T: columns
-        const T c0 = u[2 * a], c1 = u[2 * a + 1];
-        st(o[4 * a] + c, c0), st(o[4 * a + 1] + c, c0 + c1), st(o[4 * a + 2] + c, c0 - c1), st(o[4 * a + 3] + c, -c1);
-      }
+      T v[m * m], u[A * m];
+#pragma GCC unroll 16
+      for (int k = 0; k < m * m; k++) v[k] = ld<T>(d[k] + c);
+#pragma GCC unroll 8
+      for (int r = 0; r < A; r++)  // A dY: rows
+#pragma GCC unroll 8
+        for (int b = 0; b < m; b++) u[r * m + b] = comb<m>(F<m>::A_[r], v + b, m);
+#pragma GCC unroll 8
+      for (int r = 0; r < A; r++)  // (.) A^T: columns
+#pragma GCC unroll 8
+        for (int b = 0; b < A; b++) st(o[r * A + b] + c, comb<m>(F<m>::A_[b], u + r * m, 1));
     });
   }
 }
 
 // U[xi][i][o] = (G g G^T)[xi] for an HWIO 3x3 filter g [3][3][I][O].
+template <int m>
 NTH_CLONES void filter_transform(const float* w, int64_t I, int64_t O, float* U) {
+  constexpr int A = F<m>::a;
   const int64_t IO = I * O;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < I; i++) {
-#pragma omp simd
-    for (int64_t o = 0; o < O; o++) {
-      float s[12];
-      for (int b = 0; b < 3; b++) {  // G g: rows
-        const float g0 = w[(0 * 3 + b) * IO + i * O + o], g1 = w[(1 * 3 + b) * IO + i * O + o],
-                    g2 = w[(2 * 3 + b) * IO + i * O + o];
-        s[b] = g0, s[3 + b] = 0.5f * (g0 + g1 + g2), s[6 + b] = 0.5f * (g0 - g1 + g2), s[9 + b] = g2;
-      }
-      for (int a = 0; a < 4; a++) {  // (.) G^T: columns
-        const float* r = s + 3 * a;
-        U[(4 * a) * IO + i * O + o] = r[0];
-        U[(4 * a + 1) * IO + i * O + o] = 0.5f * (r[0] + r[1] + r[2]);
-        U[(4 * a + 2) * IO + i * O + o] = 0.5f * (r[0] - r[1] + r[2]);
-        U[(4 * a + 3) * IO + i * O + o] = r[2];
-      }
-    }
-  }
+  for (int64_t i = 0; i < I; i++)
+    over_channels(O, [&](auto lane, int64_t o) NTH_INLINE {
+      using T = decltype(lane);
+      T v[9], s[A * 3];
+#pragma GCC unroll 16
+      for (int k = 0; k < 9; k++) v[k] = ld<T>(w + k * IO + i * O + o);
+#pragma GCC unroll 8
+      for (int r = 0; r < A; r++)  // G g: rows
+#pragma GCC unroll 8
+        for (int b = 0; b < 3; b++) s[r * 3 + b] = comb<3>(F<m>::G[r], v + b, 3);
+#pragma GCC unroll 8
+      for (int r = 0; r < A; r++)  // (.) G^T: columns
+#pragma GCC unroll 8
+        for (int b = 0; b < A; b++) st(U + (r * A + b) * IO + i * O + o, comb<3>(F<m>::G[b], s + r * 3, 1));
+    });
 }
 
 // dg = G^T dU G into an HWIO filter gradient [3][3][I][O].
+template <int m>
 NTH_CLONES void filter_grad_transform(const float* dU, int64_t I, int64_t O, float* dw) {
+  constexpr int A = F<m>::a;
   const int64_t IO = I * O;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < I; i++) {
-#pragma omp simd
-    for (int64_t o = 0; o < O; o++) {
-      float s[12];
-      for (int b = 0; b < 4; b++) {  // G^T dU: rows
-        const float u0 = dU[(0 * 4 + b) * IO + i * O + o], u1 = dU[(1 * 4 + b) * IO + i * O + o],
-                    u2 = dU[(2 * 4 + b) * IO + i * O + o], u3 = dU[(3 * 4 + b) * IO + i * O + o];
-        s[b] = u0 + 0.5f * (u1 + u2), s[4 + b] = 0.5f * (u1 - u2), s[8 + b] = 0.5f * (u1 + u2) + u3;
-      }
-      for (int a = 0; a < 3; a++) {  // (.) G: columns
-        const float* r = s + 4 * a;
-        dw[(a * 3 + 0) * IO + i * O + o] = r[0] + 0.5f * (r[1] + r[2]);
-        dw[(a * 3 + 1) * IO + i * O + o] = 0.5f * (r[1] - r[2]);
-        dw[(a * 3 + 2) * IO + i * O + o] = 0.5f * (r[1] + r[2]) + r[3];
-      }
-    }
-  }
+  for (int64_t i = 0; i < I; i++)
+    over_channels(O, [&](auto lane, int64_t o) NTH_INLINE {
+      using T = decltype(lane);
+      T v[A * A], s[3 * A];
+#pragma GCC unroll 64
+      for (int k = 0; k < A * A; k++) v[k] = ld<T>(dU + k * IO + i * O + o);
+#pragma GCC unroll 8
+      for (int r = 0; r < 3; r++)  // G^T dU: rows
+#pragma GCC unroll 8
+        for (int b = 0; b < A; b++) s[r * A + b] = comb<A>(F<m>::GT[r], v + b, A);
+#pragma GCC unroll 8
+      for (int r = 0; r < 3; r++)  // (.) G: columns
+#pragma GCC unroll 8
+        for (int b = 0; b < 3; b++) st(dw + (r * 3 + b) * IO + i * O + o, comb<A>(F<m>::GT[b], s + r * A, 1));
+    });
 }
 
-// ---------------------------------------------------------------- the 16 products
+// ---------------------------------------------------------------- the products
 
 struct Product {
   primitive prim;
@@ -282,19 +354,18 @@ struct Product {
 };
 std::unordered_map<std::string, std::unique_ptr<Product>> products;
 
-// c[16][M][N] (+)= op(a)[16][M][K] b[16][K][N]; op(a) = a^T read from a [16][K][M] when `trans_a`.
-// sa, sb, sc: the distance between the 16 matrices of each operand.
-Product& product(int64_t M, int64_t K, int64_t N, bool trans_a, bool accumulate, int64_t sa, int64_t sb, int64_t sc,
-                 engine& eng) {
-  const std::string key = std::to_string(M) + "," + std::to_string(K) + "," + std::to_string(N) + "," +
-                          std::to_string(trans_a) + std::to_string(accumulate) + "," + std::to_string(sa) + "," +
-                          std::to_string(sb) + "," + std::to_string(sc);
+// c[n][M][N] (+)= op(a)[n][M][K] b[n][K][N] for the n = (m + 2)^2 transformed positions; op(a) = a^T
+// read from a [n][K][M] when `trans_a`. sa, sb, sc: the distance between the n matrices of each operand.
+Product& product(int64_t n, int64_t M, int64_t K, int64_t N, bool trans_a, bool accumulate, int64_t sa, int64_t sb,
+                 int64_t sc, engine& eng) {
+  std::string key;
+  for (int64_t v : {n, M, K, N, int64_t(trans_a), int64_t(accumulate), sa, sb, sc}) key += std::to_string(v) + ",";
   auto it = products.find(key);
   if (it != products.end()) return *it->second;
   auto p = std::make_unique<Product>();
-  p->a = memory::desc({16, M, K}, dt::f32, trans_a ? memory::dims{sa, 1, M} : memory::dims{sa, K, 1});
-  p->b = memory::desc({16, K, N}, dt::f32, memory::dims{sb, N, 1});
-  p->c = memory::desc({16, M, N}, dt::f32, memory::dims{sc, N, 1});
+  p->a = memory::desc({n, M, K}, dt::f32, trans_a ? memory::dims{sa, 1, M} : memory::dims{sa, K, 1});
+  p->b = memory::desc({n, K, N}, dt::f32, memory::dims{sb, N, 1});
+  p->c = memory::desc({n, M, N}, dt::f32, memory::dims{sc, N, 1});
   primitive_attr attr;
   attr.set_scratchpad_mode(scratchpad_mode::user);
   if (accumulate) {
@@ -318,18 +389,72 @@ void run(Product& p, const float* a, const float* b, float* c, engine& eng, stre
 
 int64_t chunk_tiles(int64_t T, int64_t channels) { return std::min(T, std::max<int64_t>(16, chunk_floats() / channels)); }
 
-// y = conv3x3(x, U) for an already transformed filter U [16][g.C][g.K].
+// y = conv3x3(x, U) for an already transformed filter U [A * A][g.C][g.K].
+template <int m>
 void forward(const float* x, const float* U, const Geometry& g, const float* bias, float* y, engine& eng,
              stream& strm) {
+  constexpr int64_t AA = F<m>::a * F<m>::a;
   const int64_t tc = chunk_tiles(g.T, std::max(g.C, g.K));
-  float* V = arena_v.get(size_t(16 * pitch(tc, g.C)));
-  float* M = arena_m.get(size_t(16 * pitch(tc, g.K)));
+  float* V = arena_v.get(size_t(AA * pitch(tc, g.C)));
+  float* M = arena_m.get(size_t(AA * pitch(tc, g.K)));
   for (int64_t t0 = 0; t0 < g.T; t0 += tc) {
     const int64_t n = std::min(tc, g.T - t0);
-    input_transform(x, g, t0, n, V);
-    run(product(n, g.C, g.K, false, false, pitch(n, g.C), g.C * g.K, pitch(n, g.K), eng), V, U, M, eng, strm);
-    output_transform(M, g, t0, n, bias, y);
+    input_transform<m>(x, g, t0, n, V);
+    run(product(AA, n, g.C, g.K, false, false, pitch(n, g.C), g.C * g.K, pitch(n, g.K), eng), V, U, M, eng, strm);
+    output_transform<m>(M, g, t0, n, bias, y);
   }
+}
+
+template <int m>
+void conv(int mode, const float* a, const float* b, float* out, const int32_t* p, const float* bias, engine& eng,
+          stream& strm) {
+  constexpr int64_t AA = F<m>::a * F<m>::a;
+  const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], Co = p[4], pt = p[11], pl = p[12], OH = p[15], OW = p[16];
+  if (mode == 0) {
+    float* U = grow(arena_u, size_t(AA * Ci * Co));
+    filter_transform<m>(b, Ci, Co, U);
+    forward<m>(a, U, geometry(m, N, H, W, Ci, OH, OW, Co, pt, pl), bias, out, eng, strm);
+  } else if (mode == 1) {
+    // dx = conv(dy, g') with g'[kh][kw][o][i] = g[2 - kh][2 - kw][i][o], padded by 2 - p
+    float* flip = grow(arena_flip, size_t(9 * Ci * Co));
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < 9; k++)
+      for (int64_t o = 0; o < Co; o++)
+        for (int64_t i = 0; i < Ci; i++) flip[(k * Co + o) * Ci + i] = b[((8 - k) * Ci + i) * Co + o];
+    float* U = grow(arena_u, size_t(AA * Ci * Co));
+    filter_transform<m>(flip, Co, Ci, U);
+    forward<m>(a, U, geometry(m, N, OH, OW, Co, H, W, Ci, 2 - pt, 2 - pl), nullptr, out, eng, strm);
+  } else {
+    const Geometry g = geometry(m, N, H, W, Ci, OH, OW, Co, pt, pl);
+    const int64_t tc = chunk_tiles(g.T, std::max(Ci, Co));
+    float* V = arena_v.get(size_t(AA * pitch(tc, Ci)));
+    float* dM = arena_m.get(size_t(AA * pitch(tc, Co)));
+    float* dU = grow(arena_u, size_t(AA * Ci * Co));
+    for (int64_t t0 = 0; t0 < g.T; t0 += tc) {
+      const int64_t n = std::min(tc, g.T - t0);
+      input_transform<m>(a, g, t0, n, V);
+      grad_output_transform<m>(b, g, t0, n, dM);
+      run(product(AA, Ci, n, Co, true, t0 > 0, pitch(n, Ci), pitch(n, Co), Ci * Co, eng), V, dM, dU, eng, strm);
+    }
+    filter_grad_transform<m>(dU, Ci, Co, out);
+  }
+}
+
+int g_tile = [] {
+  const char* e = std::getenv("NTH_WINOGRAD_TILE");
+  return e ? std::atoi(e) : 0;
+}();
+
+// F(4x4, 3x3) needs 36 products per 16 outputs instead of 16 per 4 (1.8x fewer multiplies) and
+// reads less transformed data per output, but its filter transform is bigger (36 matrices, not 16)
+// and its rounding error is ~1e-5 instead of ~1e-6 relative (its transforms hold 1/6, 1/24, 4, 8).
+// Measured (docs/benchmarks.md): 10-60% faster than F(2x2, 3x3) from 64 tiles of 4x4 on (8 x
+// 16x16x128: 2.8 vs 3.9 ms; 32 x 16x16x256: 35 vs 57 ms), slower below (4 x 8x8x256); sizes that
+// are not multiples of 4 keep F(2x2, 3x3). mode 1 computes dx: its output is the forward's input.
+int tile_size(int mode, const int32_t* p) {
+  if (g_tile == 2 || g_tile == 4) return g_tile;
+  const int64_t OH = mode == 1 ? p[1] : p[15], OW = mode == 1 ? p[2] : p[16];
+  return OH % 4 == 0 && OW % 4 == 0 && int64_t(p[0]) * (OH / 4) * (OW / 4) >= 64 ? 4 : 2;
 }
 
 }  // namespace
@@ -347,39 +472,19 @@ bool winograd_applies(int mode, const int32_t* p) {
 void set_winograd_min(int64_t channels) { g_min_channels = channels; }
 int64_t winograd_min() { return g_min_channels; }
 int64_t winograd_calls() { return g_calls; }
+int set_winograd_tile(int tile) {
+  const int prev = g_tile;
+  g_tile = tile;
+  return prev;
+}
 
 void winograd_conv(int mode, const float* a, const float* b, float* out, const int32_t* p, float* bias, engine& eng,
                    stream& strm) {
-  const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], Co = p[4], pt = p[11], pl = p[12], OH = p[15], OW = p[16];
   g_calls++;
-  if (mode == 0) {
-    float* U = grow(arena_u, size_t(16 * Ci * Co));
-    filter_transform(b, Ci, Co, U);
-    forward(a, U, geometry(N, H, W, Ci, OH, OW, Co, pt, pl), bias, out, eng, strm);
-  } else if (mode == 1) {
-    // dx = conv(dy, g') with g'[kh][kw][o][i] = g[2 - kh][2 - kw][i][o], padded by 2 - p
-    float* flip = grow(arena_flip, size_t(9 * Ci * Co));
-#pragma omp parallel for schedule(static)
-    for (int64_t k = 0; k < 9; k++)
-      for (int64_t o = 0; o < Co; o++)
-        for (int64_t i = 0; i < Ci; i++) flip[(k * Co + o) * Ci + i] = b[((8 - k) * Ci + i) * Co + o];
-    float* U = grow(arena_u, size_t(16 * Ci * Co));
-    filter_transform(flip, Co, Ci, U);
-    forward(a, U, geometry(N, OH, OW, Co, H, W, Ci, 2 - pt, 2 - pl), nullptr, out, eng, strm);
-  } else {
-    const Geometry g = geometry(N, H, W, Ci, OH, OW, Co, pt, pl);
-    const int64_t tc = chunk_tiles(g.T, std::max(Ci, Co));
-    float* V = arena_v.get(size_t(16 * pitch(tc, Ci)));
-    float* dM = arena_m.get(size_t(16 * pitch(tc, Co)));
-    float* dU = grow(arena_u, size_t(16 * Ci * Co));
-    for (int64_t t0 = 0; t0 < g.T; t0 += tc) {
-      const int64_t n = std::min(tc, g.T - t0);
-      input_transform(a, g, t0, n, V);
-      grad_output_transform(b, g, t0, n, dM);
-      run(product(Ci, n, Co, true, t0 > 0, pitch(n, Ci), pitch(n, Co), Ci * Co, eng), V, dM, dU, eng, strm);
-    }
-    filter_grad_transform(dU, Ci, Co, out);
-  }
+  if (tile_size(mode, p) == 4)
+    conv<4>(mode, a, b, out, p, bias, eng, strm);
+  else
+    conv<2>(mode, a, b, out, p, bias, eng, strm);
 }
 
 void winograd_clear() {

@@ -1,6 +1,7 @@
-// Winograd F(2x2, 3x3) convolutions (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural
-// Networks") for the 3x3 stride-1 convolutions that are most of a training step: forward,
-// backward-data and backward-weights, each as transforms around 16 batched oneDNN matmuls.
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions (Lavin & Gray 2016, "Fast Algorithms for
+// Convolutional Neural Networks") for the 3x3 stride-1 convolutions that are most of a training
+// step: forward, backward-data and backward-weights, each as transforms around 16 or 36 batched
+// oneDNN matmuls.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -17,6 +18,9 @@ namespace nth {
 bool winograd_applies(int mode, const int32_t* p);
 void set_winograd_min(int64_t channels);
 int64_t winograd_min();
+// 0: pick the tile by size (F(4x4, 3x3) for the larger convolutions, else F(2x2, 3x3)); 2 or 4:
+// always that tile (tests). Returns the previous setting.
+int set_winograd_tile(int tile);
 // how many convolution passes have run as Winograd (tests check the path they meant to reach ran)
 int64_t winograd_calls();
 

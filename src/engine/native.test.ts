@@ -471,50 +471,60 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
     }
   });
 
-  test('Winograd F(2x2, 3x3): forward, backward-data and filter gradient (with bias) match cpu', async () => {
+  test('Winograd F(2x2, 3x3) and F(4x4, 3x3): forward, backward-data, filter gradient, bias match cpu', async () => {
     await initEngine({ backend: 'native', threads: 2 });
     // Every 3x3 stride-1 convolution through Winograd, whatever its size, so small shapes reach
-    // the edge cases: odd sizes (the last tile row / column half outside), paddings 0-2 on each side
-    // (backward-data pads by 2 - p), channel counts off the 8-lane vectors, one image or several.
-    const prev = nativeWinograd(1).minChannels;
-    try {
-      const before = nativeWinograd().calls;
-      const shapes: [string, number[], number, 'same' | 'valid' | number[][]][] = [
-        ['odd sizes, same', [2, 9, 7, 5], 6, 'same'],
-        ['valid', [1, 8, 8, 3], 4, 'valid'],
+    // the edge cases: odd sizes (the last tile row / column partly outside), paddings 0-2 on each
+    // side (backward-data pads by 2 - p), channel counts off the 8-lane vectors, one image or several.
+    const shapes: [string, number[], number, 'same' | 'valid' | number[][]][] = [
+      ['odd sizes, same', [2, 9, 7, 5], 6, 'same'],
+      ['valid', [1, 8, 8, 3], 4, 'valid'],
+      [
+        'explicit padding 0/2 rows, 1/2 columns',
+        [3, 10, 11, 9],
+        17,
         [
-          'explicit padding 0/2 rows, 1/2 columns',
-          [3, 10, 11, 9],
-          17,
-          [
-            [0, 0],
-            [0, 2],
-            [1, 2],
-            [0, 0],
-          ],
+          [0, 0],
+          [0, 2],
+          [1, 2],
+          [0, 0],
         ],
-        ['vector lanes and tail', [2, 16, 16, 20], 12, 'same'],
-        ['one row of tiles', [1, 2, 13, 8], 8, 'same'],
-      ];
-      const cases: KernelCase[] = shapes.map(([name, xs, co, pad]) => ({
-        name,
-        inputs: [xs, [3, 3, xs[3]!, co]],
-        fn: (x, f) => tf.conv2d(t4(x), t4(f), 1, pad as 'same'),
-      }));
-      // conv + bias in one kernel: the bias added by the output transform, its gradient summed
-      // beside the filter gradient (the cpu side runs the unfused composition)
-      cases.push({
-        name: 'conv + bias',
-        inputs: [[2, 9, 10, 11], [3, 3, 11, 7], [7]],
-        fn: (x, f, b) => conv2d({ weight: f!, bias: b! }, t4(x), { pad: 'same' }),
-      });
-      await expectMatch(cases);
-      const calls = nativeWinograd().calls - before;
-      // per case: the forward of the value, and forward + backward-data + filter gradient of the
-      // gradient check
-      assert.ok(calls >= 3 * cases.length, `only ${calls} convolution passes ran as Winograd`);
+      ],
+      ['vector lanes and tail', [2, 16, 16, 20], 12, 'same'],
+      ['one row of tiles', [1, 2, 13, 8], 8, 'same'],
+    ];
+    const cases: KernelCase[] = shapes.map(([name, xs, co, pad]) => ({
+      name,
+      inputs: [xs, [3, 3, xs[3]!, co]],
+      fn: (x, f) => tf.conv2d(t4(x), t4(f), 1, pad as 'same'),
+    }));
+    // conv + bias in one kernel: the bias added by the output transform (the cpu side runs the
+    // unfused composition)
+    cases.push({
+      name: 'conv + bias',
+      inputs: [[2, 9, 10, 11], [3, 3, 11, 7], [7]],
+      fn: (x, f, b) => conv2d({ weight: f!, bias: b! }, t4(x), { pad: 'same' }),
+    });
+    const prev = nativeWinograd({ minChannels: 1 });
+    try {
+      // F(4x4, 3x3) rounds more: its transforms hold 1/6, 1/24, 4 and 8 (~1e-5 relative here)
+      for (const [tile, tol] of [
+        [2, 1e-5],
+        [4, 1e-4],
+      ] as const) {
+        nativeWinograd({ tile });
+        const before = nativeWinograd().calls;
+        await expectMatch(
+          cases.map((c) => ({ ...c, name: `F(${tile}x${tile}) ${c.name}` })),
+          tol,
+        );
+        const calls = nativeWinograd().calls - before;
+        // per case: the forward of the value, and forward + backward-data + filter gradient of
+        // the gradient check
+        assert.ok(calls >= 3 * cases.length, `only ${calls} convolution passes ran as Winograd`);
+      }
     } finally {
-      nativeWinograd(prev);
+      nativeWinograd({ minChannels: prev.minChannels, tile: 0 });
     }
   });
 

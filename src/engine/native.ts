@@ -162,6 +162,7 @@ interface Addon {
     step: number,
   ): void;
   winogradMin(channels?: number): number;
+  winogradTile(tile?: number): number;
   winogradCalls(): number;
   setThreads(n: number): void;
   getThreads(): number;
@@ -962,16 +963,23 @@ export function nativeThreads(): number {
 }
 
 /**
- * The channel count from which 3x3 stride-1 convolutions run as Winograd F(2x2, 3x3) in the addon
- * (native/winograd.cc; half of it for filter gradients). Sets it when given (1: every such
- * convolution, for tests; Infinity: never) and returns the previous value, with how many convolution
- * passes have run as Winograd so far.
+ * Winograd settings of the addon (native/winograd.cc). `minChannels`: the channel count from which
+ * 3x3 stride-1 convolutions run as Winograd (half of it for filter gradients; 1: every such
+ * convolution, for tests; Infinity: never). `tile`: 0 picks F(2x2, 3x3) or F(4x4, 3x3) by size, 2 or
+ * 4 forces one. Sets what is given and returns the previous values, with how many convolution passes
+ * have run as Winograd so far.
  */
-export function nativeWinograd(minChannels?: number): { minChannels: number; calls: number } {
+export function nativeWinograd(set: { minChannels?: number; tile?: 0 | 2 | 4 } = {}): {
+  minChannels: number;
+  tile: number;
+  calls: number;
+} {
   const A = loadAddon();
   if (!A) throw new Error(`native addon ${loadError}`);
-  const n = minChannels === undefined ? undefined : Math.min(minChannels, 2 ** 31 - 1);
-  return { minChannels: A.winogradMin(n), calls: A.winogradCalls() };
+  const n = set.minChannels === undefined ? undefined : Math.min(set.minChannels, 2 ** 31 - 1);
+  const minChannels = A.winogradMin(n);
+  const tile = A.winogradTile(set.tile);
+  return { minChannels, tile, calls: A.winogradCalls() };
 }
 
 export function nativeVersion(): string | null {
