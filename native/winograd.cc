@@ -184,6 +184,21 @@ inline T comb(const float* c, const T* x, int stride) {
   return acc;
 }
 
+// y [P][S] = L x R^T for constant L [P][Q] and R [S][U] and x [Q][U] (row-major): every transform
+// of the algorithm has this two-sided form (B^T d B, A^T M A, A dY A^T, G g G^T, G^T dU G).
+template <int P, int Q, int S, int U, class T>
+inline NTH_INLINE void sandwich(const float (&L)[P][Q], const float (&R)[S][U], const T* x, T* y) {
+  T t[P * U];
+#pragma GCC unroll 8
+  for (int p = 0; p < P; p++)  // L x: combine rows
+#pragma GCC unroll 8
+    for (int u = 0; u < U; u++) t[p * U + u] = comb<Q>(L[p], x + u, U);
+#pragma GCC unroll 8
+  for (int p = 0; p < P; p++)  // (.) R^T: combine columns
+#pragma GCC unroll 8
+    for (int q = 0; q < S; q++) y[p * S + q] = comb<U>(R[q], t + p * U, 1);
+}
+
 // The tile of output tile t: image n, tile row th and column tw.
 struct TileAt {
   int64_t n, th, tw;
@@ -212,17 +227,12 @@ NTH_CLONES void input_transform(const float* x, const Geometry& g, int64_t t0, i
     for (int k = 0; k < A * A; k++) o[k] = V + k * pitch(tc, C) + i * C;
     over_channels(C, [&](auto lane, int64_t c) NTH_INLINE {
       using T = decltype(lane);
-      T v[A * A], s[A * A];
+      T v[A * A], r[A * A];
 #pragma GCC unroll 64
       for (int k = 0; k < A * A; k++) v[k] = ld<T>(d[k] + c);
-#pragma GCC unroll 8
-      for (int r = 0; r < A; r++)  // B^T d: combine rows
-#pragma GCC unroll 8
-        for (int b = 0; b < A; b++) s[r * A + b] = comb<A>(F<m>::BT[r], v + b, A);
-#pragma GCC unroll 8
-      for (int r = 0; r < A; r++)  // (.) B: combine columns
-#pragma GCC unroll 8
-        for (int b = 0; b < A; b++) st(o[r * A + b] + c, comb<A>(F<m>::BT[b], s + r * A, 1));
+      sandwich(F<m>::BT, F<m>::BT, v, r);
+#pragma GCC unroll 64
+      for (int k = 0; k < A * A; k++) st(o[k] + c, r[k]);
     });
   }
 }
@@ -249,18 +259,13 @@ NTH_CLONES void output_transform(const float* M, const Geometry& g, int64_t t0, 
     for (int k = 0; k < A * A; k++) mp[k] = M + k * pitch(tc, K) + i * K;
     over_channels(K, [&](auto lane, int64_t c) NTH_INLINE {
       using T = decltype(lane);
-      T v[A * A], s[m * A];
+      T v[A * A], r[m * m];
 #pragma GCC unroll 64
       for (int k = 0; k < A * A; k++) v[k] = ld<T>(mp[k] + c);
       const T bc = ld<T>(bz + c);
-#pragma GCC unroll 8
-      for (int r = 0; r < m; r++)  // A^T M: rows
-#pragma GCC unroll 8
-        for (int b = 0; b < A; b++) s[r * A + b] = comb<A>(F<m>::AT[r], v + b, A);
-#pragma GCC unroll 8
-      for (int r = 0; r < m; r++)  // (.) A: columns
-#pragma GCC unroll 8
-        for (int b = 0; b < m; b++) st(o[r * m + b] + c, comb<A>(F<m>::AT[b], s + r * A, 1) + bc);
+      sandwich(F<m>::AT, F<m>::AT, v, r);
+#pragma GCC unroll 16
+      for (int k = 0; k < m * m; k++) st(o[k] + c, r[k] + bc);
     });
   }
 }
@@ -284,17 +289,12 @@ NTH_CLONES void grad_output_transform(const float* dy, const Geometry& g, int64_
     for (int k = 0; k < A * A; k++) o[k] = dM + k * pitch(tc, K) + i * K;
     over_channels(K, [&](auto lane, int64_t c) NTH_INLINE {
       using T = decltype(lane);
-      T v[m * m], u[A * m];
+      T v[m * m], r[A * A];
 #pragma GCC unroll 16
       for (int k = 0; k < m * m; k++) v[k] = ld<T>(d[k] + c);
-#pragma GCC unroll 8
-      for (int r = 0; r < A; r++)  // A dY: rows
-#pragma GCC unroll 8
-        for (int b = 0; b < m; b++) u[r * m + b] = comb<m>(F<m>::A_[r], v + b, m);
-#pragma GCC unroll 8
-      for (int r = 0; r < A; r++)  // (.) A^T: columns
-#pragma GCC unroll 8
-        for (int b = 0; b < A; b++) st(o[r * A + b] + c, comb<m>(F<m>::A_[b], u + r * m, 1));
+      sandwich(F<m>::A_, F<m>::A_, v, r);
+#pragma GCC unroll 64
+      for (int k = 0; k < A * A; k++) st(o[k] + c, r[k]);
     });
   }
 }
@@ -308,17 +308,12 @@ NTH_CLONES void filter_transform(const float* w, int64_t I, int64_t O, float* U)
   for (int64_t i = 0; i < I; i++)
     over_channels(O, [&](auto lane, int64_t o) NTH_INLINE {
       using T = decltype(lane);
-      T v[9], s[A * 3];
+      T v[9], r[A * A];
 #pragma GCC unroll 16
       for (int k = 0; k < 9; k++) v[k] = ld<T>(w + k * IO + i * O + o);
-#pragma GCC unroll 8
-      for (int r = 0; r < A; r++)  // G g: rows
-#pragma GCC unroll 8
-        for (int b = 0; b < 3; b++) s[r * 3 + b] = comb<3>(F<m>::G[r], v + b, 3);
-#pragma GCC unroll 8
-      for (int r = 0; r < A; r++)  // (.) G^T: columns
-#pragma GCC unroll 8
-        for (int b = 0; b < A; b++) st(U + (r * A + b) * IO + i * O + o, comb<3>(F<m>::G[b], s + r * 3, 1));
+      sandwich(F<m>::G, F<m>::G, v, r);
+#pragma GCC unroll 64
+      for (int k = 0; k < A * A; k++) st(U + k * IO + i * O + o, r[k]);
     });
 }
 
@@ -331,17 +326,12 @@ NTH_CLONES void filter_grad_transform(const float* dU, int64_t I, int64_t O, flo
   for (int64_t i = 0; i < I; i++)
     over_channels(O, [&](auto lane, int64_t o) NTH_INLINE {
       using T = decltype(lane);
-      T v[A * A], s[3 * A];
+      T v[A * A], r[9];
 #pragma GCC unroll 64
       for (int k = 0; k < A * A; k++) v[k] = ld<T>(dU + k * IO + i * O + o);
-#pragma GCC unroll 8
-      for (int r = 0; r < 3; r++)  // G^T dU: rows
-#pragma GCC unroll 8
-        for (int b = 0; b < A; b++) s[r * A + b] = comb<A>(F<m>::GT[r], v + b, A);
-#pragma GCC unroll 8
-      for (int r = 0; r < 3; r++)  // (.) G: columns
-#pragma GCC unroll 8
-        for (int b = 0; b < 3; b++) st(dw + (r * 3 + b) * IO + i * O + o, comb<A>(F<m>::GT[b], s + r * A, 1));
+      sandwich(F<m>::GT, F<m>::GT, v, r);
+#pragma GCC unroll 16
+      for (int k = 0; k < 9; k++) st(dw + k * IO + i * O + o, r[k]);
     });
 }
 
