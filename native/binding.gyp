@@ -7,7 +7,7 @@
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-O3", "-fopenmp", "-std=c++17", "-march=x86-64-v2", "-ffp-contract=off", "-fno-trapping-math"],
+      "cflags_cc": ["-O3", "-fopenmp", "-std=c++17", "-march=x86-64-v2", "-ffp-contract=off", "-fno-trapping-math", "-Wno-psabi"],
       "libraries": ["-ldnnl", "-fopenmp"]
     }
   ]
