@@ -247,7 +247,7 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
   check(!has_bias || mode == 0, info.Env(), "conv: only the forward pass takes a bias");
   float* bias = has_bias ? f32(info[5]) : nullptr;
   if (has_bias) check(len(info[5]) == size_t(info[4].As<Napi::Int32Array>().Data()[4]), info.Env(), "conv: bias size");
-  if (nth::winograd_applies(mode, info[4].As<Napi::Int32Array>().Data())) {
+  if (nth::winograd_applies(info[4].As<Napi::Int32Array>().Data())) {
     nth::winograd_conv(mode, f32(info[1]), f32(info[2]), f32(info[3]), info[4].As<Napi::Int32Array>().Data(), bias,
                        eng(), strm());
     return info.Env().Undefined();

@@ -10,12 +10,12 @@
 
 namespace nth {
 
-// Whether a convolution pass (mode as below; params as in addon.cc's conv:
-// N,H,W,Ci,Co,KH,KW,sh,sw,dh,dw,pt,pl,pb,pr,OH,OW) runs as Winograd: 3x3, stride 1, no dilation,
-// padding at most 2, both channel counts at least the threshold (half of it for backward-weights)
-// and at least 64 output tiles. set_winograd_min(1) sends every such convolution through Winograd
-// (tests); a huge value turns it off.
-bool winograd_applies(int mode, const int32_t* p);
+// Whether a convolution (params as in addon.cc's conv: N,H,W,Ci,Co,KH,KW,sh,sw,dh,dw,pt,pl,pb,pr,
+// OH,OW) runs as Winograd, all three passes: 3x3, stride 1, no dilation, padding at most 2, both
+// channel counts at least the threshold (default 32, NTH_WINOGRAD_MIN) and at least 64 output
+// tiles. set_winograd_min(1) sends every such convolution through Winograd (tests); a huge value
+// turns it off.
+bool winograd_applies(const int32_t* p);
 void set_winograd_min(int64_t channels);
 int64_t winograd_min();
 // 0: pick the tile by size (F(4x4, 3x3) for the larger convolutions, else F(2x2, 3x3)); 2 or 4:

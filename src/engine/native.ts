@@ -964,8 +964,8 @@ export function nativeThreads(): number {
 
 /**
  * Winograd settings of the addon (native/winograd.cc). `minChannels`: the channel count from which
- * 3x3 stride-1 convolutions run as Winograd (half of it for filter gradients; 1: every such
- * convolution, for tests; Infinity: never). `tile`: 0 picks F(2x2, 3x3) or F(4x4, 3x3) by size, 2 or
+ * 3x3 stride-1 convolutions run as Winograd (default 32; 1: every such convolution, for tests;
+ * Infinity: never). `tile`: 0 picks F(2x2, 3x3) or F(4x4, 3x3) by size, 2 or
  * 4 forces one. Sets what is given and returns the previous values, with how many convolution passes
  * have run as Winograd so far.
  */
