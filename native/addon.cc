@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -50,6 +51,14 @@ std::vector<int64_t> dims(const Napi::Value& v) {
 
 void check(bool ok, const Napi::Env& env, const char* what) {
   if (!ok) throw Napi::RangeError::New(env, what);
+}
+
+// Convolutions and matmuls share process-wide plan caches and scratch arenas, and Node may call the
+// addon from several worker threads at once (preprocessing runs face detection in workers): those
+// calls take this lock, one at a time (each is parallel inside already).
+std::mutex& shared_state() {
+  static std::mutex m;
+  return m;
 }
 
 // Work below this many elements runs on one thread: forking costs more than it saves.
@@ -242,6 +251,7 @@ int64_t p4(const Napi::CallbackInfo& info) { return info[4].As<Napi::Int32Array>
 //   mode 0: out = conv(x = a, w = b) (+ bias)   mode 1: out = dx(dy = a, w = b)
 //   mode 2: out = dw(x = a, dy = b)
 Napi::Value Conv(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(shared_state());
   const int mode = i32(info[0]);
   const bool has_bias = info.Length() > 5 && info[5].IsTypedArray();
   check(!has_bias || mode == 0, info.Env(), "conv: only the forward pass takes a bias");
@@ -322,6 +332,7 @@ std::unordered_map<std::string, std::unique_ptr<MatMulPlan>> mm_plans;
 
 // matmul(a, b, out, batchA, batchB, M, K, N, transA, transB): out[batch, M, N] = op(a) op(b); a batch of 1 broadcasts.
 Napi::Value MatMul(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(shared_state());
   const int64_t bA = i64(info[3]), bB = i64(info[4]), M = i64(info[5]), K = i64(info[6]), N = i64(info[7]);
   const bool tA = info[8].As<Napi::Boolean>(), tB = info[9].As<Napi::Boolean>();
   check(len(info[0]) == size_t(bA * M * K) && len(info[1]) == size_t(bB * K * N) &&
@@ -1138,6 +1149,7 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
 }
 Napi::Value ClearCaches(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(shared_state());
   conv_plans.clear();
   mm_plans.clear();
   nth::winograd_clear();
