@@ -185,6 +185,20 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
       cases.push({ name: `mean ${axes}`, inputs: [[3, 4, 5, 6]], fn: (x) => tf.mean(x!, axes) });
       cases.push({ name: `max ${axes}`, inputs: [[3, 4, 5, 6]], fn: (x) => tf.max(x!, axes) });
     }
+    // a bias gradient: many rows into a few sums, split into fixed row blocks across threads
+    for (const [axes, shape] of [
+      [
+        [0, 1, 2],
+        [4, 40, 40, 12],
+      ],
+      [
+        [1, 2],
+        [2, 64, 64, 5],
+      ],
+    ] as const) {
+      cases.push({ name: `sum ${axes} of [${shape}]`, inputs: [shape], fn: (x) => tf.sum(x!, [...axes]) });
+      cases.push({ name: `mean ${axes} of [${shape}]`, inputs: [shape], fn: (x) => tf.mean(x!, [...axes]) });
+    }
     cases.push({
       name: 'moments (instance norm)',
       inputs: [[2, 8, 8, 4]],
