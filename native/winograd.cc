@@ -208,32 +208,49 @@ inline TileAt tile_at(const Geometry& g, int64_t t) {
   return {t / per, (t % per) / g.TW, t % g.TW};
 }
 
+// The C channels of pixel (y, x) of image n in an NHWC tensor [., H, W, C], or `outside` past its edge.
+template <class P>
+inline P pixel(P base, int64_t n, int64_t y, int64_t x, int64_t H, int64_t W, int64_t C, P outside) {
+  return y >= 0 && y < H && x >= 0 && x < W ? base + ((n * H + y) * W + x) * C : outside;
+}
+
+// out[k][c] = (L in R^T)[k] (+ add[c]) for c < C: the Q x U matrix `in` and the P x S result are read
+// and written one channel vector per pointer, so tiles of NHWC images, rows of the transformed
+// matrices and HWIO filter taps all go through the same loop.
+template <int P, int Q, int S, int U>
+inline NTH_INLINE void transform_channels(const float (&L)[P][Q], const float (&R)[S][U], const float* const* in,
+                                          float* const* out, int64_t C, const float* add = nullptr) {
+  over_channels(C, [&](auto lane, int64_t c) NTH_INLINE {
+    using T = decltype(lane);
+    T v[Q * U], r[P * S];
+#pragma GCC unroll 64
+    for (int k = 0; k < Q * U; k++) v[k] = ld<T>(in[k] + c);
+    sandwich(L, R, v, r);
+    if (add) {
+      const T b = ld<T>(add + c);
+#pragma GCC unroll 64
+      for (int k = 0; k < P * S; k++) r[k] = r[k] + b;
+    }
+#pragma GCC unroll 64
+    for (int k = 0; k < P * S; k++) st(out[k] + c, r[k]);
+  });
+}
+
 // V[xi][i][c] = (B^T d B)[xi] for tiles t0 .. t0 + tc - 1 of x; out-of-image pixels read as zeros.
 template <int m>
 NTH_CLONES void input_transform(const float* x, const Geometry& g, int64_t t0, int64_t tc, float* V) {
   constexpr int A = F<m>::a;
-  const int64_t C = g.C;
-  const float* z = grow(zeros, size_t(C));
+  const float* z = grow(zeros, size_t(g.C));
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < tc; i++) {
     const TileAt at = tile_at(g, t0 + i);
     const float* d[A * A];
-    for (int a = 0; a < A; a++)
-      for (int b = 0; b < A; b++) {
-        const int64_t y = m * at.th - g.pt + a, xx = m * at.tw - g.pl + b;
-        d[a * A + b] = (y >= 0 && y < g.H && xx >= 0 && xx < g.W) ? x + ((at.n * g.H + y) * g.W + xx) * C : z;
-      }
     float* o[A * A];
-    for (int k = 0; k < A * A; k++) o[k] = V + k * pitch(tc, C) + i * C;
-    over_channels(C, [&](auto lane, int64_t c) NTH_INLINE {
-      using T = decltype(lane);
-      T v[A * A], r[A * A];
-#pragma GCC unroll 64
-      for (int k = 0; k < A * A; k++) v[k] = ld<T>(d[k] + c);
-      sandwich(F<m>::BT, F<m>::BT, v, r);
-#pragma GCC unroll 64
-      for (int k = 0; k < A * A; k++) st(o[k] + c, r[k]);
-    });
+    for (int a = 0; a < A; a++)
+      for (int b = 0; b < A; b++)
+        d[a * A + b] = pixel(x, at.n, m * at.th - g.pt + a, m * at.tw - g.pl + b, g.H, g.W, g.C, z);
+    for (int k = 0; k < A * A; k++) o[k] = V + k * pitch(tc, g.C) + i * g.C;
+    transform_channels(F<m>::BT, F<m>::BT, d, o, g.C);
   }
 }
 
@@ -242,31 +259,19 @@ template <int m>
 NTH_CLONES void output_transform(const float* M, const Geometry& g, int64_t t0, int64_t tc, const float* bias,
                                  float* y) {
   constexpr int A = F<m>::a;
-  const int64_t K = g.K;
-  const float* bz = bias ? bias : grow(zeros, size_t(K));
-  float* jk = grow(junk, size_t(K) * m * m * size_t(omp_get_max_threads()));
+  float* jk = grow(junk, size_t(g.K) * m * m * size_t(omp_get_max_threads()));
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < tc; i++) {
     const TileAt at = tile_at(g, t0 + i);
+    const float* mp[A * A];
     float* o[m * m];
+    for (int k = 0; k < A * A; k++) mp[k] = M + k * pitch(tc, g.K) + i * g.K;
     for (int a = 0; a < m; a++)
       for (int b = 0; b < m; b++) {
-        const int64_t r = m * at.th + a, c = m * at.tw + b;
-        o[a * m + b] = (r < g.OH && c < g.OW) ? y + ((at.n * g.OH + r) * g.OW + c) * K
-                                                : jk + (int64_t(omp_get_thread_num()) * m * m + a * m + b) * K;
+        float* discard = jk + (int64_t(omp_get_thread_num()) * m * m + a * m + b) * g.K;
+        o[a * m + b] = pixel(y, at.n, m * at.th + a, m * at.tw + b, g.OH, g.OW, g.K, discard);
       }
-    const float* mp[A * A];
-    for (int k = 0; k < A * A; k++) mp[k] = M + k * pitch(tc, K) + i * K;
-    over_channels(K, [&](auto lane, int64_t c) NTH_INLINE {
-      using T = decltype(lane);
-      T v[A * A], r[m * m];
-#pragma GCC unroll 64
-      for (int k = 0; k < A * A; k++) v[k] = ld<T>(mp[k] + c);
-      const T bc = ld<T>(bz + c);
-      sandwich(F<m>::AT, F<m>::AT, v, r);
-#pragma GCC unroll 16
-      for (int k = 0; k < m * m; k++) st(o[k] + c, r[k] + bc);
-    });
+    transform_channels(F<m>::AT, F<m>::AT, mp, o, g.K, bias);
   }
 }
 
@@ -274,28 +279,16 @@ NTH_CLONES void output_transform(const float* M, const Geometry& g, int64_t t0, 
 template <int m>
 NTH_CLONES void grad_output_transform(const float* dy, const Geometry& g, int64_t t0, int64_t tc, float* dM) {
   constexpr int A = F<m>::a;
-  const int64_t K = g.K;
-  const float* z = grow(zeros, size_t(K));
+  const float* z = grow(zeros, size_t(g.K));
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < tc; i++) {
     const TileAt at = tile_at(g, t0 + i);
     const float* d[m * m];
-    for (int a = 0; a < m; a++)
-      for (int b = 0; b < m; b++) {
-        const int64_t r = m * at.th + a, c = m * at.tw + b;
-        d[a * m + b] = (r < g.OH && c < g.OW) ? dy + ((at.n * g.OH + r) * g.OW + c) * K : z;
-      }
     float* o[A * A];
-    for (int k = 0; k < A * A; k++) o[k] = dM + k * pitch(tc, K) + i * K;
-    over_channels(K, [&](auto lane, int64_t c) NTH_INLINE {
-      using T = decltype(lane);
-      T v[m * m], r[A * A];
-#pragma GCC unroll 16
-      for (int k = 0; k < m * m; k++) v[k] = ld<T>(d[k] + c);
-      sandwich(F<m>::A_, F<m>::A_, v, r);
-#pragma GCC unroll 64
-      for (int k = 0; k < A * A; k++) st(o[k] + c, r[k]);
-    });
+    for (int a = 0; a < m; a++)
+      for (int b = 0; b < m; b++) d[a * m + b] = pixel(dy, at.n, m * at.th + a, m * at.tw + b, g.OH, g.OW, g.K, z);
+    for (int k = 0; k < A * A; k++) o[k] = dM + k * pitch(tc, g.K) + i * g.K;
+    transform_channels(F<m>::A_, F<m>::A_, d, o, g.K);
   }
 }
 
@@ -305,16 +298,13 @@ NTH_CLONES void filter_transform(const float* w, int64_t I, int64_t O, float* U)
   constexpr int A = F<m>::a;
   const int64_t IO = I * O;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < I; i++)
-    over_channels(O, [&](auto lane, int64_t o) NTH_INLINE {
-      using T = decltype(lane);
-      T v[9], r[A * A];
-#pragma GCC unroll 16
-      for (int k = 0; k < 9; k++) v[k] = ld<T>(w + k * IO + i * O + o);
-      sandwich(F<m>::G, F<m>::G, v, r);
-#pragma GCC unroll 64
-      for (int k = 0; k < A * A; k++) st(U + k * IO + i * O + o, r[k]);
-    });
+  for (int64_t i = 0; i < I; i++) {
+    const float* taps[9];
+    float* o[A * A];
+    for (int k = 0; k < 9; k++) taps[k] = w + k * IO + i * O;
+    for (int k = 0; k < A * A; k++) o[k] = U + k * IO + i * O;
+    transform_channels(F<m>::G, F<m>::G, taps, o, O);
+  }
 }
 
 // dg = G^T dU G into an HWIO filter gradient [3][3][I][O].
@@ -323,16 +313,13 @@ NTH_CLONES void filter_grad_transform(const float* dU, int64_t I, int64_t O, flo
   constexpr int A = F<m>::a;
   const int64_t IO = I * O;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < I; i++)
-    over_channels(O, [&](auto lane, int64_t o) NTH_INLINE {
-      using T = decltype(lane);
-      T v[A * A], r[9];
-#pragma GCC unroll 64
-      for (int k = 0; k < A * A; k++) v[k] = ld<T>(dU + k * IO + i * O + o);
-      sandwich(F<m>::GT, F<m>::GT, v, r);
-#pragma GCC unroll 16
-      for (int k = 0; k < 9; k++) st(dw + k * IO + i * O + o, r[k]);
-    });
+  for (int64_t i = 0; i < I; i++) {
+    const float* u[A * A];
+    float* taps[9];
+    for (int k = 0; k < A * A; k++) u[k] = dU + k * IO + i * O;
+    for (int k = 0; k < 9; k++) taps[k] = dw + k * IO + i * O;
+    transform_channels(F<m>::GT, F<m>::GT, u, taps, O);
+  }
 }
 
 // ---------------------------------------------------------------- the products
