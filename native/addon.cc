@@ -245,27 +245,24 @@ ConvPlan* conv_plan(int mode, const int32_t* p, bool bias) {
   return c;
 }
 
-int64_t p4(const Napi::CallbackInfo& info) { return info[4].As<Napi::Int32Array>().Data()[4]; }
-
 // conv(mode, a, b, out, params[N,H,W,Ci,Co,KH,KW,sh,sw,dh,dw,pt,pl,pb,pr,OH,OW], bias?)
 //   mode 0: out = conv(x = a, w = b) (+ bias)   mode 1: out = dx(dy = a, w = b)
 //   mode 2: out = dw(x = a, dy = b)
 Napi::Value Conv(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(shared_state());
   const int mode = i32(info[0]);
+  const int32_t* p = info[4].As<Napi::Int32Array>().Data();
   const bool has_bias = info.Length() > 5 && info[5].IsTypedArray();
   check(!has_bias || mode == 0, info.Env(), "conv: only the forward pass takes a bias");
   float* bias = has_bias ? f32(info[5]) : nullptr;
-  if (has_bias) check(len(info[5]) == size_t(info[4].As<Napi::Int32Array>().Data()[4]), info.Env(), "conv: bias size");
-  if (nth::winograd_applies(info[4].As<Napi::Int32Array>().Data())) {
-    nth::winograd_conv(mode, f32(info[1]), f32(info[2]), f32(info[3]), info[4].As<Napi::Int32Array>().Data(), bias,
-                       eng(), strm());
+  if (has_bias) check(len(info[5]) == size_t(p[4]), info.Env(), "conv: bias size");
+  if (nth::winograd_applies(p)) {
+    nth::winograd_conv(mode, f32(info[1]), f32(info[2]), f32(info[3]), p, bias, eng(), strm());
     return info.Env().Undefined();
   }
-  ConvPlan* c = conv_plan(mode, info[4].As<Napi::Int32Array>().Data(), has_bias);
+  ConvPlan* c = conv_plan(mode, p, has_bias);
   memory a(c->a_md, eng(), f32(info[1])), b(c->b_md, eng(), f32(info[2])), out(c->out_md, eng(), f32(info[3]));
   if (c->via_bwd) {
-    const int32_t* p = info[4].As<Napi::Int32Array>().Data();
     const int64_t KH = p[5], KW = p[6], block = int64_t(p[3]) * p[4];
     const float* w = f32(info[2]);
     for (int64_t kh = 0; kh < KH; kh++)
@@ -302,14 +299,14 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
       w = *c->w_buf;
     }
     memory os = c->staged[2] ? buf(2) : out;
-    if (mode == 0 && bias) {
-      memory bm(memory::desc({p4(info)}, dt::f32, tag::x), eng(), bias);
-      c->prim.execute(strm(), {{DNNL_ARG_SRC, as}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, os},
-                               {DNNL_ARG_SCRATCHPAD, *c->scratch}});
-    } else if (mode == 0)
-      c->prim.execute(strm(), {{DNNL_ARG_SRC, as}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, os}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
-    else
-      c->prim.execute(strm(), {{DNNL_ARG_DIFF_DST, as}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, os}, {DNNL_ARG_SCRATCHPAD, *c->scratch}});
+    std::unordered_map<int, memory> args = {{DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_SCRATCHPAD, *c->scratch}};
+    if (mode == 0) {
+      args.insert({{DNNL_ARG_SRC, as}, {DNNL_ARG_DST, os}});
+      if (bias) args.insert({DNNL_ARG_BIAS, memory(memory::desc({p[4]}, dt::f32, tag::x), eng(), bias)});
+    } else {
+      args.insert({{DNNL_ARG_DIFF_DST, as}, {DNNL_ARG_DIFF_SRC, os}});
+    }
+    c->prim.execute(strm(), args);
     if (c->staged[2]) c->act_reorder[2].execute(strm(), os, out);
   } else {
     memory bs = staged(1, b);
