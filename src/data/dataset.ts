@@ -24,7 +24,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { NUM_LANDMARKS } from './landmarks.js';
 
 export const DATASET_FORMAT = 'neural-talking-heads/dataset';

@@ -3,7 +3,7 @@
  * [-1, 1] convert with `toRgb8`.
  */
 import { PNG } from 'pngjs';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export interface RgbImage {
   width: number;

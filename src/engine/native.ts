@@ -20,6 +20,16 @@ import type {
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import {
+  ADAM_KERNEL,
+  CONV_BIAS_KERNEL,
+  FUSED_KERNELS,
+  IN_GRAD_KERNEL,
+  IN_KERNEL,
+  SN_DIV_GRAD_KERNEL,
+  SN_DIV_KERNEL,
+  SN_POWER_KERNEL,
+} from './fused.js';
 import { tf } from './tf.js';
 
 const { backend_util, util } = tf;
@@ -850,25 +860,6 @@ function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<string, Ke
   return out;
 }
 
-/** Conv2D + bias (inputs x, filter, bias; Conv2D's attrs); its gradient is registered in
- * src/models/layers.ts, one pass per input that needs one. */
-export const CONV_BIAS_KERNEL = 'NthConv2DBias';
-
-/** Fused instance norm: inputs x [B,H,W,C], gamma and beta ([C] or [B,C] values); attr eps; outputs
- * y, mean [B,C], rstd [B,C]. Its gradient: inputs dy, x, gamma, mean, rstd; outputs dx and the
- * per-sample dgamma, dbeta [B,C]. */
-export const IN_KERNEL = 'NthInstanceNorm';
-export const IN_GRAD_KERNEL = 'NthInstanceNormGrad';
-
-/** Fused spectral-norm kernels: power iteration (inputs w, u; attr update; outputs u', v), W / sigma
- * (inputs w, u, v; outputs W / sigma, sigma) and its gradient (inputs dy, w, u, v, sigma). */
-export const SN_POWER_KERNEL = 'NthSpectralPower';
-export const SN_DIV_KERNEL = 'NthSpectralDiv';
-export const SN_DIV_GRAD_KERNEL = 'NthSpectralDivGrad';
-
-/** Name of the fused Adam kernel (inputs p, m, v, g; attrs lr, beta1, beta2, eps, step; outputs p, m, v). */
-export const ADAM_KERNEL = 'NthAdamUpdate';
-
 type DataId = object;
 
 export class NativeBackend extends MathBackendCPU {
@@ -931,15 +922,7 @@ export function registerNativeBackend(threads?: number): boolean {
     return f;
   };
   const own = kernels(A, cpu);
-  for (const kernelName of [
-    ADAM_KERNEL,
-    SN_POWER_KERNEL,
-    SN_DIV_KERNEL,
-    SN_DIV_GRAD_KERNEL,
-    IN_KERNEL,
-    IN_GRAD_KERNEL,
-    CONV_BIAS_KERNEL,
-  ])
+  for (const kernelName of FUSED_KERNELS)
     tf.registerKernel({ kernelName, backendName: 'native', kernelFunc: own[kernelName]! });
   for (const [kernelName, cpuFunc] of cpuKernels) {
     const kernelFunc: KernelFunc =

@@ -4,7 +4,7 @@
  * vector psi, SAGAN attention, global sum pooling. Parameters are plain trees (params.ts); spectral
  * norm is applied to a whole tree up front (`spectralNorm`), so the blocks read ordinary weights.
  */
-import { SN_DIV_GRAD_KERNEL, SN_DIV_KERNEL, SN_POWER_KERNEL } from '../engine/native.js';
+import { SN_DIV_GRAD_KERNEL, SN_DIV_KERNEL, SN_POWER_KERNEL, hasFused } from '../engine/fused.js';
 import { Rng } from '../engine/rng.js';
 import { tf, type Tensor } from '../engine/tf.js';
 import {
@@ -120,7 +120,7 @@ export function spectralNorm(
  * The composition stays the reference twin (src/engine/native.test.ts compares the two).
  */
 export function hasFusedSpectral(): boolean {
-  return tf.getKernel(SN_POWER_KERNEL, tf.getBackend()) !== undefined;
+  return hasFused(SN_POWER_KERNEL);
 }
 
 /** W / (v^T W u) with u, v constants, as one kernel forward and one backward. */

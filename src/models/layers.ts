@@ -4,7 +4,7 @@
  * so benchmarks report achieved GFLOP/s from the real architecture rather than a guess.
  */
 import { Rng } from '../engine/rng.js';
-import { CONV_BIAS_KERNEL, IN_KERNEL, IN_GRAD_KERNEL } from '../engine/native.js';
+import { CONV_BIAS_KERNEL, IN_KERNEL, IN_GRAD_KERNEL, hasFused } from '../engine/fused.js';
 import { tf, type Tensor } from '../engine/tf.js';
 import { heConv, leaf, zeros, ones, type ParamTree } from './params.js';
 
@@ -27,7 +27,7 @@ export function conv2d(
   const w = leaf(p, 'weight') as tf.Tensor4D;
   const stride = opts.stride ?? 1;
   const pad = opts.pad ?? 'same';
-  const fused = opts.fused ?? tf.getKernel(CONV_BIAS_KERNEL, tf.getBackend()) !== undefined;
+  const fused = opts.fused ?? hasFused(CONV_BIAS_KERNEL);
   let y =
     p['bias'] && fused
       ? convBias(x, w, leaf(p, 'bias') as tf.Tensor1D, stride, pad)
@@ -89,7 +89,7 @@ export function instanceNorm(
   gamma: Tensor,
   beta: Tensor,
   eps = 1e-5,
-  fused = tf.getKernel(IN_KERNEL, tf.getBackend()) !== undefined,
+  fused = hasFused(IN_KERNEL),
 ): Tensor4 {
   if (fused) return fusedInstanceNorm(x, gamma, beta, eps);
   const { mean, variance } = tf.moments(x, [1, 2], true);

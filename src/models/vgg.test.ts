@@ -6,7 +6,7 @@ import { tempDir } from '../../test/helpers/tmp.js';
 import { initEngine } from '../engine/backend.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
-import { encodeSafetensors } from '../train/safetensors.js';
+import { encodeSafetensors } from '../io/safetensors.js';
 import { LAYOUTS, Vgg } from './vgg.js';
 
 before(async () => {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { tf, type Tensor } from '../engine/tf.js';
-import { decodeSafetensors } from '../train/safetensors.js';
+import { decodeSafetensors } from '../io/safetensors.js';
 import type { Tensor4 } from './layers.js';
 
 /** Conv output channels per block; 'M' = 2x2 max pool. */

@@ -8,22 +8,12 @@
  *   run/checkpoints/step-00001200/{tensors.safetensors, checkpoint.json}
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { tf, type Tensor } from '../engine/tf.js';
 import { flatten, unflatten, type ParamTree } from '../models/params.js';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type RawTensor } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, type RawTensor } from '../io/safetensors.js';
+import { syncDir, writeAndSync } from '../io/atomic.js';
 
 export const CHECKPOINT_FORMAT = 'neural-talking-heads/checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -49,37 +39,6 @@ export interface CheckpointMeta {
   dataManifestHash: string | null;
   tensorsSha256: string;
   tensorsBytes: number;
-}
-
-/** Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
-export function writeFileAtomic(path: string, bytes: Buffer | string): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`);
-  writeAndSync(tmp, bytes);
-  renameSync(tmp, path);
-  syncDir(dir);
-}
-
-function writeAndSync(path: string, bytes: Buffer | string): void {
-  const fd = openSync(path, 'w');
-  try {
-    const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export function stepDirName(step: number): string {

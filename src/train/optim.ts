@@ -4,7 +4,7 @@
  * not given in the paper, SAGAN's (0, 0.9) is our default).
  */
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
-import { ADAM_KERNEL } from '../engine/native.js';
+import { ADAM_KERNEL, hasFused } from '../engine/fused.js';
 import { tf, type Tensor } from '../engine/tf.js';
 import { flatten, unflatten, type ParamTree } from '../models/params.js';
 
@@ -99,7 +99,7 @@ export class Adam {
       if (!p) throw new RangeError(`Gradient for "${path}", which is not a parameter`);
       const cfg = this.groups[this.groupOf.get(path)!]!;
       const t = this.steps[this.groupOf.get(path)!]!;
-      const fused = tf.getKernel(ADAM_KERNEL, tf.getBackend());
+      const fused = hasFused(ADAM_KERNEL);
       const [np, nm, nv] = fused
         ? (tf.engine().runKernel(ADAM_KERNEL, { p, m: this.m.get(path)!, v: this.v.get(path)!, g }, {
             lr: cfg.lr,
