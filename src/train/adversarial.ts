@@ -1,0 +1,199 @@
+/**
+ * The adversarial update shared by meta-learning (sec. 3.2) and fine-tuning (sec. 3.3):
+ *
+ *   1. one power iteration for every spectrally normalised weight (u vectors persist);
+ *   2. the generator side (E and G in meta-learning, G with psi' in fine-tuning) updates once on
+ *      L_CNT + L_ADV (-D(x_hat) + lambda_FM L_FM) + the model's own terms (L_MCH);
+ *   3. D updates `dSteps` times on the hinge loss with the same x_hat, detached.
+ *
+ * What differs between the two is the model: how x_hat is made and how D scores a pair. A
+ * `GanModel` says that; this class owns the parameters, the spectral-norm vectors, Adam (two
+ * groups: generator side and D), the content networks, and the step itself.
+ */
+import { tf } from '../engine/tf.js';
+import { powerIteration, spectralNorm } from '../models/blocks.js';
+import type { Tensor4 } from '../models/layers.js';
+import type { DiscOut } from '../models/networks.js';
+import { disposeTree, mapTree, type ParamTree } from '../models/params.js';
+import { advGenerator, featureMatching, hingeDiscriminator, type LossWeights } from './losses.js';
+import { ContentLoss, scaleAdversarial, weightedObjective, type ContentNetFiles } from './objective.js';
+import { Adam, valueAndGrads } from './optim.js';
+
+export interface OptimConfig {
+  lrEG: number;
+  lrD: number;
+  beta1: number;
+  beta2: number;
+  /** discriminator updates per E/G update (paper: 2) */
+  dSteps: number;
+}
+
+export const PAPER_OPTIM: OptimConfig = { lrEG: 5e-5, lrD: 2e-4, beta1: 0, beta2: 0.9, dSteps: 2 };
+
+/** The real side of a step: target frames and their landmark images. */
+export interface Targets {
+  xt: Tensor4;
+  yt: Tensor4;
+}
+
+/**
+ * A model trained adversarially. `p` is always the spectrally normalised tree (the raw one is
+ * given too, for leaves such as W that are used unnormalised).
+ */
+export interface GanModel<B extends Targets> {
+  /** the top-level subtrees of the generator side (trained in step 2) */
+  readonly generatorSide: readonly string[];
+  /** x_hat for the batch, plus the model's own named terms (and metrics: terms without a weight) */
+  generate(p: ParamTree, raw: ParamTree, b: B): { x: Tensor4; terms?: Record<string, tf.Scalar> };
+  /** D(x, y) for the batch's targets */
+  discriminate(p: ParamTree, raw: ParamTree, x: Tensor4, b: B): DiscOut;
+}
+
+export type StepMetrics = Record<string, number>;
+
+export class AdversarialTrainer<B extends Targets> {
+  params: ParamTree;
+  sn: ParamTree;
+  readonly adam: Adam;
+  readonly content: ContentLoss;
+  private readonly isGen: (path: string) => boolean;
+
+  constructor(
+    readonly model: GanModel<B>,
+    readonly weights: LossWeights,
+    readonly optim: OptimConfig,
+    init: { params: ParamTree; sn: ParamTree },
+    contentNets: ContentNetFiles = {},
+  ) {
+    this.params = init.params;
+    this.sn = init.sn;
+    const prefixes = model.generatorSide.map((k) => `${k}.`);
+    this.isGen = (path) => prefixes.some((p) => path.startsWith(p));
+    const { beta1, beta2 } = optim;
+    this.adam = new Adam(
+      {
+        EG: { match: this.isGen, lr: optim.lrEG, beta1, beta2 },
+        D: { match: (p) => p.startsWith('D.'), lr: optim.lrD, beta1, beta2 },
+      },
+      this.params,
+    );
+    this.content = new ContentLoss(weights, contentNets);
+  }
+
+  /** Runs a power iteration on the named subtrees and returns their v; replaces those u vectors. */
+  private iterate(nets: string[]): ParamTree {
+    const vs: Record<string, ParamTree> = {};
+    const sn: Record<string, ParamTree> = { ...(this.sn as Record<string, ParamTree>) };
+    for (const n of nets) {
+      const { u, v } = powerIteration(this.params[n] as ParamTree, this.sn[n] as ParamTree);
+      disposeTree(this.sn[n] as ParamTree);
+      sn[n] = u;
+      vs[n] = v;
+    }
+    this.sn = sn;
+    return vs;
+  }
+
+  private normalised(p: ParamTree, v: ParamTree, nets: string[]): ParamTree {
+    const out: Record<string, ParamTree> = {};
+    for (const n of nets)
+      out[n] = spectralNorm(p[n] as ParamTree, this.sn[n] as ParamTree, v[n] as ParamTree);
+    return out;
+  }
+
+  /**
+   * One generator-side update and `dSteps` D updates. `advScale` multiplies the weights of L_ADV
+   * and L_MCH (the content-first warm-up): both pull towards a discriminator that knows nothing yet.
+   */
+  step(b: B, advScale = 1): StepMetrics {
+    const w = scaleAdversarial(this.weights, advScale);
+    const nets = Object.keys(this.params);
+    const v = this.iterate(nets);
+
+    // The real images' discriminator and content features: constants of the generator update.
+    const realD = tf.tidy(
+      () => this.model.discriminate(this.normalised(this.params, v, ['D']), this.params, b.xt, b).features,
+    );
+    const real = this.content.real(b.xt);
+
+    // ---- generator side ----
+    const kept: Record<string, tf.Scalar> = {};
+    let fake: Tensor4 | null = null;
+    const g = tf.tidy(() =>
+      valueAndGrads(
+        (raw) => {
+          const p = this.normalised(raw, v, nets);
+          const { x, terms: own = {} } = this.model.generate(p, raw, b);
+          const d = this.model.discriminate(p, raw, x, b);
+          const terms: Record<string, tf.Scalar> = {
+            ...this.content.terms(real, x),
+            adv: advGenerator(d.score),
+            fm: featureMatching(realD, d.features),
+            ...own,
+          };
+          for (const [k, t] of Object.entries(terms)) kept[k] = tf.keep(t);
+          fake = tf.keep(x);
+          return weightedObjective(terms, w);
+        },
+        this.params,
+        this.isGen,
+      ),
+    );
+    tf.dispose(realD);
+    this.content.disposeReal(real);
+    this.params = this.adam.update(this.params, g.grads);
+    const metrics: Record<string, tf.Scalar> = { lossEG: g.value, ...kept };
+
+    // ---- D, dSteps times, on the same (detached) x_hat ----
+    for (let i = 0; i < this.optim.dSteps; i++) {
+      const vd = i === 0 ? v : this.iterate(['D']);
+      const scores: Record<string, tf.Scalar> = {};
+      const d = tf.tidy(() =>
+        valueAndGrads(
+          (raw) => {
+            const p = this.normalised(raw, vd, ['D']);
+            const realScore = this.model.discriminate(p, raw, b.xt, b).score;
+            const fakeScore = this.model.discriminate(p, raw, fake!, b).score;
+            scores['dReal'] = tf.keep(tf.mean(realScore) as tf.Scalar);
+            scores['dFake'] = tf.keep(tf.mean(fakeScore) as tf.Scalar);
+            return hingeDiscriminator(realScore, fakeScore);
+          },
+          this.params,
+          (path) => path.startsWith('D.'),
+        ),
+      );
+      if (i > 0) disposeTree(vd);
+      this.params = this.adam.update(this.params, d.grads);
+      if (i === this.optim.dSteps - 1) Object.assign(metrics, { lossD: d.value, ...scores });
+      else tf.dispose([d.value, ...Object.values(scores)]);
+    }
+    disposeTree(v);
+    tf.dispose(fake!);
+    const out: StepMetrics = {};
+    for (const [k, t] of Object.entries(metrics)) {
+      out[k] = t.dataSync()[0]!;
+      t.dispose();
+    }
+    return out;
+  }
+
+  /** Runs `f` on the spectrally normalised weights (inference: no power-iteration update), in a tidy. */
+  infer<T extends tf.TensorContainer>(f: (p: ParamTree) => T): T {
+    return tf.tidy(() => {
+      const { u, v } = powerIteration(this.params, this.sn, false);
+      return f(spectralNorm(this.params, u, v));
+    });
+  }
+
+  /** The normalised weights as tensors of their own (W / sigma baked in), for export; caller disposes. */
+  bakedParams(): ParamTree {
+    return this.infer((p) => mapTree(p, (t) => tf.clone(t)));
+  }
+
+  dispose(): void {
+    disposeTree(this.params);
+    disposeTree(this.sn);
+    this.adam.dispose();
+    this.content.dispose();
+  }
+}
