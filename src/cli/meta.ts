@@ -1,7 +1,7 @@
 /** `talking-heads meta-train`: flags -> validated config -> run. */
 import type { Command } from 'commander';
 import { metaTrain, resolveMetaConfig } from '../train/meta.js';
-import { requireRunDir } from '../train/run_dir.js';
+import { requireRunDir } from '../train/run.js';
 import { progress } from './progress.js';
 
 export function addMetaTrain(

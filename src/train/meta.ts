@@ -12,25 +12,16 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Dataset, manifestHash } from '../data/dataset.js';
 import { EpisodeSampler, splitByIdentity, type EpisodeBatch } from '../data/episodes.js';
-import { grid, toRgb8, writePng, type RgbImage } from '../data/png.js';
+import { grid, toRgb8, type RgbImage } from '../data/png.js';
 import { initEngine, type EngineInfo } from '../engine/backend.js';
 import { tf } from '../engine/tf.js';
-import { countParams, disposeTree, flatten, type ParamTree } from '../models/params.js';
+import { countParams, disposeTree, type ParamTree } from '../models/params.js';
 import { checkNetConfig, NetConfigSchema, preset, PRESETS } from '../models/presets.js';
-import {
-  latestCheckpoint,
-  loadCheckpoint,
-  matchTree,
-  pruneCheckpoints,
-  readCheckpointMeta,
-  saveCheckpoint,
-  type CheckpointMeta,
-} from './checkpoint.js';
+import { listCheckpoints, matchTree, type LoadedCheckpoint } from './checkpoint.js';
 import { PAPER_WEIGHTS } from './losses.js';
 import { MemoryGuard } from './loop.js';
 import { initMetaParams, MetaTrainer, PAPER_OPTIM, type MetaBatch, type MetaMetrics } from './meta_step.js';
-import { appendJsonl, createRunDir, writeJson } from './run_dir.js';
-import { ScalarWriter } from './tensorboard.js';
+import { nonFinite, Run } from './run.js';
 
 export const MetaConfigSchema = z
   .object({
@@ -174,32 +165,26 @@ export async function metaTrain(
 ): Promise<MetaRunResult> {
   const log = hooks.log ?? console.log;
   let cfg = cfgIn;
-  let dir: string;
-  let ckMeta: CheckpointMeta | null = null;
-  let ckTrees: Record<string, ParamTree> | null = null;
-  let ckPath: string | null = null;
+  let run: Run | null = null;
+  let ck: LoadedCheckpoint | null = null;
   if (resumeDir) {
-    ckPath = latestCheckpoint(join(resumeDir, 'checkpoints'));
-    if (!ckPath) throw new Error(`Cannot resume "${resumeDir}": no checkpoint in it yet`);
+    run = Run.open(resumeDir, { keepCheckpoints: cfgIn.keepCheckpoints, log });
+    if (listCheckpoints(run.checkpointsDir).length === 0)
+      throw new Error(`Cannot resume "${resumeDir}": no checkpoint in it yet`);
     // The run's own config wins; a larger --steps extends it; backend and threads may change.
-    const saved = MetaConfigSchema.parse(readCheckpointMeta(ckPath).config);
+    const saved = MetaConfigSchema.parse(
+      (JSON.parse(readFileSync(join(resumeDir, 'config.json'), 'utf8')) as { config: unknown }).config,
+    );
     cfg = {
       ...saved,
       steps: Math.max(saved.steps, cfgIn.steps),
       backend: cfgIn.backend ?? saved.backend,
       threads: cfgIn.threads ?? saved.threads,
     };
-    dir = resumeDir;
-  } else {
-    dir = createRunDir(cfg.out, `meta-${cfg.preset}-${cfg.variant}`);
   }
   // The engine first: loading tensors before it is chosen would start TF.js's default backend.
   const engine: EngineInfo = await initEngine({ backend: cfg.backend, threads: cfg.threads });
-  if (ckPath) {
-    const loaded = loadCheckpoint(ckPath);
-    ckMeta = loaded.meta;
-    ckTrees = loaded.trees;
-  }
+  if (run) ck = run.latestIntact();
   const net = netConfigOf(cfg);
   const ds = Dataset.open(cfg.data);
   if (ds.resolution !== net.resolution) {
@@ -208,9 +193,9 @@ export async function metaTrain(
     );
   }
   const dataHash = manifestHash(cfg.data);
-  if (ckMeta && ckMeta.dataManifestHash !== dataHash) {
+  if (ck && ck.meta.dataManifestHash !== dataHash) {
     throw new Error(
-      `Cannot resume "${dir}": its dataset "${cfg.data}" changed since the checkpoint (manifest hash differs)`,
+      `Cannot resume "${resumeDir}": its dataset "${cfg.data}" changed since the checkpoint (manifest hash differs)`,
     );
   }
   const split = splitByIdentity(ds, cfg.holdout, cfg.seed);
@@ -224,64 +209,60 @@ export async function metaTrain(
     vggface: cfg.vggface,
   });
   let step = 0;
-  if (ckMeta && ckTrees) {
+  if (run && ck) {
     try {
-      const what = `checkpoint of "${dir}"`;
-      const params = matchTree(ckTrees['params'], trainer.params, what);
-      const sn = matchTree(ckTrees['sn'], trainer.sn, `${what} (spectral norm)`);
-      const m = matchTree(ckTrees['adam_m'], trainer.params, `${what} (optimizer)`);
-      const v = matchTree(ckTrees['adam_v'], trainer.params, `${what} (optimizer)`);
+      const what = `checkpoint of "${run.dir}"`;
+      const params = matchTree(ck.trees['params'], trainer.params, what);
+      const sn = matchTree(ck.trees['sn'], trainer.sn, `${what} (spectral norm)`);
+      const m = matchTree(ck.trees['adam_m'], trainer.params, `${what} (optimizer)`);
+      const v = matchTree(ck.trees['adam_v'], trainer.params, `${what} (optimizer)`);
       disposeTree(trainer.params);
       disposeTree(trainer.sn);
       trainer.params = params;
       trainer.sn = sn;
-      trainer.adam.load({ m, v, steps: ckMeta.state['adamSteps'] as Record<string, number> });
-      sampler.rng.state = ckMeta.state['samplerRng'] as number;
-      step = ckMeta.step;
+      trainer.adam.load({ m, v, steps: ck.meta.state['adamSteps'] as Record<string, number> });
+      sampler.rng.state = ck.meta.state['samplerRng'] as number;
+      step = ck.meta.step;
     } catch (e) {
-      for (const t of Object.values(ckTrees)) disposeTree(t);
+      for (const t of Object.values(ck.trees)) disposeTree(t);
       trainer.dispose();
+      run.close();
       throw e;
     }
-    log(`Resuming ${dir} at step ${step}`);
+    log(`Resuming ${run.dir} at step ${step}`);
   } else {
-    writeJson(join(dir, 'config.json'), {
-      command: 'meta-train',
-      config: cfg,
-      network: net,
-      engine,
-      data: {
-        dir: cfg.data,
-        manifestHash: dataHash,
-        trainVideos: pool.length,
-        heldOutVideos: split.test.length,
+    run = Run.create(
+      cfg.out,
+      `meta-${cfg.preset}-${cfg.variant}`,
+      {
+        command: 'meta-train',
+        config: cfg,
+        network: net,
+        engine,
+        data: {
+          dir: cfg.data,
+          manifestHash: dataHash,
+          trainVideos: pool.length,
+          heldOutVideos: split.test.length,
+        },
+        parameters: {
+          E: countParams(trainer.params['E'] as ParamTree),
+          G: countParams(trainer.params['G'] as ParamTree),
+          D: countParams(trainer.params['D'] as ParamTree),
+        },
+        contentLoss: trainer.content.describe(cfg.weights),
       },
-      parameters: {
-        E: countParams(trainer.params['E'] as ParamTree),
-        G: countParams(trainer.params['G'] as ParamTree),
-        D: countParams(trainer.params['D'] as ParamTree),
-      },
-      contentLoss:
-        `pixel L1 x ${cfg.weights.pixel}` +
-        (cfg.weights.identity > 0
-          ? ` + face-api identity features x ${cfg.weights.identity}`
-          : ' (no feature networks)'),
-    });
+      { keepCheckpoints: cfg.keepCheckpoints, log },
+    );
   }
+  const dir = run.dir;
   log(
     `Meta-learning (${cfg.variant.toUpperCase()}) preset ${cfg.preset} ${net.resolution}px, K=${cfg.k}, batch ${cfg.batch}, ` +
       `${pool.length} training videos, on ${engine.backend} (${engine.threads} threads)\nRun folder: ${dir}`,
   );
-  const ckDir = join(dir, 'checkpoints');
-  let stopped: MetaRunResult['stopped'] = 'done';
-  /** Saves a checkpoint unless the weights went non-finite (then the last good one stays). */
   const save = (): boolean => {
-    for (const t of flatten(trainer.params).values()) {
-      if (!t.dataSync().every(Number.isFinite)) return false;
-    }
     const { m, v, steps } = trainer.adam.state();
-    saveCheckpoint(
-      ckDir,
+    return run.checkpoint(
       step,
       { params: trainer.params, sn: trainer.sn, adam_m: m, adam_v: v },
       {
@@ -290,30 +271,22 @@ export async function metaTrain(
         dataManifestHash: dataHash,
       },
     );
-    pruneCheckpoints(ckDir, cfg.keepCheckpoints);
-    return true;
   };
-  const nanStop = (why: string) => {
-    stopped = 'nan';
+  const nanStop = (why: string): 'nan' => {
     log(`\nStopped: ${why}. The last good checkpoint is kept; lower the learning rates and --resume.`);
+    return 'nan';
   };
-  const tb = new ScalarWriter(dir);
   // A fixed batch for sample grids, so pictures of different steps are comparable.
   const fixedEp = new EpisodeSampler(ds, cfg.k, cfg.seed + 99, pool).next(
     Math.min(3, Math.max(1, cfg.batch)),
   );
   const fixed = toBatch(fixedEp, colOf);
-  let interrupted = false;
-  const onSigint = () => {
-    interrupted = true;
-  };
-  process.once('SIGINT', onSigint);
   // A fresh run saves step 0, so there is always a good checkpoint to go back to.
   if (step === 0) save();
   const guard = new MemoryGuard(2);
+  let stopped: MetaRunResult['stopped'] = 'done';
   let last: MetaMetrics | null = null;
   let deadFor = 0;
-  const t0 = performance.now();
   hooks.onStart?.(step, cfg.steps);
   try {
     while (step < cfg.steps) {
@@ -324,11 +297,9 @@ export async function metaTrain(
       const m = trainer.step(b, scale);
       if (cfg.advWarmup > 0) m['advScale'] = scale;
       tf.dispose([ep.xk, ep.yk, ep.xt, ep.yt, ep.video, b.column]);
-      if (Object.values(m).some((x) => !Number.isFinite(x))) {
-        stopped = 'nan';
-        log(
-          `\nStopped: non-finite loss at step ${step + 1} (${JSON.stringify(m)}). The last good checkpoint is kept; lower the learning rates and --resume.`,
-        );
+      const bad = nonFinite(m);
+      if (bad) {
+        stopped = nanStop(`non-finite loss at step ${step + 1} (${bad})`);
         break;
       }
       step++;
@@ -341,30 +312,23 @@ export async function metaTrain(
         );
       m['secondsPerStep'] = (performance.now() - ts) / 1000;
       guard.check(step);
-      if (step % cfg.logEvery === 0 || step === cfg.steps) {
-        appendJsonl(join(dir, 'metrics.jsonl'), { step, time: (performance.now() - t0) / 1000, ...m });
-        tb.scalars(step, m);
-      }
+      if (step % cfg.logEvery === 0 || step === cfg.steps) run.metrics(step, m);
       hooks.onStep?.(step, cfg.steps, m);
       if (step % cfg.sampleEvery === 0 || step === cfg.steps)
-        writePng(
-          join(dir, 'samples', `step-${String(step).padStart(8, '0')}.png`),
-          sampleGrid(trainer, fixed, net.resolution),
-        );
+        run.sample(step, sampleGrid(trainer, fixed, net.resolution));
       if (step % cfg.checkpointEvery === 0 && !save()) {
-        nanStop(`non-finite weights after step ${step}`);
+        stopped = nanStop(`non-finite weights after step ${step}`);
         break;
       }
-      if (hooks.shouldStop?.(step)) interrupted = true;
-      await new Promise<void>((r) => setImmediate(r)); // let Ctrl-C through
-      if (interrupted) {
+      if (hooks.shouldStop?.(step)) run.requestStop();
+      if (await run.shouldStop()) {
         stopped = 'interrupted';
         break;
       }
     }
-    if (stopped !== 'nan' && !save()) nanStop(`non-finite weights after step ${step}`);
+    if (stopped !== 'nan' && !save()) stopped = nanStop(`non-finite weights after step ${step}`);
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    run.close();
     tf.dispose([fixedEp.xk, fixedEp.yk, fixedEp.xt, fixedEp.yt, fixedEp.video, fixed.column]);
     trainer.dispose();
   }
