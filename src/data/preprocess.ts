@@ -187,25 +187,13 @@ export async function processUnit(
     seconds: 0,
   };
   try {
-    const smoother = new SquareSmoother();
-    let prevBox: Box | null = null;
-    for await (const fr of unitFrames(u, o)) {
+    for await (const t of trackFaces(unitFrames(u, o), detector, o, u.kind === 'video')) {
       r.frames++;
-      const face = chooseMainFace(
-        await detector.detect(fr.rgb, fr.width, fr.height, o.minConfidence),
-        u.kind === 'video' ? prevBox : null,
-      );
-      if (!face) {
-        r.noFace.push(fr.index);
+      if (!t.crop) {
+        r.noFace.push(t.index);
         continue;
       }
-      prevBox = face.box;
-      const raw = squareFor(face.landmarks, o.crop);
-      const sq = u.kind === 'video' ? smoother.next(raw) : raw;
-      sink.addFrame(
-        cropResize(fr.rgb, fr.width, fr.height, sq, o.resolution),
-        landmarksInCrop(face.landmarks, sq, o.resolution),
-      );
+      sink.addFrame(t.crop, t.landmarks);
       r.kept++;
     }
     if (r.kept < o.minFrames) {
@@ -221,6 +209,45 @@ export async function processUnit(
   }
   r.seconds = (performance.now() - t0) / 1000;
   return r;
+}
+
+/** One tracked frame: the crop and its landmarks, or null where no face was found. */
+export type TrackedFrame =
+  | { index: number; crop: Uint8Array; landmarks: Float32Array; source: Frame; faces: number }
+  | { index: number; crop: null; landmarks: null; source: Frame; faces: 0 };
+
+/**
+ * Finds the main face in each frame (the largest first, then the one overlapping the last, so a
+ * second person does not steal the track), crops it square around its landmarks (smoothed over
+ * time when `video`) and resizes it to `o.resolution`. One frame in, one out: memory does not grow
+ * with the length of the input.
+ */
+export async function* trackFaces(
+  frames: AsyncIterable<Frame>,
+  detector: FaceDetector,
+  o: Pick<PreprocessOptions, 'minConfidence' | 'crop' | 'resolution'>,
+  video: boolean,
+): AsyncGenerator<TrackedFrame> {
+  const smoother = new SquareSmoother();
+  let prevBox: Box | null = null;
+  for await (const fr of frames) {
+    const faces = await detector.detect(fr.rgb, fr.width, fr.height, o.minConfidence);
+    const face = chooseMainFace(faces, video ? prevBox : null);
+    if (!face) {
+      yield { index: fr.index, crop: null, landmarks: null, source: fr, faces: 0 };
+      continue;
+    }
+    prevBox = face.box;
+    const raw = squareFor(face.landmarks, o.crop);
+    const sq = video ? smoother.next(raw) : raw;
+    yield {
+      index: fr.index,
+      crop: cropResize(fr.rgb, fr.width, fr.height, sq, o.resolution),
+      landmarks: landmarksInCrop(face.landmarks, sq, o.resolution),
+      source: fr,
+      faces: faces.length,
+    };
+  }
 }
 
 /** A worker's answer for one unit: its report and the accepted frames. */

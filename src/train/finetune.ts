@@ -1,0 +1,281 @@
+/**
+ * Few-shot personalisation (Zakharov et al. 2019, sec. 3.3; design.md sec. 1): T frames of a person
+ * never seen in meta-learning -> a personalised generator G'.
+ *
+ *   e_NEW = mean_t E(x(t), y(t))            the T frames' embeddings, averaged
+ *   psi'  = P e_NEW                         G's AdaIN parameters, now a trainable tensor of their own
+ *   w'    = w0 + e_NEW                      D's column for the new person (b and D's weights kept)
+ *   fine-tune G (its weights and psi') and D (theta, w', b) on L'_CNT + L'_ADV and the hinge loss,
+ *   the paper's schedule: 40 epochs over the T frames, batches of 8 when T > 1.
+ *
+ * Feed-forward mode (`finetune: false`) stops after psi' = P e_NEW. The step itself is the shared
+ * adversarial update (adversarial.ts); the run folder is the shared run object (run.ts).
+ */
+import { z } from 'zod';
+import { grid, toRgb8, type RgbImage } from '../data/png.js';
+import { toUnit } from '../data/episodes.js';
+import type { FewShotFrames } from '../data/fewshot.js';
+import { rasterizeLandmarks } from '../data/landmarks.js';
+import { Rng } from '../engine/rng.js';
+import { tf } from '../engine/tf.js';
+import { powerIteration, spectralNorm } from '../models/blocks.js';
+import type { Tensor4 } from '../models/layers.js';
+import { discriminator, embedder, generator, projectPsi } from '../models/networks.js';
+import { disposeTree, leaf, mapTree, type ParamTree } from '../models/params.js';
+import { withoutProjection, type PersonalModel } from '../models/personal.js';
+import type { NetConfig } from '../models/presets.js';
+import { AdversarialTrainer, type GanModel, type StepMetrics } from './adversarial.js';
+import { MemoryGuard } from './loop.js';
+import type { MetaModel } from './model.js';
+import { nonFinite, type Run } from './run.js';
+
+export const FineTuneConfigSchema = z
+  .object({
+    /** passes over the T frames (paper: 40) */
+    epochs: z.number().int().min(1).default(40),
+    /** frames per step (paper: 8 when T > 1) */
+    batch: z.number().int().min(1).default(8),
+    /** Adam learning rates; default: the meta-learning run's */
+    lrG: z.number().positive().optional(),
+    lrD: z.number().positive().optional(),
+    seed: z.number().int().min(0).default(0),
+    /** false: the feed-forward mode (psi' = P e_NEW, nothing trained) */
+    finetune: z.boolean().default(true),
+  })
+  .strict();
+export type FineTuneConfig = z.infer<typeof FineTuneConfigSchema>;
+
+/** The fine-tuning batch: target frames, their landmark images. */
+interface FtBatch {
+  xt: Tensor4;
+  yt: Tensor4;
+}
+
+/** Frames and their landmark images as [-1, 1] tensors. */
+export function framePairs(f: FewShotFrames, indices: number[]): FtBatch {
+  const r = f.resolution;
+  const fb = r * r * 3;
+  const x = new Float32Array(indices.length * fb);
+  const y = new Float32Array(indices.length * fb);
+  const lmImg = new Uint8Array(fb);
+  indices.forEach((t, i) => {
+    toUnit(f.rgb.subarray(t * fb, (t + 1) * fb), x, i * fb);
+    rasterizeLandmarks(f.landmarks.subarray(t * 136, (t + 1) * 136), r, lmImg);
+    toUnit(lmImg, y, i * fb);
+  });
+  return { xt: tf.tensor4d(x, [indices.length, r, r, 3]), yt: tf.tensor4d(y, [indices.length, r, r, 3]) };
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const tile = (t: tf.Tensor2D, n: number) => tf.tile(t, [n, 1]) as tf.Tensor2D;
+
+/**
+ * The fine-tuning model: G with psi' as a parameter (G.psi) on the generator side; D with its one
+ * column w' (D.proj.w) in place of W and w0.
+ */
+export function fineTuneModel(c: NetConfig): GanModel<FtBatch> {
+  return {
+    generatorSide: ['G'],
+    generate: (p, _raw, b) => {
+      const G = p['G'] as ParamTree;
+      return { x: generator(G, c, b.yt, tile(leaf(G, 'psi') as tf.Tensor2D, b.yt.shape[0])) };
+    },
+    discriminate: (p, _raw, x, b) => {
+      const D = p['D'] as ParamTree;
+      const w = tf.reshape(leaf(D['proj'] as ParamTree, 'w'), [1, c.embedding]) as tf.Tensor2D;
+      return discriminator(D, c, x, b.yt, null, { columns: tile(w, x.shape[0]) });
+    },
+  };
+}
+
+export interface Personalised {
+  model: PersonalModel;
+  /** the feed-forward model's reconstructions of the T frames (before fine-tuning), [T, R, R, 3] */
+  feedForward: Tensor4;
+  /** the fine-tuned model's reconstructions (the feed-forward ones when not fine-tuned) */
+  fineTuned: Tensor4;
+  steps: number;
+  last: StepMetrics | null;
+  /** the pixel L1 on the T frames before and after */
+  l1Before: number;
+  l1After: number;
+  stopped: 'done' | 'interrupted' | 'nan';
+}
+
+export interface FineTuneHooks {
+  onStart?: (total: number) => void;
+  onStep?: (step: number, total: number, m: StepMetrics) => void;
+}
+
+/** Normalised weights of a meta-trained model (power iteration without update), for inference. */
+function normalisedMeta(m: MetaModel): ParamTree {
+  const { u, v } = powerIteration(m.params, m.sn, false);
+  return spectralNorm(m.params, u, v);
+}
+
+/** G' of one person from T frames; fine-tuned unless `cfg.finetune` is false. */
+export async function personalise(
+  meta: MetaModel,
+  frames: FewShotFrames,
+  cfg: FineTuneConfig,
+  run: Run | null,
+  hooks: FineTuneHooks = {},
+): Promise<Personalised> {
+  const c = meta.net;
+  if (frames.resolution !== c.resolution)
+    throw new RangeError(
+      `The frames are ${frames.resolution}px but the model (preset ${meta.config.preset}) is ${c.resolution}px`,
+    );
+  const T = frames.count;
+  const all = framePairs(frames, range(T));
+  // e_NEW, psi' = P e_NEW, w' = w0 + e_NEW (sec. 3.3), from the meta-trained weights.
+  const { psi, wPrime, feedForward } = tf.tidy(() => {
+    const n = normalisedMeta(meta);
+    const E = n['E'] as ParamTree;
+    const G = n['G'] as ParamTree;
+    const eNew = tf.mean(embedder(E, c, all.xt, all.yt), 0, true) as tf.Tensor2D; // [1, N]
+    const psi = projectPsi(G, eNew);
+    const w0 = leaf((n['D'] as ParamTree)['proj'] as ParamTree, 'w0');
+    const wPrime = tf.add(tf.reshape(eNew, [c.embedding]), w0) as tf.Tensor1D;
+    return { psi, wPrime, feedForward: generator(G, c, all.yt, tile(psi, T)) };
+  });
+  const l1 = (x: Tensor4) => tf.tidy(() => tf.mean(tf.abs(tf.sub(x, all.xt))).dataSync()[0]!);
+  const l1Before = l1(feedForward);
+  const result = (model: PersonalModel, fineTuned: Tensor4, rest: Partial<Personalised>): Personalised => ({
+    model,
+    feedForward,
+    fineTuned,
+    steps: 0,
+    last: null,
+    l1Before,
+    l1After: l1(fineTuned),
+    stopped: 'done',
+    ...rest,
+  });
+  const info = (mode: PersonalModel['info']['mode'], steps: number) => ({
+    preset: meta.config.preset,
+    mode,
+    sourceModel: meta.hash,
+    source: frames.source,
+    identity: frames.identity,
+    steps,
+    created: new Date().toISOString(),
+  });
+  const landmarks = frames.landmarks.slice(0, T * 136);
+
+  if (!cfg.finetune) {
+    const G = tf.tidy(() =>
+      mapTree(withoutProjection(normalisedMeta(meta)['G'] as ParamTree), (t) => tf.clone(t)),
+    );
+    tf.dispose([all.xt, all.yt, wPrime]);
+    const model: PersonalModel = { net: c, info: info('feed-forward', 0), G, psi, landmarks, frames: T };
+    return result(model, tf.clone(feedForward), {});
+  }
+
+  // The fine-tuning tree: G (raw weights, no P) with psi'; D (raw) with w' in place of W, w0.
+  const params: ParamTree = tf.tidy(() => {
+    const G = mapTree(withoutProjection(meta.params['G'] as ParamTree), (t) => tf.clone(t));
+    const D = meta.params['D'] as ParamTree;
+    const Dft: Record<string, ParamTree | tf.Tensor> = {};
+    for (const [k, v] of Object.entries(D))
+      if (k !== 'proj') Dft[k] = mapTree(v as ParamTree, (t) => tf.clone(t));
+    Dft['proj'] = { w: tf.clone(wPrime), b: tf.clone(leaf(D['proj'] as ParamTree, 'b')) };
+    return { G: { ...G, psi: tf.clone(psi) }, D: Dft };
+  });
+  // Spectral norm carries on from the meta-trained u vectors (P, psi' and w' are not normalised).
+  const sn: ParamTree = tf.tidy(() => ({
+    G: mapTree(meta.sn['G'] as ParamTree, (t) => tf.clone(t)),
+    D: mapTree(meta.sn['D'] as ParamTree, (t) => tf.clone(t)),
+  }));
+  tf.dispose([wPrime, psi]);
+  const optim = meta.config;
+  const trainer = new AdversarialTrainer(
+    fineTuneModel(c),
+    { ...meta.config.weights, mch: 0 },
+    {
+      lrEG: cfg.lrG ?? optim.lrEG,
+      lrD: cfg.lrD ?? optim.lrD,
+      beta1: optim.beta1,
+      beta2: optim.beta2,
+      dSteps: optim.dSteps,
+    },
+    { params, sn },
+    { vgg19: meta.config.vgg19, vggface: meta.config.vggface },
+  );
+  const batch = T > 1 ? Math.min(cfg.batch, T) : 1;
+  const perEpoch = Math.ceil(T / batch);
+  const total = cfg.epochs * perEpoch;
+  const rng = new Rng(cfg.seed + 7);
+  const guard = new MemoryGuard(2);
+  let step = 0;
+  let last: StepMetrics | null = null;
+  let stopped: Personalised['stopped'] = 'done';
+  hooks.onStart?.(total);
+  try {
+    for (let epoch = 0; epoch < cfg.epochs && stopped === 'done'; epoch++) {
+      const order = rng.sample(T, T);
+      for (let s = 0; s < perEpoch; s++) {
+        const pick = order.slice(s * batch, s * batch + batch);
+        while (pick.length < batch) pick.push(order[pick.length % T]!); // the last batch filled up
+        const b = framePairs(frames, pick);
+        const m = trainer.step(b);
+        tf.dispose([b.xt, b.yt]);
+        const bad = nonFinite(m);
+        if (bad) {
+          stopped = 'nan';
+          break;
+        }
+        step++;
+        last = m;
+        guard.check(step);
+        run?.metrics(step, m);
+        hooks.onStep?.(step, total, m);
+        if (run && (await run.shouldStop())) {
+          stopped = 'interrupted';
+          break;
+        }
+      }
+    }
+    const baked = trainer.bakedParams();
+    const G = baked['G'] as ParamTree;
+    const psiFt = leaf(G, 'psi') as tf.Tensor2D;
+    const Gw = Object.fromEntries(Object.entries(G).filter(([k]) => k !== 'psi'));
+    disposeTree(baked['D'] as ParamTree);
+    const fineTuned = tf.tidy(() => generator(Gw, c, all.yt, tile(psiFt, T)));
+    const model: PersonalModel = {
+      net: c,
+      info: info('fine-tuned', step),
+      G: Gw,
+      psi: psiFt,
+      landmarks,
+      frames: T,
+    };
+    return result(model, fineTuned, { steps: step, last, stopped });
+  } finally {
+    trainer.dispose();
+    tf.dispose([all.xt, all.yt]);
+  }
+}
+
+/** Sheet: per frame (up to 8), frame | landmark image | feed-forward | fine-tuned. */
+export function personalSheet(frames: FewShotFrames, p: Personalised): RgbImage {
+  const r = frames.resolution;
+  const fb = r * r * 3;
+  const n = Math.min(8, frames.count);
+  const ff = p.feedForward.dataSync();
+  const ft = p.fineTuned.dataSync();
+  const tiles: RgbImage[] = [];
+  const lmImg = new Uint8Array(fb);
+  for (let t = 0; t < n; t++) {
+    tiles.push({ width: r, height: r, data: frames.rgb.slice(t * fb, (t + 1) * fb) });
+    rasterizeLandmarks(frames.landmarks.subarray(t * 136, (t + 1) * 136), r, lmImg);
+    tiles.push({ width: r, height: r, data: lmImg.slice() });
+    tiles.push(toRgb8(ff.subarray(t * fb, (t + 1) * fb), r, r));
+    tiles.push(toRgb8(ft.subarray(t * fb, (t + 1) * fb), r, r));
+  }
+  return grid(tiles, 4);
+}
+
+export function disposePersonalised(p: Personalised): void {
+  tf.dispose([p.feedForward, p.fineTuned]);
+}
