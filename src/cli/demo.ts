@@ -4,11 +4,13 @@
  * minutes in a resumable run folder, with a live progress bar, checkpoints and sample grids.
  * Ctrl-C saves a checkpoint; `--resume RUN` continues.
  */
+import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSyntheticDataset } from '../data/synthetic/write.js';
 import { preset } from '../models/presets.js';
 import { metaTrain, resolveMetaConfig } from '../train/meta.js';
+import { backendOption, EXIT_STATUSES, intArg } from './options.js';
 import { progress } from './progress.js';
 
 export interface DemoOptions {
@@ -81,4 +83,23 @@ export async function runDemo(o: DemoOptions, log: (s: string) => void = console
     );
   }
   return res.dir;
+}
+
+export function addDemo(program: Command): void {
+  program
+    .command('demo')
+    .description(
+      'the main job on the embedded default data: render procedural talking heads, meta-learn on them',
+    )
+    .addOption(backendOption())
+    .option('--preset <name>', 'network size (small = 64px)', 'small')
+    .option('--steps <n>', 'meta-learning steps', intArg(1), 120)
+    .option('--identities <n>', 'procedural identities to render', intArg(2), 60)
+    .option('--seed <n>', 'random seed', intArg(0), 0)
+    .option('-o, --out <dir>', 'folder for the data and numbered run folders', 'runs')
+    .option('--resume <runDir>', 'continue a demo run from its last checkpoint')
+    .addHelpText('after', `\n${EXIT_STATUSES}`)
+    .action(async (o) => {
+      await runDemo(o);
+    });
 }

@@ -3,6 +3,8 @@
  * training kernels against the cpu reference, runs a few training steps of the probe network, and
  * looks for ffmpeg and the face models.
  */
+import type { Command } from 'commander';
+import { backendOption } from './options.js';
 import {
   engineInfo,
   initEngine,
@@ -146,4 +148,17 @@ export function formatDoctor(r: DoctorReport): string {
     r.ok ? 'engine OK' : 'engine has PROBLEMS (see FAIL above)',
   );
   return lines.join('\n');
+}
+
+export function addDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('report the backend, its training kernels, threads, versions, ffmpeg and face models')
+    .addOption(backendOption())
+    .option('--json', 'print the report as JSON')
+    .action(async (o: { backend?: string; json?: boolean }) => {
+      const report = await runDoctor(o.backend);
+      console.log(o.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
+      if (!report.ok) process.exitCode = 1;
+    });
 }

@@ -2,18 +2,11 @@
 import type { Command } from 'commander';
 import { metaTrain, resolveMetaConfig } from '../train/meta.js';
 import { requireRunDir } from '../train/run.js';
+import { backendOption, EXIT_STATUSES, intArg, numArg } from './options.js';
 import { progress } from './progress.js';
 
-export function addMetaTrain(
-  program: Command,
-  intArg: (min: number, max?: number) => (v: string) => number,
-  backendOption: () => import('commander').Option,
-): void {
-  const num = (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new Error(`expected a number, got "${v}"`);
-    return n;
-  };
+export function addMetaTrain(program: Command): void {
+  const num = numArg;
   program
     .command('meta-train')
     .description('meta-learn E, G and D on K-shot episodes (Zakharov et al. 2019, sec. 3.2)')
@@ -54,6 +47,7 @@ export function addMetaTrain(
     .option('--resume <runDir>', 'continue a run from its last checkpoint (bit for bit)')
     .addOption(backendOption())
     .option('--threads <n>', 'threads of the native backend', intArg(1, 256))
+    .addHelpText('after', `\n${EXIT_STATUSES}`)
     .action(async (o) => {
       const weights = [o.pixel, o.fm, o.mch, o.identity, o.perceptual].some((x) => x !== undefined)
         ? { pixel: o.pixel, fm: o.fm, mch: o.mch, identity: o.identity, perceptual: o.perceptual }

@@ -75,7 +75,7 @@ function gather(
 export async function framesFromPhotos(
   path: string,
   resolution: number,
-  o: { face?: FaceChoice; max?: number; log?: (s: string) => void } = {},
+  o: { face?: FaceChoice | undefined; max?: number | undefined; log?: (s: string) => void } = {},
 ): Promise<FewShotFrames> {
   if (!existsSync(path)) throw new InputError(`Photos "${path}" do not exist`);
   const files = statSync(path).isDirectory()

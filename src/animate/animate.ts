@@ -1,0 +1,171 @@
+/**
+ * Animation (paper sec. 3.3, "puppeteering"; design.md sec. 1): a personalised generator G' driven
+ * by a sequence of landmarks. psi' is fixed per model, so each frame costs one generator pass and
+ * nothing else; frames are made in small batches and streamed to the output, so memory stays flat
+ * however long the driver is.
+ */
+import { toRgb8, type RgbImage } from '../data/png.js';
+import { toUnit } from '../data/episodes.js';
+import { InputError } from '../data/fewshot.js';
+import { rasterizeLandmarks } from '../data/landmarks.js';
+import { tf } from '../engine/tf.js';
+import { generator } from '../models/networks.js';
+import type { PersonalModel } from '../models/personal.js';
+import type { Driver, DriverFrame } from './drivers.js';
+import type { FrameWriter } from './output.js';
+import { neutralShape, Retargeter } from './retarget.js';
+
+export interface AnimateOptions {
+  /** map the driver's motion onto the model's face (default: on for a foreign driver) */
+  retarget?: boolean | undefined;
+  /** driver frame | landmark image | output in one row */
+  sideBySide?: boolean;
+  /** frames per generator batch */
+  chunk?: number;
+  /** driver frames whose neutral shape is averaged (they are held back until then) */
+  neutralFrames?: number;
+  onFrame?: (done: number) => void;
+}
+
+export interface AnimateReport {
+  frames: number;
+  /** driver frames without a face (the last pose held) */
+  noFace: number;
+  /** leading driver frames without a face (nothing to hold yet: left out) */
+  skipped: number;
+  retargeted: boolean;
+  seconds: number;
+  /** generator frames per second (network time only) */
+  generatorFps: number;
+}
+
+/** Whether the driver is another person than the one the model was made from. */
+export function isForeign(model: PersonalModel, driver: Driver): boolean {
+  return !(driver.identity && model.info.identity && driver.identity === model.info.identity);
+}
+
+/** Renders landmark sets through G' as RGB images ([chunk] -> [chunk] images). */
+export function renderFrames(model: PersonalModel, landmarks: Float32Array[]): RgbImage[] {
+  const r = model.net.resolution;
+  const fb = r * r * 3;
+  const y = new Float32Array(landmarks.length * fb);
+  const img = new Uint8Array(fb);
+  landmarks.forEach((lm, i) => {
+    rasterizeLandmarks(lm, r, img);
+    toUnit(img, y, i * fb);
+  });
+  const out = tf.tidy(() => {
+    const yt = tf.tensor4d(y, [landmarks.length, r, r, 3]);
+    const psi = tf.tile(model.psi, [landmarks.length, 1]) as tf.Tensor2D;
+    return generator(model.G, model.net, yt, psi);
+  });
+  const data = out.dataSync();
+  out.dispose();
+  return landmarks.map((_, i) => toRgb8(data.subarray(i * fb, (i + 1) * fb), r, r));
+}
+
+function sideBySide(parts: RgbImage[]): RgbImage {
+  const h = parts[0]!.height;
+  const w = parts.reduce((s, p) => s + p.width, 0);
+  const data = new Uint8Array(w * h * 3);
+  let x0 = 0;
+  for (const p of parts) {
+    for (let y = 0; y < h; y++)
+      data.set(p.data.subarray(y * p.width * 3, (y + 1) * p.width * 3), (y * w + x0) * 3);
+    x0 += p.width;
+  }
+  return { width: w, height: h, data };
+}
+
+export async function animate(
+  model: PersonalModel,
+  driver: Driver,
+  out: FrameWriter,
+  o: AnimateOptions = {},
+): Promise<AnimateReport> {
+  const r = model.net.resolution;
+  const chunk = o.chunk ?? 8;
+  const retarget = o.retarget ?? isForeign(model, driver);
+  const targetNeutral = neutralShape(model.landmarks, model.frames);
+  const t0 = performance.now();
+  let genSeconds = 0;
+  const report: AnimateReport = {
+    frames: 0,
+    noFace: 0,
+    skipped: 0,
+    retargeted: retarget,
+    seconds: 0,
+    generatorFps: 0,
+  };
+  let retargeter: Retargeter | null = null;
+  const held: DriverFrame[] = []; // the first frames, until the driver's neutral shape is known
+  const pending: { lm: Float32Array; image: Uint8Array | null }[] = [];
+  let last: Float32Array | null = null;
+  const blank = new Uint8Array(r * r * 3);
+
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const lms = pending.map((p) => (retargeter ? retargeter.map(p.lm) : p.lm));
+    const ts = performance.now();
+    const images = renderFrames(model, lms);
+    genSeconds += (performance.now() - ts) / 1000;
+    for (let i = 0; i < images.length; i++) {
+      const frame = o.sideBySide
+        ? sideBySide([
+            { width: r, height: r, data: pending[i]!.image ?? blank },
+            { width: r, height: r, data: rasterizeLandmarks(lms[i]!, r) },
+            images[i]!,
+          ])
+        : images[i]!;
+      await out.write(frame);
+      report.frames++;
+      o.onFrame?.(report.frames);
+    }
+    pending.length = 0;
+  };
+  const push = async (f: DriverFrame) => {
+    let lm = f.landmarks;
+    if (!lm) {
+      if (!last) {
+        report.skipped++;
+        return;
+      }
+      report.noFace++;
+      lm = last;
+    }
+    last = lm;
+    pending.push({ lm, image: f.image });
+    if (pending.length >= chunk) await flush();
+  };
+  const startRetarget = () => {
+    const withFace = held.filter((f) => f.landmarks);
+    if (withFace.length === 0) return;
+    const all = new Float32Array(withFace.length * 136);
+    withFace.forEach((f, i) => all.set(f.landmarks!, i * 136));
+    retargeter = new Retargeter(targetNeutral, neutralShape(all, withFace.length));
+  };
+
+  const neutralN = o.neutralFrames ?? 25;
+  for await (const f of driver.frames) {
+    if (retarget && !retargeter) {
+      held.push(f);
+      if (held.filter((h) => h.landmarks).length < neutralN) continue;
+      startRetarget();
+      for (const h of held.splice(0)) await push(h);
+      continue;
+    }
+    await push(f);
+  }
+  if (held.length) {
+    startRetarget();
+    for (const h of held.splice(0)) await push(h);
+  }
+  await flush();
+  if (report.frames === 0)
+    throw new InputError(
+      `Driver "${driver.source}" has no frame with a face (${report.skipped} frame(s) read). Use a driver where a face is visible.`,
+    );
+  report.seconds = (performance.now() - t0) / 1000;
+  report.generatorFps = report.frames / Math.max(genSeconds, 1e-9);
+  return report;
+}

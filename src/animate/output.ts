@@ -1,0 +1,147 @@
+/**
+ * Where animated frames go, by the output path's extension: `.mp4` (H.264 through ffmpeg, with the
+ * driver's audio track when it has one), `.gif` (one palette for the clip), anything else a folder
+ * of PNG frames. Frames stream to ffmpeg as they are made; everything is written under a temporary
+ * name and renamed into place at the end, so a failure or Ctrl-C leaves no half-written output.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { InputError } from '../data/fewshot.js';
+import { encodePng, type RgbImage } from '../data/png.js';
+import { findFfmpeg } from '../data/tools.js';
+import { writeAndSync, commitRename } from '../io/atomic.js';
+
+export type OutputKind = 'mp4' | 'gif' | 'frames';
+
+export function outputKind(path: string): OutputKind {
+  const ext = extname(path).toLowerCase();
+  return ext === '.mp4' ? 'mp4' : ext === '.gif' ? 'gif' : 'frames';
+}
+
+/** Checks an output path before any work: exists (without --force), folder missing or unwritable. */
+export function checkOutput(path: string, force: boolean): void {
+  if (existsSync(path) && !force)
+    throw new InputError(
+      `Output "${path}" already exists. Pass --force to replace it, or choose another -o.`,
+    );
+  if (existsSync(path) && statSync(path).isDirectory() !== (outputKind(path) === 'frames'))
+    throw new InputError(
+      `Output "${path}" exists and is a ${statSync(path).isDirectory() ? 'folder' : 'file'}; choose another -o.`,
+    );
+  const dir = dirname(path);
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new InputError(
+      `Cannot write "${path}": its folder "${dir}" is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Choose another -o.`,
+    );
+  }
+  if (!statSync(dir).isDirectory()) throw new InputError(`Cannot write "${path}": "${dir}" is not a folder.`);
+}
+
+export interface FrameWriter {
+  write(frame: RgbImage): Promise<void>;
+  /** finishes and renames into place */
+  close(): Promise<void>;
+  /** removes what was written */
+  abort(): void;
+}
+
+/** Opens a writer for `path` (checked with `checkOutput` first). */
+export function openOutput(
+  path: string,
+  o: { fps: number; audio?: string | null; force?: boolean },
+): FrameWriter {
+  const kind = outputKind(path);
+  const tmp = join(dirname(path), `.${basename(path, extname(path))}.tmp-${process.pid}${extname(path)}`);
+  rmSync(tmp, { recursive: true, force: true });
+  const replace = () => {
+    if (o.force && existsSync(path)) rmSync(path, { recursive: true, force: true });
+    commitRename(tmp, path);
+  };
+  if (kind === 'frames') {
+    mkdirSync(tmp, { recursive: true });
+    let n = 0;
+    return {
+      write: async (f) => writeAndSync(join(tmp, `frame-${String(n++).padStart(5, '0')}.png`), encodePng(f)),
+      close: async () => replace(),
+      abort: () => rmSync(tmp, { recursive: true, force: true }),
+    };
+  }
+  const ff = findFfmpeg();
+  if (!ff)
+    throw new InputError(
+      'ffmpeg not found: install it (apt-get install ffmpeg) or run npm ci, or write PNG frames (-o FOLDER)',
+    );
+  let proc: ChildProcessWithoutNullStreams | null = null;
+  let size = '';
+  let stderr = '';
+  let exited: Promise<number> | null = null;
+  const start = (w: number, h: number) => {
+    size = `${w}x${h}`;
+    const args = [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      size,
+    ];
+    args.push('-r', String(o.fps), '-i', '-');
+    if (kind === 'mp4') {
+      if (o.audio) args.push('-i', o.audio, '-map', '0:v', '-map', '1:a?', '-c:a', 'aac', '-shortest');
+      // even sizes for yuv420p; a CRF that keeps 64px faces sharp
+      args.push(
+        '-vf',
+        'pad=ceil(iw/2)*2:ceil(ih/2)*2',
+        '-c:v',
+        'libx264',
+        '-pix_fmt',
+        'yuv420p',
+        '-crf',
+        '18',
+      );
+      args.push('-movflags', '+faststart', tmp);
+    } else {
+      args.push('-vf', 'split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse', tmp);
+    }
+    const p = spawn(ff.path, args, {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    }) as unknown as ChildProcessWithoutNullStreams;
+    p.stderr.setEncoding('utf8');
+    p.stderr.on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
+    p.stdin.on('error', () => {}); // reported through the exit code
+    exited = new Promise<number>((resolve) => p.on('close', (c) => resolve(c ?? -1)));
+    proc = p;
+  };
+  return {
+    async write(f) {
+      if (!proc) start(f.width, f.height);
+      if (`${f.width}x${f.height}` !== size)
+        throw new RangeError(`Frame ${f.width}x${f.height} in a ${size} video`);
+      if (!proc!.stdin.write(f.data)) await new Promise((r) => proc!.stdin.once('drain', r));
+    },
+    async close() {
+      if (!proc) throw new InputError('No frames were made, so no video was written');
+      proc.stdin.end();
+      const code = await exited!;
+      if (code !== 0) {
+        rmSync(tmp, { force: true });
+        throw new Error(
+          `Cannot write "${path}" (ffmpeg exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        );
+      }
+      replace();
+    },
+    abort() {
+      proc?.kill();
+      rmSync(tmp, { force: true });
+    },
+  };
+}

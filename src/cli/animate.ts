@@ -1,0 +1,92 @@
+/** `talking-heads animate`: drive a personalised model with landmarks from a video, dataset, track or photo. */
+import type { Command } from 'commander';
+import { animate } from '../animate/animate.js';
+import { openDriver } from '../animate/drivers.js';
+import { checkOutput, openOutput, outputKind } from '../animate/output.js';
+import { initEngine } from '../engine/backend.js';
+import { disposePersonal, loadPersonalModel } from '../models/personal.js';
+import { backendOption, EXIT_STATUSES, intArg, numArg } from './options.js';
+import { progress } from './progress.js';
+
+export interface AnimateCliOptions {
+  model: string;
+  driver: string;
+  driverVideo?: number;
+  out: string;
+  force?: boolean;
+  retarget?: boolean;
+  sideBySide?: boolean;
+  fps?: number;
+  backend?: string;
+  threads?: number;
+}
+
+export async function runAnimate(
+  o: AnimateCliOptions,
+  log: (s: string) => void = console.log,
+): Promise<void> {
+  checkOutput(o.out, Boolean(o.force));
+  const engine = await initEngine({ backend: o.backend, threads: o.threads });
+  const model = loadPersonalModel(o.model);
+  try {
+    const driver = openDriver(o.driver, { resolution: model.net.resolution, video: o.driverVideo });
+    const fps = o.fps ?? driver.fps;
+    const writer = openOutput(o.out, { fps, audio: driver.audio, force: Boolean(o.force) });
+    log(
+      `Animating ${o.model} (${model.info.mode}, preset ${model.info.preset}, T = ${model.frames}) with ${driver.kind} ${driver.source} on ${engine.backend} -> ${o.out} (${outputKind(o.out)}, ${fps} fps)`,
+    );
+    const bar = progress('animate', driver.expectedFrames);
+    let report;
+    let interrupted = false;
+    const onSigint = () => (interrupted = true);
+    process.once('SIGINT', onSigint);
+    try {
+      report = await animate(model, driver, writer, {
+        retarget: o.retarget,
+        sideBySide: Boolean(o.sideBySide),
+        onFrame: (n) => {
+          bar.update(n);
+          if (interrupted) throw new Error('Interrupted: nothing written.');
+        },
+      });
+      await writer.close();
+    } catch (e) {
+      writer.abort();
+      if (interrupted) process.exitCode = 130;
+      throw e;
+    } finally {
+      bar.stop();
+      process.removeListener('SIGINT', onSigint);
+    }
+    log(
+      `Wrote ${o.out}: ${report.frames} frames in ${report.seconds.toFixed(1)} s (generator ${report.generatorFps.toFixed(1)} frames/s)` +
+        `; landmarks ${report.retargeted ? 'retargeted onto the model face' : 'used as they are'}` +
+        (report.noFace ? `; ${report.noFace} driver frame(s) without a face held the last pose` : '') +
+        (report.skipped ? `; ${report.skipped} leading frame(s) without a face left out` : ''),
+    );
+  } finally {
+    disposePersonal(model);
+  }
+}
+
+export function addAnimate(program: Command): void {
+  program
+    .command('animate')
+    .description('drive a personalised model with landmarks (puppeteering); writes MP4, GIF or PNG frames')
+    .requiredOption('--model <file>', 'a personalised model (talking-heads fine-tune -o)')
+    .requiredOption(
+      '--driver <path>',
+      'a video (any ffmpeg format), a photo (a still), a landmark track (.json: {"size", "fps", "frames": [[[x,y] x 68] ...]}) or a dataset folder',
+    )
+    .option('--driver-video <n>', 'with a dataset driver: which video', intArg(0))
+    .requiredOption('-o, --out <path>', 'out.mp4 (H.264), out.gif, or a folder for PNG frames')
+    .option('--force', 'replace an existing output')
+    .option('--retarget', "map the driver's motion onto the model's face (default for another person)")
+    .option('--no-retarget', "feed the driver's landmarks as they are")
+    .option('--side-by-side', 'driver frame | landmark image | output in one row')
+    .option('--fps <n>', "frames per second of the output (default: the driver's)", numArg)
+    .addOption(backendOption())
+    .option('--threads <n>', 'threads of the native backend', intArg(1, 256))
+    .addHelpText('after', `\n${EXIT_STATUSES}`)
+    .action(async (o: AnimateCliOptions) => runAnimate(o));
+}

@@ -1,0 +1,29 @@
+/** Option parsers and shared options of the `talking-heads` commands. */
+import { InvalidArgumentError, Option } from 'commander';
+import { BACKEND_NAMES, ENV_VAR } from '../engine/backend.js';
+
+export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer in [${min}, ${max}], got "${value}"`);
+    }
+    return n;
+  };
+}
+
+export function numArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
+  return n;
+}
+
+export function backendOption(): Option {
+  return new Option(
+    '-b, --backend <name>',
+    `compute backend: ${BACKEND_NAMES.join(', ')} (env ${ENV_VAR}; default: tensorflow if @tensorflow/tfjs-node is installed, else native if its addon is built, else wasm)`,
+  );
+}
+
+/** The exit statuses, for every command's --help epilogue and the README. */
+export const EXIT_STATUSES = `Exit status: 0 ok, 1 error (the message says what and how to fix it), 2 partial failure (preprocess: some files failed), 3 stopped on a NaN/Inf loss (the last good checkpoint is kept), 130 interrupted (Ctrl-C; a training run saved a checkpoint).`;

@@ -1,0 +1,72 @@
+/** `talking-heads preprocess`: real videos and photos -> a dataset. */
+import { InvalidArgumentError, type Command } from 'commander';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { contactSheet } from '../data/contact_sheet.js';
+import { Dataset } from '../data/dataset.js';
+import { writePng } from '../data/png.js';
+import { preprocess, type PreprocessOptions } from '../data/preprocess.js';
+import { initEngine } from '../engine/backend.js';
+import { backendOption, EXIT_STATUSES, intArg } from './options.js';
+import { progress } from './progress.js';
+
+export async function runPreprocess(
+  o: Partial<PreprocessOptions> &
+    Pick<PreprocessOptions, 'input' | 'out'> & { backend?: string; workers?: number },
+  log: (s: string) => void = console.log,
+): Promise<void> {
+  const engine = await initEngine({ backend: o.backend });
+  log(
+    `Preprocessing ${o.input} -> ${o.out} (faces and landmarks: face-api on ${engine.backend}, ${o.workers ?? 1} worker(s))`,
+  );
+  let bar: ReturnType<typeof progress> | null = null;
+  const result = await preprocess({ ...o, backend: engine.backend }, (done, total, r) => {
+    bar ??= progress('preprocess', total);
+    bar.update(done, { frames: r.kept });
+  });
+  (bar as ReturnType<typeof progress> | null)?.stop();
+  log(result.summary);
+  const ds = Dataset.open(o.out);
+  if (ds.numVideos > 0) {
+    const sheet = join(o.out, 'contact_sheet.png');
+    writePng(sheet, contactSheet(ds));
+    log(`${ds.validate()}\nContact sheet: ${sheet}`);
+  }
+  log(`Log: ${result.logPath}`);
+  if (result.reports.some((r) => r.status === 'failed')) process.exitCode = 2;
+}
+export function addPreprocess(program: Command): void {
+  program
+    .command('preprocess')
+    .description('turn videos (any ffmpeg format, VoxCeleb id/video/clip layout) or photos into a dataset')
+    .argument('<input>', 'a video, a photo, or a folder of them (a sub-folder of photos = one person)')
+    .requiredOption('-o, --out <dir>', 'dataset folder to create (or extend with --resume)')
+    .addOption(backendOption())
+    .option('--resolution <px>', 'crop size', intArg(16, 1024), 256)
+    .option('--fps <n>', 'frames sampled per second of video', Number, 5)
+    .option('--max-frames <n>', 'at most this many frames per video (0 = all)', intArg(0), 0)
+    .option('--min-frames <n>', 'drop (and report) videos with fewer frames with a face', intArg(1), 1)
+    .option('--min-confidence <p>', 'face detector threshold', Number, 0.5)
+    .option('--crop-scale <x>', 'crop side / landmark box side', Number, 1.8)
+    .option('--resume', 'skip videos already in the output dataset')
+    .option('--workers <n>', 'files processed in parallel (default: one per core, at most 4)', intArg(1, 64))
+    .addHelpText('after', `\n${EXIT_STATUSES}`)
+    .action(async (input: string, o) => {
+      if (!(o.fps > 0)) throw new InvalidArgumentError(`--fps must be positive, got ${o.fps}`);
+      if (!(o.minConfidence > 0 && o.minConfidence < 1))
+        throw new InvalidArgumentError(`--min-confidence must be in (0, 1)`);
+      await runPreprocess({
+        input,
+        out: o.out,
+        backend: o.backend,
+        resolution: o.resolution,
+        fps: o.fps,
+        maxFrames: o.maxFrames,
+        minFrames: o.minFrames,
+        minConfidence: o.minConfidence,
+        crop: { scale: o.cropScale, shiftUp: 0.1 },
+        resume: Boolean(o.resume),
+        workers: o.workers ?? Math.min(4, availableParallelism()),
+      });
+    });
+}
