@@ -108,9 +108,46 @@ export interface FineTuneHooks {
 }
 
 /** Normalised weights of a meta-trained model (power iteration without update), for inference. */
-function normalisedMeta(m: MetaModel): ParamTree {
+function normalisedMeta(m: Pick<MetaModel, 'params' | 'sn'>): ParamTree {
   const { u, v } = powerIteration(m.params, m.sn, false);
   return spectralNorm(m.params, u, v);
+}
+
+/**
+ * e_NEW = mean_t E(x(t), y(t)), psi' = P e_NEW, w' = w0 + e_NEW (sec. 3.3), with the meta-trained
+ * (spectrally normalised) E and the raw P, w0 (neither is normalised). Caller disposes.
+ */
+export function fewShotInit(
+  meta: Pick<MetaModel, 'params' | 'sn' | 'net'>,
+  pairs: { xt: Tensor4; yt: Tensor4 },
+): { eNew: tf.Tensor2D; psi: tf.Tensor2D; wPrime: tf.Tensor1D } {
+  const c = meta.net;
+  return tf.tidy(() => {
+    const n = normalisedMeta(meta);
+    const eNew = tf.mean(embedder(n['E'] as ParamTree, c, pairs.xt, pairs.yt), 0, true) as tf.Tensor2D; // [1, N]
+    const psi = projectPsi(n['G'] as ParamTree, eNew);
+    const w0 = leaf((meta.params['D'] as ParamTree)['proj'] as ParamTree, 'w0');
+    return { eNew, psi, wPrime: tf.add(tf.reshape(eNew, [c.embedding]), w0) as tf.Tensor1D };
+  });
+}
+
+/**
+ * The tree fine-tuning trains: G's raw weights without P, with psi' (G.psi); D's raw weights with
+ * its one column w' (D.proj.w) and b in place of W, w0. Copies: the meta-trained model is untouched.
+ */
+export function fineTuneParams(
+  meta: Pick<MetaModel, 'params'>,
+  psi: tf.Tensor2D,
+  wPrime: tf.Tensor1D,
+): ParamTree {
+  return tf.tidy(() => {
+    const copy = (t: ParamTree) => mapTree(t, (x) => tf.clone(x));
+    const D = meta.params['D'] as ParamTree;
+    const Dft: Record<string, ParamTree> = {};
+    for (const [k, v] of Object.entries(D)) if (k !== 'proj') Dft[k] = copy(v as ParamTree);
+    Dft['proj'] = { w: tf.clone(wPrime), b: tf.clone(leaf(D['proj'] as ParamTree, 'b')) };
+    return { G: { ...copy(withoutProjection(meta.params['G'] as ParamTree)), psi: tf.clone(psi) }, D: Dft };
+  });
 }
 
 /** G' of one person from T frames; fine-tuned unless `cfg.finetune` is false. */
@@ -128,16 +165,11 @@ export async function personalise(
     );
   const T = frames.count;
   const all = framePairs(frames, range(T));
-  // e_NEW, psi' = P e_NEW, w' = w0 + e_NEW (sec. 3.3), from the meta-trained weights.
-  const { psi, wPrime, feedForward } = tf.tidy(() => {
-    const n = normalisedMeta(meta);
-    const E = n['E'] as ParamTree;
-    const G = n['G'] as ParamTree;
-    const eNew = tf.mean(embedder(E, c, all.xt, all.yt), 0, true) as tf.Tensor2D; // [1, N]
-    const psi = projectPsi(G, eNew);
-    const w0 = leaf((n['D'] as ParamTree)['proj'] as ParamTree, 'w0');
-    const wPrime = tf.add(tf.reshape(eNew, [c.embedding]), w0) as tf.Tensor1D;
-    return { psi, wPrime, feedForward: generator(G, c, all.yt, tile(psi, T)) };
+  const { psi, wPrime, eNew } = fewShotInit(meta, all);
+  eNew.dispose();
+  const feedForward = tf.tidy(() => {
+    const G = withoutProjection(normalisedMeta(meta)['G'] as ParamTree);
+    return generator(G, c, all.yt, tile(psi, T));
   });
   const l1 = (x: Tensor4) => tf.tidy(() => tf.mean(tf.abs(tf.sub(x, all.xt))).dataSync()[0]!);
   const l1Before = l1(feedForward);
@@ -167,21 +199,13 @@ export async function personalise(
     const G = tf.tidy(() =>
       mapTree(withoutProjection(normalisedMeta(meta)['G'] as ParamTree), (t) => tf.clone(t)),
     );
-    tf.dispose([all.xt, all.yt, wPrime]);
     const model: PersonalModel = { net: c, info: info('feed-forward', 0), G, psi, landmarks, frames: T };
-    return result(model, tf.clone(feedForward), {});
+    const out = result(model, tf.clone(feedForward), {});
+    tf.dispose([all.xt, all.yt, wPrime]);
+    return out;
   }
 
-  // The fine-tuning tree: G (raw weights, no P) with psi'; D (raw) with w' in place of W, w0.
-  const params: ParamTree = tf.tidy(() => {
-    const G = mapTree(withoutProjection(meta.params['G'] as ParamTree), (t) => tf.clone(t));
-    const D = meta.params['D'] as ParamTree;
-    const Dft: Record<string, ParamTree | tf.Tensor> = {};
-    for (const [k, v] of Object.entries(D))
-      if (k !== 'proj') Dft[k] = mapTree(v as ParamTree, (t) => tf.clone(t));
-    Dft['proj'] = { w: tf.clone(wPrime), b: tf.clone(leaf(D['proj'] as ParamTree, 'b')) };
-    return { G: { ...G, psi: tf.clone(psi) }, D: Dft };
-  });
+  const params = fineTuneParams(meta, psi, wPrime);
   // Spectral norm carries on from the meta-trained u vectors (P, psi' and w' are not normalised).
   const sn: ParamTree = tf.tidy(() => ({
     G: mapTree(meta.sn['G'] as ParamTree, (t) => tf.clone(t)),
