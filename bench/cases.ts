@@ -7,9 +7,13 @@ import { Rng } from '../src/engine/rng.js';
 import { tf } from '../src/engine/tf.js';
 import type { Flops } from '../src/models/layers.js';
 import { discriminator, embedder, generator, psiSize } from '../src/models/networks.js';
-import type { ParamTree } from '../src/models/params.js';
+import { flatten, type ParamTree } from '../src/models/params.js';
 import { preset, type NetConfig } from '../src/models/presets.js';
 import { probeNetFlops } from '../src/models/probe_net.js';
+import { renderFrames } from '../src/animate/animate.js';
+import { withoutProjection, type PersonalModel } from '../src/models/personal.js';
+import { AdversarialTrainer } from '../src/train/adversarial.js';
+import { fineTuneModel, fineTuneParams } from '../src/train/finetune.js';
 import { PAPER_WEIGHTS } from '../src/train/losses.js';
 import { initMetaParams, MetaTrainer, PAPER_OPTIM, type MetaBatch } from '../src/train/meta_step.js';
 import { blobImages, makeProbeTrainer } from '../src/train/probe.js';
@@ -26,6 +30,8 @@ export interface BenchCase {
   /** Arguments of the PyTorch reference script (bench/reference/) for the same step, if it has one. */
   pytorch?: { script: string; args: string[] };
   build(seed: number): { step(): void; flopsPerStep: number; dispose(): void };
+  /** What a step time means for a user, e.g. "34.1 s per fine-tune" or "31 frames/s". */
+  summary?: (secondsPerStep: number) => string;
 }
 
 function probeCase(
@@ -148,4 +154,111 @@ CASES.push(
   metaCase('small', 4, 8, ['native']),
   metaCase('medium', 4, 8, ['native']),
   metaCase('paper', 2, 8, []),
+);
+
+/** The paper's fine-tuning schedule for T frames: 40 epochs, batches of 8 (sec. 3.3). */
+const ftSteps = (t: number) => 40 * Math.ceil(t / Math.min(8, t));
+
+/**
+ * One fine-tuning step (G with psi' and D with w', batch 8: T = 8 at the paper's schedule is 40 of
+ * them). FLOPs: G and D forward and backward, D on the real images, and dSteps D updates.
+ */
+function fineTuneCase(presetName: string, defaultBackends: readonly string[]): BenchCase {
+  const c = preset(presetName);
+  const t = 8;
+  return {
+    name: `finetune-${presetName}-${c.resolution}px-T${t}`,
+    description: `fine-tuning step (G + psi', D + w'), batch 8, preset ${presetName}`,
+    resolution: c.resolution,
+    batch: t,
+    k: 1,
+    defaultBackends,
+    build(seed) {
+      const r = c.resolution;
+      const f = metaForwardFlops(c, t, 1);
+      const meta = initMetaParams(c, 4, seed);
+      const psi = tf.randomNormal([1, psiSize(c)], 0, 0.02, 'float32', seed) as tf.Tensor2D;
+      const w = tf.randomNormal([c.embedding], 0, 0.02, 'float32', seed) as tf.Tensor1D;
+      const params = fineTuneParams(meta, psi, w);
+      const sn = { G: meta.sn['G'] as ParamTree, D: meta.sn['D'] as ParamTree };
+      tf.dispose([psi, w, ...Object.values(meta.params).flatMap((x) => flattenTensors(x as ParamTree))]);
+      const trainer = new AdversarialTrainer(fineTuneModel(c), PAPER_WEIGHTS, PAPER_OPTIM, { params, sn });
+      const rnd = () => tf.randomUniform([t, r, r, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
+      const b = { xt: rnd(), yt: rnd() };
+      return {
+        step: () => void trainer.step(b),
+        flopsPerStep: 3 * (f.g + f.d) + f.d + PAPER_OPTIM.dSteps * 3 * 2 * f.d,
+        dispose() {
+          trainer.dispose();
+          tf.dispose([b.xt, b.yt]);
+        },
+      };
+    },
+    summary: (s) => `${(ftSteps(t) * s).toFixed(1)} s per fine-tune (T = ${t}: ${ftSteps(t)} steps)`,
+  };
+}
+
+/** Animation: landmark images rasterised and run through G' (psi' fixed), 8 frames per call. */
+function animateCase(presetName: string, defaultBackends: readonly string[]): BenchCase {
+  const c = preset(presetName);
+  const n = 8;
+  return {
+    name: `animate-${presetName}-${c.resolution}px`,
+    description: `animation: G' on ${n} landmark images per call, preset ${presetName}`,
+    resolution: c.resolution,
+    batch: n,
+    k: 1,
+    defaultBackends,
+    build(seed) {
+      const f = metaForwardFlops(c, n, 1);
+      const meta = initMetaParams(c, 1, seed);
+      const model: PersonalModel = {
+        net: c,
+        info: {
+          preset: presetName,
+          mode: 'feed-forward',
+          sourceModel: '',
+          source: 'bench',
+          steps: 0,
+          created: '',
+        },
+        G: withoutProjection(meta.params['G'] as ParamTree),
+        psi: tf.randomNormal([1, psiSize(c)], 0, 0.02, 'float32', seed) as tf.Tensor2D,
+        landmarks: new Float32Array(136),
+        frames: 1,
+      };
+      // a face-like ring of landmarks at this resolution, moving a little from call to call
+      let k = 0;
+      const lms = () =>
+        Array.from({ length: n }, (_, i) =>
+          Float32Array.from({ length: 136 }, (_, j) => {
+            const a = (j >> 1) * 0.37 + (k + i) * 0.05;
+            const r = c.resolution;
+            return j % 2 === 0 ? r / 2 + 0.3 * r * Math.cos(a) : r / 2 + 0.3 * r * Math.sin(a);
+          }),
+        );
+      return {
+        step: () => {
+          k++;
+          renderFrames(model, lms());
+        },
+        flopsPerStep: f.g,
+        dispose() {
+          tf.dispose([model.psi, ...flattenTensors(meta.params), ...flattenTensors(meta.sn)]);
+        },
+      };
+    },
+    summary: (s) => `${(n / s).toFixed(1)} frames/s`,
+  };
+}
+
+const flattenTensors = (t: ParamTree): tf.Tensor[] => [...flatten(t).values()];
+
+CASES.push(
+  fineTuneCase('small', ['native', 'wasm']),
+  fineTuneCase('medium', ['native']),
+  fineTuneCase('paper', []),
+  animateCase('small', ['native', 'wasm']),
+  animateCase('medium', ['native']),
+  animateCase('paper', ['native']),
 );

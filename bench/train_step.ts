@@ -104,6 +104,8 @@ export interface BenchRecord {
   peakRssMB: number;
   /** training FLOPs of one step (3x the forward's multiply-adds x 2) */
   flopsPerStep?: number;
+  /** what the step time means for a user (seconds per fine-tune, frames per second) */
+  summary?: string;
 }
 
 function median(xs: number[]): number {
@@ -155,6 +157,7 @@ async function worker(
     gflops: w.flopsPerStep / med / 1e9,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     flopsPerStep: w.flopsPerStep,
+    ...(c.summary ? { summary: c.summary(med) } : {}),
   };
   process.stdout.write(`RESULT ${JSON.stringify(rec)}\n`);
 }
@@ -243,7 +246,8 @@ async function main(): Promise<void> {
       records.push(rec);
       console.log(
         `  ${rec.case.padEnd(24)} ${rec.backend.padEnd(10)} ${rec.secondsPerStep.toFixed(3).padStart(8)} s/step  ` +
-          `[${rec.min.toFixed(3)}-${rec.max.toFixed(3)}]  ${rec.gflops.toFixed(2).padStart(7)} GFLOP/s  ${rec.peakRssMB.toFixed(0).padStart(5)} MB`,
+          `[${rec.min.toFixed(3)}-${rec.max.toFixed(3)}]  ${rec.gflops.toFixed(2).padStart(7)} GFLOP/s  ${rec.peakRssMB.toFixed(0).padStart(5)} MB` +
+          (rec.summary ? `  = ${rec.summary}` : ''),
       );
     }
     if (withTorch && (!wantBackends || wantBackends.includes('pytorch'))) {

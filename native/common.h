@@ -1,0 +1,91 @@
+// Shared by the addon's kernel files: includes, the oneDNN engine and stream, argument helpers, the
+// lock around oneDNN's shared state, and the entry points each kernel file defines (addon.cc exports
+// them). Layouts follow TF.js: activations NHWC, conv filters HWIO, matrices row-major.
+#pragma once
+#include <napi.h>
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "winograd.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+using namespace dnnl;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+
+namespace nthk {
+
+
+inline engine& eng() {
+  static engine e(engine::kind::cpu, 0);
+  return e;
+}
+inline stream& strm() {
+  static stream s(eng());
+  return s;
+}
+
+inline float* f32(const Napi::Value& v) { return v.As<Napi::Float32Array>().Data(); }
+inline size_t len(const Napi::Value& v) { return v.As<Napi::TypedArray>().ElementLength(); }
+inline int64_t i64(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value(); }
+inline int i32(const Napi::Value& v) { return v.As<Napi::Number>().Int32Value(); }
+
+inline std::vector<int64_t> dims(const Napi::Value& v) {
+  auto a = v.As<Napi::Array>();
+  std::vector<int64_t> d(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) d[i] = a.Get(i).As<Napi::Number>().Int64Value();
+  return d;
+}
+
+inline void check(bool ok, const Napi::Env& env, const char* what) {
+  if (!ok) throw Napi::RangeError::New(env, what);
+}
+
+// Convolutions and matmuls share process-wide plan caches and scratch arenas, and Node may call the
+// addon from several worker threads at once (preprocessing runs face detection in workers): those
+// calls take this lock, one at a time (each is parallel inside already).
+inline std::mutex& shared_state() {
+  static std::mutex m;
+  return m;
+}
+
+// Work below this many elements runs on one thread: forking costs more than it saves.
+constexpr int64_t kParallelMin = 1 << 15;
+
+// Entry points, by file: onednn.cc (convolution, matmul, their caches), elementwise.cc, reduce.cc
+// (reductions, softmax), movement.cc (transpose, concat/split/slice, pooling, resize), fused.cc
+// (Adam, spectral norm, instance norm).
+Napi::Value Conv(const Napi::CallbackInfo& info);
+Napi::Value MatMul(const Napi::CallbackInfo& info);
+Napi::Value UnaryOp(const Napi::CallbackInfo& info);
+Napi::Value BinaryOp(const Napi::CallbackInfo& info);
+Napi::Value AddN(const Napi::CallbackInfo& info);
+Napi::Value ReduceOp(const Napi::CallbackInfo& info);
+Napi::Value Softmax(const Napi::CallbackInfo& info);
+Napi::Value Transpose(const Napi::CallbackInfo& info);
+Napi::Value Concat(const Napi::CallbackInfo& info);
+Napi::Value Slice(const Napi::CallbackInfo& info);
+Napi::Value Split(const Napi::CallbackInfo& info);
+Napi::Value AvgPool(const Napi::CallbackInfo& info);
+Napi::Value Resize(const Napi::CallbackInfo& info);
+Napi::Value Adam(const Napi::CallbackInfo& info);
+Napi::Value InstanceNorm(const Napi::CallbackInfo& info);
+Napi::Value InstanceNormGrad(const Napi::CallbackInfo& info);
+Napi::Value SpectralPower(const Napi::CallbackInfo& info);
+Napi::Value SpectralDiv(const Napi::CallbackInfo& info);
+Napi::Value SpectralDivGrad(const Napi::CallbackInfo& info);
+Napi::Value ClearCaches(const Napi::CallbackInfo& info);
+
+}  // namespace nthk
