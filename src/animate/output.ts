@@ -4,12 +4,12 @@
  * of PNG frames. Frames stream to ffmpeg as they are made; everything is written under a temporary
  * name and renamed into place at the end, so a failure or Ctrl-C leaves no half-written output.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { InputError } from '../data/fewshot.js';
 import { encodePng, type RgbImage } from '../data/png.js';
 import { findFfmpeg } from '../data/tools.js';
+import { VideoEncoder } from '../data/video.js';
 import { writeAndSync, commitRename } from '../io/atomic.js';
 
 export type OutputKind = 'mp4' | 'gif' | 'frames';
@@ -70,77 +70,51 @@ export function openOutput(
       abort: () => rmSync(tmp, { recursive: true, force: true }),
     };
   }
-  const ff = findFfmpeg();
-  if (!ff)
+  if (!findFfmpeg())
     throw new InputError(
       'ffmpeg not found: install it (apt-get install ffmpeg) or run npm ci, or write PNG frames (-o FOLDER)',
     );
-  let proc: ChildProcessWithoutNullStreams | null = null;
-  let size = '';
-  let stderr = '';
-  let exited: Promise<number> | null = null;
+  let enc: VideoEncoder | null = null;
   const start = (w: number, h: number) => {
-    size = `${w}x${h}`;
-    const args = [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-y',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-s',
-      size,
-    ];
-    args.push('-r', String(o.fps), '-i', '-');
-    if (kind === 'mp4') {
-      if (o.audio) args.push('-i', o.audio, '-map', '0:v', '-map', '1:a?', '-c:a', 'aac', '-shortest');
-      // even sizes for yuv420p; a CRF that keeps 64px faces sharp
-      args.push(
-        '-vf',
-        'pad=ceil(iw/2)*2:ceil(ih/2)*2',
-        '-c:v',
-        'libx264',
-        '-pix_fmt',
-        'yuv420p',
-        '-crf',
-        '18',
-      );
-      args.push('-movflags', '+faststart', tmp);
-    } else {
-      args.push('-vf', 'split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse', tmp);
-    }
-    const p = spawn(ff.path, args, {
-      stdio: ['pipe', 'ignore', 'pipe'],
-    }) as unknown as ChildProcessWithoutNullStreams;
-    p.stderr.setEncoding('utf8');
-    p.stderr.on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
-    p.stdin.on('error', () => {}); // reported through the exit code
-    exited = new Promise<number>((resolve) => p.on('close', (c) => resolve(c ?? -1)));
-    proc = p;
+    const inputs =
+      kind === 'mp4' && o.audio
+        ? ['-i', o.audio, '-map', '0:v', '-map', '1:a?', '-c:a', 'aac', '-shortest']
+        : [];
+    const output =
+      kind === 'mp4'
+        ? // even sizes for yuv420p; a CRF that keeps 64px faces sharp
+          [
+            '-vf',
+            'pad=ceil(iw/2)*2:ceil(ih/2)*2',
+            '-c:v',
+            'libx264',
+            '-pix_fmt',
+            'yuv420p',
+            '-crf',
+            '18',
+            '-movflags',
+            '+faststart',
+          ]
+        : ['-vf', 'split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse'];
+    return new VideoEncoder(tmp, w, h, { fps: o.fps, inputs, output });
   };
   return {
     async write(f) {
-      if (!proc) start(f.width, f.height);
-      if (`${f.width}x${f.height}` !== size)
-        throw new RangeError(`Frame ${f.width}x${f.height} in a ${size} video`);
-      if (!proc!.stdin.write(f.data)) await new Promise((r) => proc!.stdin.once('drain', r));
+      enc ??= start(f.width, f.height);
+      await enc.write(f.data);
     },
     async close() {
-      if (!proc) throw new InputError('No frames were made, so no video was written');
-      proc.stdin.end();
-      const code = await exited!;
-      if (code !== 0) {
+      if (!enc) throw new InputError('No frames were made, so no video was written');
+      try {
+        await enc.close();
+      } catch (e) {
         rmSync(tmp, { force: true });
-        throw new Error(
-          `Cannot write "${path}" (ffmpeg exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
-        );
+        throw e;
       }
       replace();
     },
     abort() {
-      proc?.kill();
+      enc?.kill();
       rmSync(tmp, { force: true });
     },
   };

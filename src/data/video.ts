@@ -127,7 +127,55 @@ export async function* decodeFrames(path: string, opts: DecodeOptions = {}): Asy
     throw new MediaError(`Cannot decode "${path}": no frames (${tail(stderr) || 'empty stream'})`);
 }
 
-/** Encodes RGB frames to a video file (tests, animation output). */
+/**
+ * Streams raw RGB frames into ffmpeg, which writes `path` with the given output arguments (codec,
+ * filters...; default: MPEG-4 part 2, or a GIF by extension). Frames are written as they come, with
+ * back-pressure, so memory does not grow with the number of frames.
+ */
+export class VideoEncoder {
+  private readonly proc: ReturnType<typeof spawn>;
+  private readonly exited: Promise<number>;
+  private stderr = '';
+
+  constructor(
+    readonly path: string,
+    readonly width: number,
+    readonly height: number,
+    o: { fps?: number; inputs?: string[]; output?: string[] } = {},
+  ) {
+    const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24'];
+    args.push('-s', `${width}x${height}`, '-r', String(o.fps ?? 25), '-i', '-', ...(o.inputs ?? []));
+    args.push(
+      ...(o.output ?? (path.endsWith('.gif') ? [] : ['-pix_fmt', 'yuv420p', '-c:v', 'mpeg4', '-q:v', '3'])),
+    );
+    args.push(path);
+    this.proc = spawn(ffmpegPath(), args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.proc.stderr!.setEncoding('utf8');
+    this.proc.stderr!.on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-4000)));
+    this.proc.stdin!.on('error', () => {}); // a dead ffmpeg is reported by close()
+    this.exited = new Promise<number>((resolve) => this.proc.on('close', (c) => resolve(c ?? -1)));
+  }
+
+  async write(rgb: Uint8Array): Promise<void> {
+    if (rgb.length !== this.width * this.height * 3)
+      throw new RangeError(`VideoEncoder: ${rgb.length} bytes for a ${this.width}x${this.height} RGB frame`);
+    if (!this.proc.stdin!.write(rgb)) await new Promise((r) => this.proc.stdin!.once('drain', r));
+  }
+
+  /** Finishes the file; rejects with ffmpeg's last words when it failed. */
+  async close(): Promise<void> {
+    this.proc.stdin!.end();
+    const code = await this.exited;
+    if (code !== 0)
+      throw new MediaError(`Cannot write "${this.path}" (ffmpeg exit ${code}): ${tail(this.stderr)}`);
+  }
+
+  kill(): void {
+    this.proc.kill();
+  }
+}
+
+/** Encodes RGB frames to a video file (tests). */
 export async function encodeVideo(
   path: string,
   frames: Iterable<Uint8Array>,
@@ -135,33 +183,7 @@ export async function encodeVideo(
   height: number,
   fps = 25,
 ): Promise<void> {
-  const args = [
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-y',
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    'rgb24',
-    '-s',
-    `${width}x${height}`,
-    '-r',
-    String(fps),
-    '-i',
-    '-',
-  ];
-  if (path.endsWith('.gif')) args.push(path);
-  else args.push('-pix_fmt', 'yuv420p', '-c:v', 'mpeg4', '-q:v', '3', path);
-  const proc = spawn(ffmpegPath(), args, { stdio: ['pipe', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (d: string) => (stderr += d));
-  const done = new Promise<number>((resolve) => proc.on('close', (c) => resolve(c ?? -1)));
-  for (const f of frames) {
-    if (!proc.stdin.write(f)) await new Promise((r) => proc.stdin.once('drain', r));
-  }
-  proc.stdin.end();
-  const code = await done;
-  if (code !== 0) throw new MediaError(`Cannot write "${path}" (ffmpeg exit ${code}): ${tail(stderr)}`);
+  const enc = new VideoEncoder(path, width, height, { fps });
+  for (const f of frames) await enc.write(f);
+  await enc.close();
 }
