@@ -109,9 +109,8 @@ export async function runFineTune(
     const p = await personalise(meta, frames, cfg, run, {
       onStart: (total) => (bar = progress('fine-tune', total)),
       onStep: (step, _t, m) => bar?.update(step, { G: m['lossEG']!, D: m['lossD']!, L1: m['pixel']! }),
-    });
+    }).finally(() => run?.close());
     (bar as ReturnType<typeof progress> | null)?.stop();
-    run?.close();
     try {
       if (p.stopped === 'interrupted') {
         log('Interrupted: nothing written.');

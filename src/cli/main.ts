@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { addAnimate } from './animate.js';
+import { explain } from './errors.js';
 import { addDemo } from './demo.js';
 import { addDoctor } from './doctor.js';
 import { addFineTune } from './finetune.js';
@@ -39,7 +40,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     // Expected failures (bad input, bad checkpoint...) print one clear line, not a stack trace.
     const err = e as Error;
-    console.error(`talking-heads: ${err.message}`);
+    console.error(`talking-heads: ${explain(err)}`);
     if (process.env['TALKING_HEADS_DEBUG']) console.error(err.stack);
     process.exitCode = process.exitCode || 1;
   }
