@@ -231,6 +231,12 @@ describe('few-shot personalisation', () => {
     const got = run.latestIntact();
     assert.equal(got?.meta.step, 0);
     assert.match(said.join('\n'), /newest intact checkpoint; skipped:\n.*step-00000005.*truncated/);
+    assert.ok(existsSync(join(run.checkpointsDir, 'step-00000005.corrupt')), 'the corrupt one is set aside');
+    assert.deepEqual(
+      readdirSync(run.checkpointsDir).filter((d) => /^step-\d+$/.test(d)),
+      ['step-00000000'],
+      'only intact checkpoints are left for pruning and the next resume',
+    );
     run.close();
     for (const t of [...Object.values(ck0.trees), ...Object.values(got!.trees)])
       tf.dispose([...flatten(t).values()]);

@@ -9,8 +9,8 @@
  *   runs/00004-meta-small-ft/
  *     config.json  metrics.jsonl  events.out.tfevents.*  samples/step-00000500.png  checkpoints/step-*
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { writePng, type RgbImage } from '../data/png.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { flatten, type ParamTree } from '../models/params.js';
@@ -134,8 +134,8 @@ export class Run {
 
   /**
    * The newest checkpoint that loads and passes its checks. A corrupt or truncated newer one is
-   * skipped with a message saying which and why, so a crash mid-write never blocks --resume while
-   * an older intact checkpoint exists.
+   * skipped with a message saying which and why, and renamed to step-N.corrupt (out of the way of
+   * pruning), so a damaged file never blocks --resume while an older intact checkpoint exists.
    */
   latestIntact(): LoadedCheckpoint | null {
     const all = listCheckpoints(this.checkpointsDir).reverse();
@@ -149,7 +149,11 @@ export class Run {
           );
         return loaded;
       } catch (e) {
-        skipped.push(`${c.dir}: ${(e as Error).message}`);
+        // Set it aside (kept for inspection), so pruning never keeps it in place of an intact one.
+        const aside = `${c.dir}.corrupt`;
+        rmSync(aside, { recursive: true, force: true });
+        renameSync(c.dir, aside);
+        skipped.push(`${c.dir} (moved to ${basename(aside)}): ${(e as Error).message}`);
       }
     }
     if (skipped.length)
