@@ -81,7 +81,7 @@ for (const v of split.test) {
     });
   });
   rows.push(
-    `${ds.video(v).id}: pixel L1 on ${nHold} hold-out frames, feed-forward ${(eFF / nHold).toFixed(3)}, fine-tuned ${(eFT / nHold).toFixed(3)} ` +
+    `video ${v} (${ds.video(v).id}): pixel L1 on ${nHold} hold-out frames, feed-forward ${(eFF / nHold).toFixed(3)}, fine-tuned ${(eFT / nHold).toFixed(3)} ` +
       `(on the T frames: ${ft.l1Before.toFixed(3)} -> ${ft.l1After.toFixed(3)}; personalisation ${secs.toFixed(1)} s)`,
   );
   for (const p of [ff, ft]) {

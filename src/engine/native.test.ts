@@ -205,6 +205,8 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
       fn: (x) => tf.moments(x!, [1, 2], true).variance,
     });
     cases.push({ name: 'softmax', inputs: [[3, 5, 17]], fn: (x) => tf.softmax(x!) });
+    // wide logits: exp's range reduction over many powers of two, and underflow to ~0
+    cases.push({ name: 'softmax of wide logits', inputs: [[4, 300]], fn: (x) => tf.softmax(tf.mul(x!, 60)) });
     // strided slices (native rows) and contiguous ones (views); the gradient pads back
     const slices: [number[], number[], number[]][] = [
       [
