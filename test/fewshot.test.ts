@@ -2,19 +2,21 @@
 // psi' = P e, w' = w0 + e; fine-tuning lowers the loss with flat memory; the personalised model file
 // round-trips and refuses bad files; animation streams; every bad input gets a clear error.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { animate } from '../src/animate/animate.js';
 import { openDriver, type Driver, type DriverFrame } from '../src/animate/drivers.js';
-import { checkOutput, type FrameWriter } from '../src/animate/output.js';
+import { checkOutput, openOutput, type FrameWriter } from '../src/animate/output.js';
 import { runAnimate } from '../src/cli/animate.js';
 import { runFineTune } from '../src/cli/finetune.js';
 import { Dataset } from '../src/data/dataset.js';
 import { framesFromDataset, framesFromPhotos, InputError } from '../src/data/fewshot.js';
 import { encodePng } from '../src/data/png.js';
 import { writeSyntheticDataset } from '../src/data/synthetic/write.js';
+import { findFfmpeg } from '../src/data/tools.js';
 import { probe } from '../src/data/video.js';
 import { encodeSafetensors, decodeSafetensors } from '../src/io/safetensors.js';
 import { initEngine } from '../src/engine/backend.js';
@@ -359,6 +361,21 @@ describe('animation', () => {
     await assert.rejects(runAnimate({ model, driver: data, out: mp4 }, log), /already exists.*--force/);
     await runAnimate({ model, driver: data, driverVideo: 0, out: mp4, force: true }, log);
   });
+});
+
+test("an MP4 keeps the driver's audio track; frames stream in under a temporary name", async () => {
+  const ff = findFfmpeg()!.path;
+  const wav = join(tmp, 'tone.wav');
+  spawnSync(ff, ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1', wav]);
+  const mp4 = join(tmp, 'with-audio.mp4');
+  const w = openOutput(mp4, { fps: 10, audio: wav });
+  for (let i = 0; i < 10; i++)
+    await w.write({ width: 32, height: 32, data: new Uint8Array(32 * 32 * 3).fill(i * 20) });
+  assert.ok(!existsSync(mp4), 'nothing at the final name before close');
+  await w.close();
+  const streams = spawnSync(ff, ['-hide_banner', '-i', mp4], { encoding: 'utf8' }).stderr;
+  assert.match(streams, /Video: h264/);
+  assert.match(streams, /Audio: aac/);
 });
 
 describe('bad input', () => {
