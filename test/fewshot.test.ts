@@ -42,7 +42,7 @@ import {
 } from '../src/train/finetune.js';
 import { resolveMetaConfig } from '../src/train/meta.js';
 import { initMetaParams } from '../src/train/meta_step.js';
-import { disposeModel, loadMetaModel } from '../src/train/model.js';
+import { disposeModel, loadMetaModel, saveModelFile } from '../src/train/model.js';
 import { Run } from '../src/train/run.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -211,7 +211,24 @@ describe('few-shot personalisation', () => {
 
   test('the model API checks what it loads: a file, a folder that is no model, a corrupt checkpoint', () => {
     assert.throws(() => loadMetaModel(join(tmp, 'nope')), /does not exist/);
-    assert.throws(() => loadMetaModel(join(tmp, 'p.safetensors')), /is a file/);
+    assert.throws(() => loadMetaModel(join(tmp, 'p.safetensors')), /it is a personalised model/);
+    // one model file: weights and spectral-norm vectors, config and step in its header
+    const meta = loadMetaModel(modelRun);
+    const file = join(tmp, 'model.safetensors');
+    saveModelFile(meta, file);
+    const back = loadMetaModel(file);
+    assert.equal(back.config.preset, 'tiny');
+    assert.equal(back.columns, meta.columns);
+    for (const [path, t] of flatten(meta.params))
+      assert.deepEqual(
+        Array.from(flatten(back.params).get(path)!.dataSync()),
+        Array.from(t.dataSync()),
+        path,
+      );
+    disposeModel(back);
+    disposeModel(meta);
+    writeFileSync(join(tmp, 'half.safetensors'), readFileSync(file).subarray(0, 5000));
+    assert.throws(() => loadMetaModel(join(tmp, 'half.safetensors')), /corrupt or truncated/);
     mkdirSync(join(tmp, 'empty'), { recursive: true });
     assert.throws(() => loadMetaModel(join(tmp, 'empty')), /neither a run folder/);
     // a run whose only checkpoint is corrupt

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { addAnimate } from './animate.js';
 import { explain } from './errors.js';
+import { addExport } from './export.js';
 import { addDemo } from './demo.js';
 import { addDoctor } from './doctor.js';
 import { addFineTune } from './finetune.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   addMetaTrain(program);
   addFineTune(program);
   addAnimate(program);
+  addExport(program);
   return program;
 }
 export async function main(argv: string[]): Promise<void> {

@@ -45,8 +45,8 @@ export function stepDirName(step: number): string {
   return `step-${String(step).padStart(8, '0')}`;
 }
 
-/** Reads tensors to host memory: the only part of saving that touches the backend. */
-function toRaw(trees: CheckpointTrees): Map<string, RawTensor> {
+/** Reads tensors to host memory as "section.path" entries: the only part of saving that touches the backend. */
+export function toRaw(trees: CheckpointTrees): Map<string, RawTensor> {
   const out = new Map<string, RawTensor>();
   for (const section of Object.keys(trees).sort()) {
     if (section.includes('.')) throw new CheckpointError(`Section name "${section}" must not contain "."`);
@@ -153,19 +153,30 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
       `Cannot load checkpoint "${dir}": ${TENSORS} fails its SHA-256 check (corrupt)`,
     );
   }
-  let decoded;
+  let trees: CheckpointTrees;
   try {
-    decoded = decodeSafetensors(bytes, tensorsPath);
+    trees = treesFromSafetensors(bytes, tensorsPath);
   } catch (e) {
-    if (e instanceof SafetensorsError)
+    if (e instanceof SafetensorsError || e instanceof CheckpointError)
       throw new CheckpointError(`Cannot load checkpoint "${dir}": ${e.message}`);
     throw e;
   }
+  return { dir, meta, trees };
+}
+
+/**
+ * The trees of a safetensors file whose tensor names are "section.path" (checkpoints, model files).
+ * The caller owns the tensors.
+ */
+export function treesFromSafetensors(bytes: Buffer, what: string): CheckpointTrees {
+  const decoded = decodeSafetensors(bytes, what);
   const sections = new Map<string, Map<string, Tensor>>();
   for (const [name, raw] of decoded.tensors) {
     const dot = name.indexOf('.');
-    if (dot < 0)
-      throw new CheckpointError(`Cannot load checkpoint "${dir}": tensor "${name}" has no section prefix`);
+    if (dot < 0) {
+      for (const m of sections.values()) tf.dispose([...m.values()]);
+      throw new CheckpointError(`tensor "${name}" has no section prefix`);
+    }
     const section = name.slice(0, dot);
     if (!sections.has(section)) sections.set(section, new Map());
     const t =
@@ -176,7 +187,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   }
   const trees: CheckpointTrees = {};
   for (const [s, leaves] of sections) trees[s] = unflatten(leaves);
-  return { dir, meta, trees };
+  return trees;
 }
 
 /**

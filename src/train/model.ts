@@ -1,18 +1,26 @@
 /**
  * The model API: a meta-trained model (E, G with P, D with W, w0, b; its preset and variant) loaded
- * from a run folder (its newest intact checkpoint) or one checkpoint folder, checked (format,
+ * from a model file (saveModelFile), a run folder (its newest intact checkpoint) or one checkpoint
+ * folder, checked (format,
  * version, SHA-256, preset, every tensor's name and shape) and returned ready to use. Fine-tuning,
  * animation and evaluation start here; resuming a run uses the same checks.
  */
-import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { disposeTree, type ParamTree } from '../models/params.js';
 import type { NetConfig } from '../models/presets.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError } from '../io/safetensors.js';
 import {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
   CheckpointError,
   latestCheckpoint,
   loadCheckpoint,
   matchTree,
+  toRaw,
+  treesFromSafetensors,
   type LoadedCheckpoint,
 } from './checkpoint.js';
 import { MetaConfigSchema, netConfigOf, type MetaConfig } from './meta.js';
@@ -20,11 +28,13 @@ import { initMetaParams } from './meta_step.js';
 import { Run } from './run.js';
 
 export interface MetaModel {
-  /** where it came from: the checkpoint folder */
+  /** where it came from: the model file or checkpoint folder */
   source: string;
   /** SHA-256 of the checkpoint's tensors: names this exact model in what is made from it */
   hash: string;
   step: number;
+  /** columns of D's W (training videos) */
+  columns: number;
   config: MetaConfig;
   net: NetConfig;
   /** raw weights {E, G, D} (spectral norm not applied) and the power-iteration vectors */
@@ -32,14 +42,75 @@ export interface MetaModel {
   sn: ParamTree;
 }
 
-/** Resolves a run folder or a checkpoint folder to the checkpoint to load. */
+export const MODEL_FORMAT = 'neural-talking-heads/model';
+export const MODEL_VERSION = 1;
+
+/**
+ * A meta-trained model as one file: its weights and spectral-norm vectors (no optimizer state) and,
+ * in the header, the run's config and step. What a package ships and `--model FILE` reads.
+ */
+export function saveModelFile(m: MetaModel, path: string): void {
+  const bytes = encodeSafetensors(toRaw({ params: m.params, sn: m.sn }), {
+    format: MODEL_FORMAT,
+    version: String(MODEL_VERSION),
+    config: JSON.stringify(m.config),
+    step: String(m.step),
+    columns: String(m.columns),
+    source: m.hash,
+  });
+  writeFileAtomic(path, bytes);
+}
+
+function loadModelFile(path: string): LoadedCheckpoint {
+  const bytes = readFileSync(path);
+  const fail = (why: string): never => {
+    throw new CheckpointError(`Cannot load model "${path}": ${why}`);
+  };
+  let md: Record<string, string> = {};
+  try {
+    md = decodeSafetensors(bytes, path).metadata;
+  } catch (e) {
+    if (e instanceof SafetensorsError) fail(`it is corrupt or truncated (${e.message})`);
+    throw e;
+  }
+  if (md['format'] !== MODEL_FORMAT)
+    fail(
+      md['format'] === 'neural-talking-heads/personal'
+        ? 'it is a personalised model (fine-tune output): animate it with talking-heads animate --model'
+        : `it is not a meta-trained model file (format "${md['format'] ?? 'none'}"); pass a model .safetensors, a run folder or a checkpoint folder`,
+    );
+  if (md['version'] !== String(MODEL_VERSION))
+    fail(`format version ${md['version']}, this build reads version ${MODEL_VERSION}`);
+  let config: unknown;
+  try {
+    config = JSON.parse(md['config'] ?? '');
+  } catch {
+    fail('its config is not valid JSON');
+  }
+  return {
+    dir: path,
+    meta: {
+      format: CHECKPOINT_FORMAT,
+      version: CHECKPOINT_VERSION,
+      step: Number(md['step'] ?? 0),
+      created: '',
+      config,
+      state: { columns: Array.from({ length: Number(md['columns'] ?? 1) }, (_, i) => i) },
+      dataManifestHash: null,
+      tensorsSha256: createHash('sha256').update(bytes).digest('hex'),
+      tensorsBytes: bytes.length,
+    },
+    trees: treesFromSafetensors(bytes, path),
+  };
+}
+
+/** Resolves a model file, a run folder or a checkpoint folder to the checkpoint to load. */
 function loadFrom(path: string): LoadedCheckpoint {
   if (!existsSync(path))
-    throw new CheckpointError(`Model "${path}" does not exist: pass a run folder or a checkpoint folder`);
-  if (!statSync(path).isDirectory())
     throw new CheckpointError(
-      `Model "${path}" is a file; a meta-trained model is a run folder (runs/00003-meta-small-ff) or one of its checkpoints/step-* folders`,
+      `Model "${path}" does not exist: pass a model .safetensors, a run folder or a checkpoint folder`,
     );
+  if (!statSync(path).isDirectory()) return loadModelFile(path);
   if (existsSync(join(path, 'checkpoint.json'))) return loadCheckpoint(path);
   if (existsSync(join(path, 'config.json'))) {
     const run = Run.open(path, { log: (s) => process.stderr.write(s + '\n') });
@@ -90,6 +161,7 @@ export function loadMetaModel(path: string): MetaModel {
       source: ck.dir,
       hash: ck.meta.tensorsSha256,
       step: ck.meta.step,
+      columns,
       config,
       net,
       params: ck.trees['params']!,

@@ -1,0 +1,40 @@
+/** `talking-heads export-model`: a meta-trained run or checkpoint as one model file. */
+import type { Command } from 'commander';
+import { statSync } from 'node:fs';
+import { checkOutput } from '../animate/output.js';
+import { InputError } from '../data/fewshot.js';
+import { initEngine } from '../engine/backend.js';
+import { disposeModel, loadMetaModel, saveModelFile } from '../train/model.js';
+import { EXIT_STATUSES } from './options.js';
+
+export async function runExport(
+  o: { model: string; out: string; force?: boolean },
+  log: (s: string) => void = console.log,
+): Promise<void> {
+  if (!o.out.endsWith('.safetensors'))
+    throw new InputError(`-o "${o.out}": a model file ends in .safetensors`);
+  checkOutput(o.out, Boolean(o.force));
+  await initEngine({});
+  const m = loadMetaModel(o.model);
+  try {
+    saveModelFile(m, o.out);
+    log(
+      `Wrote ${o.out} (${(statSync(o.out).size / 2 ** 20).toFixed(1)} MB): preset ${m.config.preset}, ${m.config.variant.toUpperCase()} variant, step ${m.step}, from ${m.source}`,
+    );
+  } finally {
+    disposeModel(m);
+  }
+}
+
+export function addExport(program: Command): void {
+  program
+    .command('export-model')
+    .description(
+      'write a meta-trained model (weights, no optimizer state) as one .safetensors file for --model',
+    )
+    .requiredOption('--model <run>', 'a run folder (its newest intact checkpoint) or a checkpoint folder')
+    .requiredOption('-o, --out <file.safetensors>', 'the model file to write')
+    .option('--force', 'replace an existing output')
+    .addHelpText('after', `\n${EXIT_STATUSES}`)
+    .action(async (o: { model: string; out: string; force?: boolean }) => runExport(o));
+}
