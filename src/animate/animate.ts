@@ -44,6 +44,15 @@ export function isForeign(model: PersonalModel, driver: Driver): boolean {
   return !(driver.identity && model.info.identity && driver.identity === model.info.identity);
 }
 
+/**
+ * Retargeting is on by default for a foreign driver with motion. A still (one photo) has no motion
+ * to separate from its face shape: its own frame would be its neutral shape, and the output the
+ * target's neutral face, so a still drives with its landmarks as they are.
+ */
+export function retargetByDefault(model: PersonalModel, driver: Driver): boolean {
+  return driver.kind !== 'photo' && isForeign(model, driver);
+}
+
 /** Renders landmark sets through G' as RGB images ([chunk] -> [chunk] images). */
 export function renderFrames(model: PersonalModel, landmarks: Float32Array[]): RgbImage[] {
   const r = model.net.resolution;
@@ -85,7 +94,7 @@ export async function animate(
 ): Promise<AnimateReport> {
   const r = model.net.resolution;
   const chunk = o.chunk ?? 8;
-  const retarget = o.retarget ?? isForeign(model, driver);
+  const retarget = o.retarget ?? retargetByDefault(model, driver);
   const targetNeutral = neutralShape(model.landmarks, model.frames);
   const t0 = performance.now();
   let genSeconds = 0;
