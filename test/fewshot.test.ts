@@ -374,6 +374,10 @@ describe('animation', () => {
       'frame-00002.png',
     ]);
     assert.equal(readdirSync(out).filter((f) => f.includes('.tmp-')).length, 0, 'no temporary files left');
+    // a photo drives a still, with its landmarks as they are
+    await runAnimate({ model, driver: join(DEMO, 'sample1.jpg'), out: join(out, 'still') }, log);
+    assert.deepEqual(readdirSync(join(out, 'still')), ['frame-00000.png']);
+    assert.match(said.at(-1)!, /1 frames.*used as they are/);
     // an existing output needs --force
     await assert.rejects(runAnimate({ model, driver: data, out: mp4 }, log), /already exists.*--force/);
     await runAnimate({ model, driver: data, driverVideo: 0, out: mp4, force: true }, log);
