@@ -167,6 +167,22 @@ describe('few-shot personalisation', () => {
     disposeModel(meta);
   });
 
+  test('fine-tuning is deterministic given the seed', async () => {
+    const meta = loadMetaModel(modelRun);
+    const frames = framesFromDataset(Dataset.open(data), 2, 5);
+    const run = async (seed: number) => {
+      const p = await personalise(meta, frames, cfg({ epochs: 2, batch: 2, seed }), null);
+      const psi = Array.from(p.model.psi.dataSync());
+      disposePersonal(p.model);
+      disposePersonalised(p);
+      return psi;
+    };
+    const a = await run(1);
+    assert.deepEqual(await run(1), a);
+    assert.notDeepEqual(await run(2), a, 'another seed, another batch order');
+    disposeModel(meta);
+  });
+
   test('the personalised model file round-trips and refuses other versions, presets and corrupt files', async () => {
     const meta = loadMetaModel(modelRun);
     const frames = framesFromDataset(Dataset.open(data), 2, 3);
