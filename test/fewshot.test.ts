@@ -363,6 +363,21 @@ describe('animation', () => {
     );
     assert.ok(existsSync(model) && existsSync(join(out, 'person.png')));
     assert.match(said.join('\n'), /fine-tuned, 2 steps/);
+    const again = {
+      model: modelRun,
+      data,
+      videoIndex: 1,
+      T: 4,
+      out: model,
+      finetune: false,
+      epochs: 1,
+      batch: 4,
+      seed: 0,
+      runs: join(out, 'runs'),
+    };
+    await assert.rejects(runFineTune(again, log), /already exists.*--force/);
+    await runFineTune({ ...again, force: true }, log);
+    assert.match(said.join('\n'), /feed-forward, 0 steps/);
     const mp4 = join(out, 'a.mp4');
     await runAnimate({ model, driver: data, driverVideo: 2, out: mp4, sideBySide: true }, log);
     const info = probe(mp4);

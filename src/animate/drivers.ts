@@ -15,7 +15,8 @@ import { extname, join } from 'node:path';
 import { DEFAULT_CROP } from '../data/crop.js';
 import { Dataset } from '../data/dataset.js';
 import { InputError } from '../data/fewshot.js';
-import { FaceDetector } from '../data/faces.js';
+import { WorkerFaceDetector } from '../data/faces.js';
+import { prefetch } from '../data/prefetch.js';
 import { NUM_LANDMARKS } from '../data/landmarks.js';
 import { PHOTO_EXTENSIONS, trackFaces, VIDEO_EXTENSIONS } from '../data/preprocess.js';
 import { decodeFrames, probe } from '../data/video.js';
@@ -78,16 +79,20 @@ const LandmarkFile = (raw: unknown, path: string, res: number): { frames: Float3
   return { frames, fps };
 };
 
+/**
+ * A video's or photo's frames, faces tracked: detection runs in a worker thread on the wasm backend
+ * (where face-api is ~3.5x faster than on native), up to 8 frames ahead of the animation.
+ */
 async function* tracked(path: string, res: number, still: boolean): AsyncGenerator<DriverFrame> {
-  const detector = await FaceDetector.load();
-  const frames = decodeFrames(path, { maxSize: 1280, ...(still ? { maxFrames: 1 } : {}) });
-  for await (const t of trackFaces(
-    frames,
-    detector,
-    { minConfidence: 0.5, crop: DEFAULT_CROP, resolution: res },
-    !still,
-  ))
-    yield { index: t.index, landmarks: t.landmarks, image: t.crop };
+  const detector = new WorkerFaceDetector();
+  try {
+    const frames = decodeFrames(path, { maxSize: 1280, ...(still ? { maxFrames: 1 } : {}) });
+    const o = { minConfidence: 0.5, crop: DEFAULT_CROP, resolution: res };
+    for await (const t of prefetch(trackFaces(frames, detector, o, !still), 8))
+      yield { index: t.index, landmarks: t.landmarks, image: t.crop };
+  } finally {
+    await detector.close();
+  }
 }
 
 /** Opens a driver: a video or photo file, a landmark JSON, or a dataset folder (with `video`). */

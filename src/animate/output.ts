@@ -19,13 +19,16 @@ export function outputKind(path: string): OutputKind {
   return ext === '.mp4' ? 'mp4' : ext === '.gif' ? 'gif' : 'frames';
 }
 
-/** Checks an output path before any work: exists (without --force), folder missing or unwritable. */
-export function checkOutput(path: string, force: boolean): void {
+/**
+ * Checks an output path before any work: exists (without --force), a file where a folder is wanted
+ * or the reverse (`folder`: by default, a frames folder for animation), folder unwritable.
+ */
+export function checkOutput(path: string, force: boolean, folder = outputKind(path) === 'frames'): void {
   if (existsSync(path) && !force)
     throw new InputError(
       `Output "${path}" already exists. Pass --force to replace it, or choose another -o.`,
     );
-  if (existsSync(path) && statSync(path).isDirectory() !== (outputKind(path) === 'frames'))
+  if (existsSync(path) && statSync(path).isDirectory() !== folder)
     throw new InputError(
       `Output "${path}" exists and is a ${statSync(path).isDirectory() ? 'folder' : 'file'}; choose another -o.`,
     );

@@ -13,7 +13,7 @@ export async function runExport(
 ): Promise<void> {
   if (!o.out.endsWith('.safetensors'))
     throw new InputError(`-o "${o.out}": a model file ends in .safetensors`);
-  checkOutput(o.out, Boolean(o.force));
+  checkOutput(o.out, Boolean(o.force), false);
   await initEngine({});
   const m = loadMetaModel(o.model);
   try {

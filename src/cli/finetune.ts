@@ -60,7 +60,7 @@ export async function runFineTune(
     throw new InputError(
       `-o "${o.out}": a personalised model is one .safetensors file (e.g. -o out/person.safetensors)`,
     );
-  checkOutput(o.out, Boolean(o.force));
+  checkOutput(o.out, Boolean(o.force), false);
   const cfg = FineTuneConfigSchema.parse({
     epochs: o.epochs,
     batch: o.batch,

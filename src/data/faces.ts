@@ -3,7 +3,9 @@
  * landmark net, weights bundled in the npm package, run on the active TF.js backend).
  */
 import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
 import { tf } from '../engine/tf.js';
+import { startWorker } from '../engine/workers.js';
 import { findFaceModels } from './tools.js';
 
 const require = createRequire(import.meta.url);
@@ -39,7 +41,12 @@ interface FaceApi {
   detectAllFaces(input: tf.Tensor3D, options: unknown): { withFaceLandmarks(): Promise<FaceApiResult[]> };
 }
 
-export class FaceDetector {
+/** Anything that finds faces and their landmarks in an RGB image. */
+export interface Detector {
+  detect(rgb: Uint8Array, width: number, height: number, minConfidence?: number): Promise<DetectedFace[]>;
+}
+
+export class FaceDetector implements Detector {
   private constructor(private readonly api: FaceApi) {}
 
   /** Loads face-api and its bundled weights (once per process). */
@@ -109,4 +116,58 @@ export function chooseMainFace(faces: DetectedFace[], previous: Box | null): Det
     if (iou(best.box, previous) > 0.1) return best;
   }
   return faces.reduce((a, b) => (area(b) > area(a) ? b : a));
+}
+
+/**
+ * face-api in a worker thread on its own backend (default wasm), so detection runs beside the
+ * caller's work (animation's generator on the native backend) and on the backend where it is fast.
+ * Requests are answered in order; `close()` ends the thread.
+ */
+export class WorkerFaceDetector implements Detector {
+  private readonly worker: Worker;
+  private readonly pending = new Map<
+    number,
+    { resolve: (f: DetectedFace[]) => void; reject: (e: Error) => void }
+  >();
+  private nextId = 0;
+  private failed: Error | null = null;
+
+  constructor(backend = 'wasm') {
+    const worker = startWorker(import.meta.url, 'face_worker', { backend });
+    worker.on('message', (m: { id: number; faces?: DetectedFace[]; error?: string }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error) p.reject(new Error(m.error));
+      else p.resolve(m.faces!.map((f) => ({ ...f, landmarks: Float32Array.from(f.landmarks) })));
+    });
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', (code) => {
+      if (this.pending.size) this.fail(new Error(`face detection worker exited (code ${code})`));
+    });
+    worker.unref();
+    this.worker = worker;
+  }
+
+  private fail(e: Error): void {
+    this.failed = e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  detect(rgb: Uint8Array, width: number, height: number, minConfidence = 0.5): Promise<DetectedFace[]> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ id, rgb, width, height, minConfidence });
+    }).finally(() => {
+      if (this.pending.size === 0) this.worker.unref();
+    }) as Promise<DetectedFace[]>;
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
 }

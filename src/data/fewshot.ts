@@ -9,7 +9,7 @@ import { basename, extname, join } from 'node:path';
 import { DEFAULT_CROP, cropResize, landmarksInCrop, squareFor } from './crop.js';
 import type { Dataset } from './dataset.js';
 import { fewShotSet } from './episodes.js';
-import { FaceDetector, type DetectedFace } from './faces.js';
+import { WorkerFaceDetector, type DetectedFace } from './faces.js';
 import { PHOTO_EXTENSIONS, trackFaces } from './preprocess.js';
 import { decodeFrames, probe } from './video.js';
 
@@ -89,31 +89,35 @@ export async function framesFromPhotos(
       `"${path}" holds no photos (${PHOTO_EXTENSIONS.join(' ')}). Put the person's photos in it.`,
     );
   const use = o.max ? files.slice(0, o.max) : files;
-  const detector = await FaceDetector.load();
+  const detector = new WorkerFaceDetector();
   const crops: Uint8Array[] = [];
   const lms: Float32Array[] = [];
-  for (const f of use) {
-    let frame;
-    try {
-      for await (const fr of decodeFrames(f, { maxFrames: 1, maxSize: 1280 })) frame = fr;
-    } catch (e) {
-      throw new InputError(
-        `Cannot read photo "${f}": ${(e as Error).message}. Remove it or convert it to JPEG/PNG.`,
-      );
+  try {
+    for (const f of use) {
+      let frame;
+      try {
+        for await (const fr of decodeFrames(f, { maxFrames: 1, maxSize: 1280 })) frame = fr;
+      } catch (e) {
+        throw new InputError(
+          `Cannot read photo "${f}": ${(e as Error).message}. Remove it or convert it to JPEG/PNG.`,
+        );
+      }
+      const faces = await detector.detect(frame!.rgb, frame!.width, frame!.height, 0.5);
+      if (faces.length === 0)
+        throw new InputError(
+          `No face found in "${f}". Use photos where the face is visible and at least ~80 px tall, or remove this one.`,
+        );
+      if (faces.length > 1 && o.face === undefined)
+        o.log?.(
+          `"${basename(f)}": ${faces.length} faces; using the largest (choose with --face N, 1 = leftmost)`,
+        );
+      const face = pick(faces, o.face ?? 'largest', f);
+      const sq = squareFor(face.landmarks, DEFAULT_CROP);
+      crops.push(cropResize(frame!.rgb, frame!.width, frame!.height, sq, resolution));
+      lms.push(landmarksInCrop(face.landmarks, sq, resolution));
     }
-    const faces = await detector.detect(frame!.rgb, frame!.width, frame!.height, 0.5);
-    if (faces.length === 0)
-      throw new InputError(
-        `No face found in "${f}". Use photos where the face is visible and at least ~80 px tall, or remove this one.`,
-      );
-    if (faces.length > 1 && o.face === undefined)
-      o.log?.(
-        `"${basename(f)}": ${faces.length} faces; using the largest (choose with --face N, 1 = leftmost)`,
-      );
-    const face = pick(faces, o.face ?? 'largest', f);
-    const sq = squareFor(face.landmarks, DEFAULT_CROP);
-    crops.push(cropResize(frame!.rgb, frame!.width, frame!.height, sq, resolution));
-    lms.push(landmarksInCrop(face.landmarks, sq, resolution));
+  } finally {
+    await detector.close();
   }
   return gather(
     crops,
@@ -130,20 +134,24 @@ export async function framesFromVideo(path: string, resolution: number, t: numbe
   // Sample at most ~4 t frames (a rate that spreads them over the whole clip), then pick t evenly.
   const fps =
     Number.isFinite(info.duration) && info.duration > 0 ? Math.max(0.2, (4 * t) / info.duration) : undefined;
-  const detector = await FaceDetector.load();
+  const detector = new WorkerFaceDetector();
   const crops: Uint8Array[] = [];
   const lms: Float32Array[] = [];
   const idx: number[] = [];
-  for await (const f of trackFaces(
-    decodeFrames(path, { fps, maxSize: 1280 }),
-    detector,
-    { minConfidence: 0.5, crop: DEFAULT_CROP, resolution },
-    true,
-  )) {
-    if (!f.crop) continue;
-    crops.push(f.crop);
-    lms.push(f.landmarks);
-    idx.push(f.index);
+  try {
+    for await (const f of trackFaces(
+      decodeFrames(path, { fps, maxSize: 1280 }),
+      detector,
+      { minConfidence: 0.5, crop: DEFAULT_CROP, resolution },
+      true,
+    )) {
+      if (!f.crop) continue;
+      crops.push(f.crop);
+      lms.push(f.landmarks);
+      idx.push(f.index);
+    }
+  } finally {
+    await detector.close();
   }
   if (crops.length < t)
     throw new InputError(

@@ -24,7 +24,7 @@ import {
 } from './crop.js';
 import { DatasetWriter } from './dataset.js';
 import { runOrdered, startWorker } from '../engine/workers.js';
-import { chooseMainFace, FaceDetector, type Box } from './faces.js';
+import { chooseMainFace, FaceDetector, type Box, type Detector } from './faces.js';
 import { decodeFrames, type Frame } from './video.js';
 
 export const VIDEO_EXTENSIONS = [
@@ -224,7 +224,7 @@ export type TrackedFrame =
  */
 export async function* trackFaces(
   frames: AsyncIterable<Frame>,
-  detector: FaceDetector,
+  detector: Detector,
   o: Pick<PreprocessOptions, 'minConfidence' | 'crop' | 'resolution'>,
   video: boolean,
 ): AsyncGenerator<TrackedFrame> {

@@ -5,15 +5,15 @@
 import { Worker, type TransferListItem } from 'node:worker_threads';
 
 /** Starts `./name.(js|ts)` next to the module whose `import.meta.url` is `base`. */
-export function startWorker(base: string, name: string): Worker {
+export function startWorker(base: string, name: string, workerData?: unknown): Worker {
   if (base.endsWith('.ts')) {
     const url = new URL(`./${name}.ts`, base).href;
     return new Worker(
       `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url)}); })`,
-      { eval: true },
+      { eval: true, workerData },
     );
   }
-  return new Worker(new URL(`./${name}.js`, base));
+  return new Worker(new URL(`./${name}.js`, base), { workerData });
 }
 
 /**
