@@ -149,15 +149,18 @@ export function addFineTune(program: Command): void {
       'make a personalised model of one person from T frames (paper sec. 3.3); --no-finetune: feed-forward',
     )
     .requiredOption(
-      '--model <run>',
-      'meta-trained model: a run folder (its newest intact checkpoint) or a checkpoint folder',
+      '--model <path>',
+      'meta-trained model: a model file (export-model), a run folder (its newest intact checkpoint) or a checkpoint folder',
     )
     .option('--photos <dir>', 'photos of the person (a folder, or one photo); faces found and cropped')
     .option('--video <file>', 'a video of the person: T frames spread over it')
     .option('--data <dataset>', 'a dataset folder (with --video-index)')
     .option('--video-index <n>', 'which video of --data', intArg(0), 0)
     .option('-T, --T <n>', 'frames to use (1-32 and more; default: all photos, else 8)', intArg(1, 1024))
-    .option('--face <largest|N>', 'in photos with several faces: the largest, or the N-th from the left')
+    .option(
+      '--face <largest|N>',
+      'in photos with several faces: the largest (default), or the N-th from the left',
+    )
     .requiredOption(
       '-o, --out <file.safetensors>',
       'the personalised model to write (a sheet .png goes beside it)',
