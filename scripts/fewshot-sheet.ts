@@ -10,7 +10,7 @@ import { Dataset } from '../src/data/dataset.js';
 import { splitByIdentity } from '../src/data/episodes.js';
 import { framesFromDataset } from '../src/data/fewshot.js';
 import { rasterizeLandmarks } from '../src/data/landmarks.js';
-import { grid, writePng, type RgbImage } from '../src/data/png.js';
+import { grid, upscale, writePng, type RgbImage } from '../src/data/png.js';
 import { initEngine } from '../src/engine/backend.js';
 import { disposePersonal } from '../src/models/personal.js';
 import { disposePersonalised, FineTuneConfigSchema, personalise } from '../src/train/finetune.js';
@@ -30,15 +30,6 @@ const ds = Dataset.open(meta.config.data);
 const split = splitByIdentity(ds, meta.config.holdout, meta.config.seed);
 const r = meta.net.resolution;
 const fb = r * r * 3;
-const scale = (im: RgbImage, k: number): RgbImage => {
-  const d = new Uint8Array(im.width * k * im.height * k * 3);
-  for (let y = 0; y < im.height * k; y++)
-    for (let x = 0; x < im.width * k; x++)
-      for (let c = 0; c < 3; c++)
-        d[(y * im.width * k + x) * 3 + c] =
-          im.data[(Math.floor(y / k) * im.width + Math.floor(x / k)) * 3 + c]!;
-  return { width: im.width * k, height: im.height * k, data: d };
-};
 const tiles: RgbImage[] = [];
 const cols = 4;
 const rows: string[] = [];
@@ -89,6 +80,6 @@ for (const v of split.test) {
     disposePersonalised(p);
   }
 }
-writePng(out, scale(grid(tiles, cols), 2));
+writePng(out, upscale(grid(tiles, cols), 2));
 console.log(`model ${meta.source} (step ${meta.step}), T = ${T}\n${rows.join('\n')}\nwrote ${out}`);
 disposeModel(meta);

@@ -14,7 +14,7 @@ import { runAnimate } from '../src/cli/animate.js';
 import { runFineTune } from '../src/cli/finetune.js';
 import { Dataset } from '../src/data/dataset.js';
 import { framesFromDataset, framesFromPhotos, InputError } from '../src/data/fewshot.js';
-import { encodePng } from '../src/data/png.js';
+import { encodePng, readPng } from '../src/data/png.js';
 import { writeSyntheticDataset } from '../src/data/synthetic/write.js';
 import { findFfmpeg } from '../src/data/tools.js';
 import { probe } from '../src/data/video.js';
@@ -398,7 +398,8 @@ describe('animation', () => {
       ),
     };
     writeFileSync(join(out, 'track.json'), JSON.stringify(track));
-    await runAnimate({ model, driver: join(out, 'track.json'), out: join(out, 'frames') }, log);
+    await runAnimate({ model, driver: join(out, 'track.json'), out: join(out, 'frames'), scale: 3 }, log);
+    assert.equal(readPng(readFileSync(join(out, 'frames', 'frame-00002.png'))).width, 3 * 32, '--scale 3');
     assert.deepEqual(readdirSync(join(out, 'frames')), [
       'frame-00000.png',
       'frame-00001.png',

@@ -4,7 +4,7 @@
  * nothing else; frames are made in small batches and streamed to the output, so memory stays flat
  * however long the driver is.
  */
-import { toRgb8, type RgbImage } from '../data/png.js';
+import { toRgb8, upscale, type RgbImage } from '../data/png.js';
 import { toUnit } from '../data/episodes.js';
 import { InputError } from '../data/fewshot.js';
 import { rasterizeLandmarks } from '../data/landmarks.js';
@@ -22,6 +22,8 @@ export interface AnimateOptions {
   sideBySide?: boolean;
   /** frames per generator batch */
   chunk?: number;
+  /** integer upscaling of the written frames (nearest neighbour), for small models */
+  scale?: number;
   /** driver frames whose neutral shape is averaged (they are held back until then) */
   neutralFrames?: number;
   onFrame?: (done: number) => void;
@@ -126,7 +128,7 @@ export async function animate(
             images[i]!,
           ])
         : images[i]!;
-      await out.write(frame);
+      await out.write(upscale(frame, o.scale ?? 1));
       report.frames++;
       o.onFrame?.(report.frames);
     }

@@ -17,6 +17,7 @@ export interface AnimateCliOptions {
   retarget?: boolean;
   sideBySide?: boolean;
   fps?: number;
+  scale?: number;
   backend?: string;
   threads?: number;
 }
@@ -44,6 +45,7 @@ export async function runAnimate(
       report = await animate(model, driver, writer, {
         retarget: o.retarget,
         sideBySide: Boolean(o.sideBySide),
+        scale: o.scale ?? 1,
         onFrame: (n) => {
           bar.update(n);
           if (interrupted) throw new Error('Interrupted: nothing written.');
@@ -85,6 +87,11 @@ export function addAnimate(program: Command): void {
     .option('--no-retarget', "feed the driver's landmarks as they are")
     .option('--side-by-side', 'driver frame | landmark image | output in one row')
     .option('--fps <n>', "frames per second of the output (default: the driver's)", numArg)
+    .option(
+      '--scale <n>',
+      'enlarge the written frames n times (nearest neighbour; 64px models)',
+      intArg(1, 16),
+    )
     .addOption(backendOption())
     .option('--threads <n>', 'threads of the native backend', intArg(1, 256))
     .addHelpText('after', `\n${EXIT_STATUSES}`)

@@ -24,6 +24,23 @@ export function toRgb8(values: ArrayLike<number>, width: number, height: number)
   return { width, height, data };
 }
 
+/** Each pixel repeated k x k times (nearest neighbour): small model outputs made viewable. */
+export function upscale(im: RgbImage, k: number): RgbImage {
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`upscale: factor ${k} must be a positive integer`);
+  if (k === 1) return im;
+  const w = im.width * k;
+  const data = new Uint8Array(w * im.height * k * 3);
+  for (let y = 0; y < im.height; y++) {
+    const row = new Uint8Array(w * 3);
+    for (let x = 0; x < im.width; x++) {
+      const src = (y * im.width + x) * 3;
+      for (let j = 0; j < k; j++) row.set(im.data.subarray(src, src + 3), (x * k + j) * 3);
+    }
+    for (let j = 0; j < k; j++) data.set(row, (y * k + j) * w * 3);
+  }
+  return { width: w, height: im.height * k, data };
+}
+
 /** Tiles equally sized images into rows x cols with a gap of `pad` pixels of `background`. */
 export function grid(images: RgbImage[], cols: number, pad = 2, background = 255): RgbImage {
   if (images.length === 0) throw new RangeError('grid: no images');
