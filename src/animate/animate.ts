@@ -160,7 +160,10 @@ export async function animate(
   for await (const f of driver.frames) {
     if (retarget && !retargeter) {
       held.push(f);
-      if (held.filter((h) => h.landmarks).length < neutralN) continue;
+      // the neutral shape from the first neutralN frames with a face (or fewer, when faces are rare:
+      // what is held back stays bounded)
+      const faces = held.filter((h) => h.landmarks).length;
+      if (faces < neutralN && !(faces > 0 && held.length >= 4 * neutralN)) continue;
       startRetarget();
       for (const h of held.splice(0)) await push(h);
       continue;
