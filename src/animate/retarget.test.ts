@@ -131,4 +131,19 @@ describe('retargeting', () => {
     // and the eyes stay where the target's are
     close(dist(out, 36, 45), dist(target, 36, 45), 0.5, "eye distance stays the target's");
   });
+
+  test("a tilted target: the driver's expression follows the target's own axes (rotation-equivariant)", () => {
+    const target = face({ w: 18, h: 16, eyeGap: 16, open: 1, cx: 30, cy: 34 });
+    const driverNeutral = face({ w: 11, h: 21, eyeGap: 9, open: 1, cx: 34, cy: 30 });
+    const open = rotate(face({ w: 11, h: 21, eyeGap: 9, open: 8, cx: 34, cy: 30 }), 10, 1.1, 2, 1);
+    const upright = new Retargeter(target, driverNeutral).map(open);
+    const tilted = new Retargeter(rotate(target, 30, 1, 0, 0), driverNeutral).map(open);
+    // the same output, turned 30 degrees about the target's centre
+    const expected = rotate(upright, 0, 1, 0, 0);
+    const t = align(upright, tilted);
+    close(Math.atan2(t.sin, t.cos), (30 * Math.PI) / 180, 1e-4, 'turned by the target tilt');
+    close(t.s, 1, 1e-4, 'same size');
+    const back = applySimilarity(align(tilted, upright), tilted);
+    for (let k = 0; k < 136; k++) close(back[k]!, expected[k]!, 1e-2, `point ${k}`);
+  });
 });

@@ -122,6 +122,8 @@ export function neutralShape(all: Float32Array, frames: number): Float32Array {
 export class Retargeter {
   private readonly target: { cx: number; cy: number; size: number };
   private readonly driver: { cx: number; cy: number; size: number };
+  /** driver neutral -> target neutral: the faces' relative in-plane rotation */
+  private readonly between: Similarity;
 
   constructor(
     readonly targetNeutral: Float32Array,
@@ -129,6 +131,7 @@ export class Retargeter {
   ) {
     this.target = centroidScale(targetNeutral);
     this.driver = centroidScale(driverNeutral);
+    this.between = align(driverNeutral, targetNeutral);
   }
 
   map(frame: ArrayLike<number>, out = new Float32Array(2 * N)): Float32Array {
@@ -137,16 +140,21 @@ export class Retargeter {
     const aligned = applySimilarity(t, frame);
     const T = this.targetNeutral;
     const D = this.driverNeutral;
+    // expression offsets live in the driver's neutral frame: scale and turn them into the target's
+    // (sizes: the RMS radius ratio, so expressions and moves are the same in face sizes)
     const k = this.target.size / this.driver.size;
-    // the frame's centroid moved from the neutral one, in target pixels
+    const { cos: bc, sin: bs } = this.between;
+    // the frame's centroid moved from the neutral one, in target pixels (image axes: right is right)
     const f = centroidScale(frame);
     const mx = this.target.cx + (f.cx - this.driver.cx) * k;
     const my = this.target.cy + (f.cy - this.driver.cy) * k;
     const inv = 1 / t.s; // the frame's scale relative to neutral
     for (let i = 0; i < N; i++) {
-      // expression on the target's neutral shape, about its centroid
-      const qx = T[2 * i]! - this.target.cx + (aligned[2 * i]! - D[2 * i]!) * k;
-      const qy = T[2 * i + 1]! - this.target.cy + (aligned[2 * i + 1]! - D[2 * i + 1]!) * k;
+      const ex = aligned[2 * i]! - D[2 * i]!;
+      const ey = aligned[2 * i + 1]! - D[2 * i + 1]!;
+      // the expression on the target's neutral shape, about its centroid
+      const qx = T[2 * i]! - this.target.cx + k * (bc * ex - bs * ey);
+      const qy = T[2 * i + 1]! - this.target.cy + k * (bs * ex + bc * ey);
       // the driver's pose: rotation R^T (inverse of the alignment) and scale 1/s
       out[2 * i] = mx + inv * (t.cos * qx + t.sin * qy);
       out[2 * i + 1] = my + inv * (-t.sin * qx + t.cos * qy);
