@@ -256,6 +256,16 @@ describe('few-shot personalisation', () => {
     assert.throws(() => loadMetaModel(run), /no intact checkpoint.*SHA-256/s);
   });
 
+  test('the model in models/ loads with every check (format, preset, shapes)', () => {
+    const m = loadMetaModel('models/small-64px-ff.safetensors');
+    assert.equal(m.config.preset, 'small');
+    assert.equal(m.config.variant, 'ff');
+    assert.equal(m.net.resolution, 64);
+    assert.equal(m.step, 12000);
+    assert.match(m.hash, /^[0-9a-f]{64}$/);
+    disposeModel(m);
+  });
+
   test('resume takes the newest intact checkpoint and says which it skipped', () => {
     const run = Run.open(writeTinyModel(join(tmp, 'runs-resume')), { log: (s) => said.push(s) });
     const said: string[] = [];
