@@ -10,7 +10,7 @@ import { discriminator, embedder, generator, psiSize } from '../src/models/netwo
 import { flatten, type ParamTree } from '../src/models/params.js';
 import { preset, type NetConfig } from '../src/models/presets.js';
 import { probeNetFlops } from '../src/models/probe_net.js';
-import { renderFrames } from '../src/animate/animate.js';
+import { defaultChunk, renderFrames } from '../src/animate/animate.js';
 import { withoutProjection, type PersonalModel } from '../src/models/personal.js';
 import { AdversarialTrainer } from '../src/train/adversarial.js';
 import { fineTuneModel, fineTuneParams } from '../src/train/finetune.js';
@@ -198,10 +198,10 @@ function fineTuneCase(presetName: string, defaultBackends: readonly string[]): B
   };
 }
 
-/** Animation: landmark images rasterised and run through G' (psi' fixed), 8 frames per call. */
+/** Animation: landmark images rasterised and run through G' (psi' fixed), as many per call as `animate` takes. */
 function animateCase(presetName: string, defaultBackends: readonly string[]): BenchCase {
   const c = preset(presetName);
-  const n = 8;
+  const n = defaultChunk(c.resolution); // what `animate` uses
   return {
     name: `animate-${presetName}-${c.resolution}px`,
     description: `animation: G' on ${n} landmark images per call, preset ${presetName}`,
