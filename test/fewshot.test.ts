@@ -254,6 +254,7 @@ describe('few-shot personalisation', () => {
     b[b.length - 5] = b[b.length - 5]! ^ 0xff;
     writeFileSync(ck, b);
     assert.throws(() => loadMetaModel(run), /no intact checkpoint.*SHA-256/s);
+    assert.ok(existsSync(ck), 'reading a model leaves the run folder as it is (only resume sets aside)');
   });
 
   test('the model in models/ loads with every check (format, preset, shapes)', () => {
@@ -273,7 +274,7 @@ describe('few-shot personalisation', () => {
     run.checkpoint(5, ck0.trees, { config: ck0.meta.config });
     const newest = join(run.checkpointsDir, 'step-00000005', 'tensors.safetensors');
     writeFileSync(newest, readFileSync(newest).subarray(0, 1000));
-    const got = run.latestIntact();
+    const got = run.latestIntact({ setAside: true });
     assert.equal(got?.meta.step, 0);
     assert.match(said.join('\n'), /newest intact checkpoint; skipped:\n.*step-00000005.*truncated/);
     assert.ok(existsSync(join(run.checkpointsDir, 'step-00000005.corrupt')), 'the corrupt one is set aside');

@@ -213,8 +213,8 @@ export async function processUnit(
 
 /** One tracked frame: the crop and its landmarks, or null where no face was found. */
 export type TrackedFrame =
-  | { index: number; crop: Uint8Array; landmarks: Float32Array; source: Frame; faces: number }
-  | { index: number; crop: null; landmarks: null; source: Frame; faces: 0 };
+  | { index: number; crop: Uint8Array; landmarks: Float32Array }
+  | { index: number; crop: null; landmarks: null };
 
 /**
  * Finds the main face in each frame (the largest first, then the one overlapping the last, so a
@@ -234,7 +234,7 @@ export async function* trackFaces(
     const faces = await detector.detect(fr.rgb, fr.width, fr.height, o.minConfidence);
     const face = chooseMainFace(faces, video ? prevBox : null);
     if (!face) {
-      yield { index: fr.index, crop: null, landmarks: null, source: fr, faces: 0 };
+      yield { index: fr.index, crop: null, landmarks: null };
       continue;
     }
     prevBox = face.box;
@@ -244,8 +244,6 @@ export async function* trackFaces(
       index: fr.index,
       crop: cropResize(fr.rgb, fr.width, fr.height, sq, o.resolution),
       landmarks: landmarksInCrop(face.landmarks, sq, o.resolution),
-      source: fr,
-      faces: faces.length,
     };
   }
 }

@@ -15,6 +15,7 @@ import { powerIteration, spectralNorm } from '../models/blocks.js';
 import type { Tensor4 } from '../models/layers.js';
 import type { DiscOut } from '../models/networks.js';
 import { disposeTree, mapTree, type ParamTree } from '../models/params.js';
+import { readScalars } from './loop.js';
 import { advGenerator, featureMatching, hingeDiscriminator, type LossWeights } from './losses.js';
 import { ContentLoss, scaleAdversarial, weightedObjective, type ContentNetFiles } from './objective.js';
 import { Adam, valueAndGrads } from './optim.js';
@@ -169,12 +170,7 @@ export class AdversarialTrainer<B extends Targets> {
     }
     disposeTree(v);
     tf.dispose(fake!);
-    const out: StepMetrics = {};
-    for (const [k, t] of Object.entries(metrics)) {
-      out[k] = t.dataSync()[0]!;
-      t.dispose();
-    }
-    return out;
+    return readScalars(metrics);
   }
 
   /** Runs `f` on the spectrally normalised weights (inference: no power-iteration update), in a tidy. */

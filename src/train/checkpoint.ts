@@ -12,7 +12,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { join } from 'node:path';
 import { tf, type Tensor } from '../engine/tf.js';
 import { flatten, unflatten, type ParamTree } from '../models/params.js';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type RawTensor } from '../io/safetensors.js';
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  SafetensorsError,
+  type Decoded,
+  type RawTensor,
+} from '../io/safetensors.js';
 import { syncDir, writeAndSync } from '../io/atomic.js';
 
 export const CHECKPOINT_FORMAT = 'neural-talking-heads/checkpoint';
@@ -155,7 +161,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   }
   let trees: CheckpointTrees;
   try {
-    trees = treesFromSafetensors(bytes, tensorsPath);
+    trees = treesOf(decodeSafetensors(bytes, tensorsPath));
   } catch (e) {
     if (e instanceof SafetensorsError || e instanceof CheckpointError)
       throw new CheckpointError(`Cannot load checkpoint "${dir}": ${e.message}`);
@@ -165,11 +171,10 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
 }
 
 /**
- * The trees of a safetensors file whose tensor names are "section.path" (checkpoints, model files).
- * The caller owns the tensors.
+ * The trees of a decoded safetensors file whose tensor names are "section.path" (checkpoints, model
+ * files). The caller owns the tensors.
  */
-export function treesFromSafetensors(bytes: Buffer, what: string): CheckpointTrees {
-  const decoded = decodeSafetensors(bytes, what);
+export function treesOf(decoded: Decoded): CheckpointTrees {
   const sections = new Map<string, Map<string, Tensor>>();
   for (const [name, raw] of decoded.tensors) {
     const dot = name.indexOf('.');

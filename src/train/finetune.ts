@@ -25,9 +25,9 @@ import { disposeTree, leaf, mapTree, type ParamTree } from '../models/params.js'
 import { withoutProjection, type PersonalModel } from '../models/personal.js';
 import type { NetConfig } from '../models/presets.js';
 import { AdversarialTrainer, type GanModel, type StepMetrics } from './adversarial.js';
-import { MemoryGuard } from './loop.js';
+import { MemoryGuard, nonFinite } from './loop.js';
 import type { MetaModel } from './model.js';
-import { nonFinite, type Run } from './run.js';
+import type { Run } from './run.js';
 
 export const FineTuneConfigSchema = z
   .object({
@@ -167,10 +167,11 @@ export async function personalise(
   const all = framePairs(frames, range(T));
   const { psi, wPrime, eNew } = fewShotInit(meta, all);
   eNew.dispose();
-  const feedForward = tf.tidy(() => {
-    const G = withoutProjection(normalisedMeta(meta)['G'] as ParamTree);
-    return generator(G, c, all.yt, tile(psi, T));
-  });
+  // The feed-forward G': G with spectral norm baked in, without P (psi' takes its place).
+  const ffG = tf.tidy(() =>
+    mapTree(withoutProjection(normalisedMeta(meta)['G'] as ParamTree), (t) => tf.clone(t)),
+  );
+  const feedForward = tf.tidy(() => generator(ffG, c, all.yt, tile(psi, T)));
   const l1 = (x: Tensor4) => tf.tidy(() => tf.mean(tf.abs(tf.sub(x, all.xt))).dataSync()[0]!);
   const l1Before = l1(feedForward);
   const result = (model: PersonalModel, fineTuned: Tensor4, rest: Partial<Personalised>): Personalised => ({
@@ -196,15 +197,13 @@ export async function personalise(
   const landmarks = frames.landmarks.slice(0, T * 136);
 
   if (!cfg.finetune) {
-    const G = tf.tidy(() =>
-      mapTree(withoutProjection(normalisedMeta(meta)['G'] as ParamTree), (t) => tf.clone(t)),
-    );
-    const model: PersonalModel = { net: c, info: info('feed-forward', 0), G, psi, landmarks, frames: T };
+    const model: PersonalModel = { net: c, info: info('feed-forward', 0), G: ffG, psi, landmarks, frames: T };
     const out = result(model, tf.clone(feedForward), {});
     tf.dispose([all.xt, all.yt, wPrime]);
     return out;
   }
 
+  disposeTree(ffG);
   const params = fineTuneParams(meta, psi, wPrime);
   // Spectral norm carries on from the meta-trained u vectors (P, psi' and w' are not normalised).
   const sn: ParamTree = tf.tidy(() => ({

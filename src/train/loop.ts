@@ -48,9 +48,8 @@ export function readScalars<K extends string>(scalars: Record<K, tf.Scalar>): Re
   return out;
 }
 
-/** Throws if any metric is NaN or infinite (the caller keeps its last good checkpoint). */
-export function assertFinite(metrics: Record<string, number>, step: number): void {
-  for (const [k, v] of Object.entries(metrics)) {
-    if (!Number.isFinite(v)) throw new RangeError(`Non-finite ${k} = ${v} at step ${step}; stopping`);
-  }
+/** The first metric that is NaN or infinite, as "name = value", or null (the caller stops the run). */
+export function nonFinite(metrics: Record<string, number>): string | null {
+  for (const [k, v] of Object.entries(metrics)) if (!Number.isFinite(v)) return `${k} = ${v}`;
+  return null;
 }

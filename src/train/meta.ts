@@ -19,9 +19,9 @@ import { countParams, disposeTree, type ParamTree } from '../models/params.js';
 import { checkNetConfig, NetConfigSchema, preset, PRESETS } from '../models/presets.js';
 import { listCheckpoints, matchTree, type LoadedCheckpoint } from './checkpoint.js';
 import { PAPER_WEIGHTS } from './losses.js';
-import { MemoryGuard } from './loop.js';
+import { MemoryGuard, nonFinite } from './loop.js';
 import { initMetaParams, MetaTrainer, PAPER_OPTIM, type MetaBatch, type MetaMetrics } from './meta_step.js';
-import { nonFinite, Run } from './run.js';
+import { Run } from './run.js';
 
 export const MetaConfigSchema = z
   .object({
@@ -184,7 +184,7 @@ export async function metaTrain(
   }
   // The engine first: loading tensors before it is chosen would start TF.js's default backend.
   const engine: EngineInfo = await initEngine({ backend: cfg.backend, threads: cfg.threads });
-  if (run) ck = run.latestIntact();
+  if (run) ck = run.latestIntact({ setAside: true });
   const net = netConfigOf(cfg);
   const ds = Dataset.open(cfg.data);
   if (ds.resolution !== net.resolution) {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { disposeTree, type ParamTree } from '../models/params.js';
 import type { NetConfig } from '../models/presets.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError } from '../io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, type Decoded } from '../io/safetensors.js';
 import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
@@ -20,7 +20,7 @@ import {
   loadCheckpoint,
   matchTree,
   toRaw,
-  treesFromSafetensors,
+  treesOf,
   type LoadedCheckpoint,
 } from './checkpoint.js';
 import { MetaConfigSchema, netConfigOf, type MetaConfig } from './meta.js';
@@ -66,13 +66,14 @@ function loadModelFile(path: string): LoadedCheckpoint {
   const fail = (why: string): never => {
     throw new CheckpointError(`Cannot load model "${path}": ${why}`);
   };
-  let md: Record<string, string> = {};
+  let decoded: Decoded;
   try {
-    md = decodeSafetensors(bytes, path).metadata;
+    decoded = decodeSafetensors(bytes, path);
   } catch (e) {
-    if (e instanceof SafetensorsError) fail(`it is corrupt or truncated (${e.message})`);
+    if (e instanceof SafetensorsError) return fail(`it is corrupt or truncated (${e.message})`);
     throw e;
   }
+  const md = decoded.metadata;
   if (md['format'] !== MODEL_FORMAT)
     fail(
       md['format'] === 'neural-talking-heads/personal'
@@ -100,7 +101,7 @@ function loadModelFile(path: string): LoadedCheckpoint {
       tensorsSha256: createHash('sha256').update(bytes).digest('hex'),
       tensorsBytes: bytes.length,
     },
-    trees: treesFromSafetensors(bytes, path),
+    trees: treesOf(decoded),
   };
 }
 

@@ -60,12 +60,6 @@ export function allFinite(tree: ParamTree): boolean {
   return true;
 }
 
-/** The first metric that is NaN or infinite, as "name = value", or null. */
-export function nonFinite(metrics: Record<string, number>): string | null {
-  for (const [k, v] of Object.entries(metrics)) if (!Number.isFinite(v)) return `${k} = ${v}`;
-  return null;
-}
-
 export interface RunOptions {
   keepCheckpoints?: number;
   log?: (s: string) => void;
@@ -134,10 +128,12 @@ export class Run {
 
   /**
    * The newest checkpoint that loads and passes its checks. A corrupt or truncated newer one is
-   * skipped with a message saying which and why, and renamed to step-N.corrupt (out of the way of
-   * pruning), so a damaged file never blocks --resume while an older intact checkpoint exists.
+   * skipped with a message saying which and why, so a damaged file never blocks --resume while an
+   * older intact checkpoint exists. With `setAside` (resuming, which goes on to save and prune) the
+   * skipped ones are renamed to step-N.corrupt, so pruning never keeps one in place of an intact
+   * checkpoint; reading a model from the run leaves its folder as it is.
    */
-  latestIntact(): LoadedCheckpoint | null {
+  latestIntact(o: { setAside?: boolean } = {}): LoadedCheckpoint | null {
     const all = listCheckpoints(this.checkpointsDir).reverse();
     const skipped: string[] = [];
     for (const c of all) {
@@ -145,15 +141,18 @@ export class Run {
         const loaded = loadCheckpoint(c.dir);
         if (skipped.length)
           this.log(
-            `Resuming from ${c.dir} (step ${c.step}), the newest intact checkpoint; skipped:\n  ${skipped.join('\n  ')}`,
+            `Using ${c.dir} (step ${c.step}), the newest intact checkpoint; skipped:\n  ${skipped.join('\n  ')}`,
           );
         return loaded;
       } catch (e) {
-        // Set it aside (kept for inspection), so pruning never keeps it in place of an intact one.
-        const aside = `${c.dir}.corrupt`;
-        rmSync(aside, { recursive: true, force: true });
-        renameSync(c.dir, aside);
-        skipped.push(`${c.dir} (moved to ${basename(aside)}): ${(e as Error).message}`);
+        let why = (e as Error).message;
+        if (o.setAside) {
+          const aside = `${c.dir}.corrupt`;
+          rmSync(aside, { recursive: true, force: true });
+          renameSync(c.dir, aside);
+          why = `(moved to ${basename(aside)}) ${why}`;
+        }
+        skipped.push(`${c.dir}: ${why}`);
       }
     }
     if (skipped.length)
