@@ -1,105 +1,80 @@
 /**
- * `talking-heads demo`: the main job on the embedded default data. Renders a procedural
- * talking-head dataset (once; reused afterwards), then meta-learns E, G and D on it for a few
- * minutes in a resumable run folder, with a live progress bar, checkpoints and sample grids.
- * Ctrl-C saves a checkpoint; `--resume RUN` continues.
+ * `talking-heads demo` (`npm run demo`): the shipped model makes a talking head of a person it never
+ * saw from T = 8 frames and drives it (src/demo/demo.ts). `--photos DIR [--driver VIDEO]`: the same
+ * with a real person's photos.
  */
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeSyntheticDataset } from '../data/synthetic/write.js';
-import { preset } from '../models/presets.js';
-import { metaTrain, resolveMetaConfig } from '../train/meta.js';
+import { runDemo } from '../demo/demo.js';
+import { parseFaceChoice } from '../data/fewshot.js';
+import { initEngine } from '../engine/backend.js';
+import { DEFAULT_MODEL } from '../train/model.js';
 import { backendOption, EXIT_STATUSES, intArg } from './options.js';
 import { progress } from './progress.js';
 
-export interface DemoOptions {
-  backend?: string | undefined;
-  preset: string;
-  steps: number;
-  identities: number;
-  seed: number;
+interface Opts {
+  model: string;
   out: string;
-  resume?: string | undefined;
-}
-
-export async function runDemo(o: DemoOptions, log: (s: string) => void = console.log): Promise<string> {
-  const net = preset(o.preset);
-  const data = join(o.out, `demo-data-${net.resolution}px-${o.identities}ids-seed${o.seed}`);
-  if (!existsSync(join(data, 'manifest.json'))) {
-    log(
-      `Rendering ${o.identities} procedural talking heads (2 sequences x 32 frames, ${net.resolution}px) into ${data}`,
-    );
-    const bar = progress('synth', o.identities * 2);
-    await writeSyntheticDataset(
-      {
-        out: data,
-        identities: o.identities,
-        sequences: 2,
-        frames: 32,
-        size: net.resolution,
-        seed: o.seed,
-        frameStep: 2,
-        firstIdentity: 0,
-        resume: true,
-      },
-      (done, total) => bar.update(done + (o.identities * 2 - total)),
-    );
-    bar.stop();
-  }
-  const cfg = resolveMetaConfig(undefined, {
-    data,
-    preset: o.preset,
-    k: 4,
-    batch: 2,
-    steps: o.steps,
-    seed: o.seed,
-    // a short CPU run: faster learning rates than the paper's 5e-5 / 2e-4
-    lrEG: 2e-4,
-    lrD: 4e-4,
-    sampleEvery: 20,
-    checkpointEvery: 20,
-    out: o.out,
-    backend: o.backend,
-  });
-  let bar: ReturnType<typeof progress> | null = null;
-  const res = await metaTrain(cfg, o.resume, {
-    log,
-    onStart: (step, total) => {
-      bar = progress('meta-train', total, step);
-    },
-    onStep: (step, _t, m) => bar?.update(step, { G: m['lossEG']!, D: m['lossD']!, L1: m['pixel']! }),
-  });
-  (bar as ReturnType<typeof progress> | null)?.stop();
-  if (res.stopped === 'interrupted') {
-    log(
-      `Interrupted at step ${res.step}; checkpoint saved. Continue with: talking-heads demo --resume ${res.dir}`,
-    );
-    process.exitCode = 130;
-  } else {
-    log(
-      `Done: ${res.step} steps. Sample grids (per row: K input frames, target landmarks, generated, real) in ${join(res.dir, 'samples')}\n` +
-        `Train longer with: talking-heads meta-train --resume ${res.dir} --steps ${res.step * 10}`,
-    );
-  }
-  return res.dir;
+  seed: number;
+  T: number;
+  frames: number;
+  photos?: string;
+  face?: string;
+  driver?: string;
+  epochs?: number;
+  backend?: string;
+  threads?: number;
 }
 
 export function addDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'the main job on the embedded default data: render procedural talking heads, meta-learn on them',
+      "the main job: a person the shipped model never saw, fine-tuned on T = 8 frames, driven by its own and another's motion",
     )
+    .option(
+      '--model <name|path>',
+      'meta-trained model: a shipped model (talking-heads models) or a file',
+      DEFAULT_MODEL,
+    )
+    .option('-o, --out <dir>', 'folder for demo.mp4, demo.gif, demo.png and demo-person.safetensors', 'out')
+    .option('--seed <n>', 'which unseen procedural person (and driver)', intArg(0), 0)
+    .option('-T, --T <n>', 'frames of the person to learn from', intArg(1, 64), 8)
+    .option('--frames <n>', 'frames per drive (25 per second)', intArg(8, 1000), 64)
+    .option('--photos <dir>', "a real person's photos (a folder or one photo) instead of a procedural person")
+    .option('--face <largest|N>', 'in photos with several faces: the largest, or the N-th from the left')
+    .option('--driver <video>', 'drive the person with this video instead of a procedural head (retargeted)')
+    .option('--epochs <n>', 'fine-tuning epochs over the T frames (paper: 40)', intArg(1))
     .addOption(backendOption())
-    .option('--preset <name>', 'network size (small = 64px)', 'small')
-    .option('--steps <n>', 'meta-learning steps', intArg(1), 120)
-    .option('--identities <n>', 'procedural identities to render', intArg(2), 60)
-    .option('--seed <n>', 'random seed', intArg(0), 0)
-    .option('-o, --out <dir>', 'folder for the data and numbered run folders', 'runs')
-    .option('--resume <runDir>', 'continue a demo run from its last checkpoint')
+    .option('--threads <n>', 'threads of the native or wasm backend', intArg(1, 256))
     .addHelpText('after', `\n${EXIT_STATUSES}`)
-    .action(async (o) => {
-      await runDemo(o);
+    .action(async (o: Opts) => {
+      const engine = await initEngine({ backend: o.backend, threads: o.threads });
+      console.log(`Backend: ${engine.backend} (${engine.threads} thread${engine.threads === 1 ? '' : 's'})`);
+      let bar: ReturnType<typeof progress> | null = null;
+      const res = await runDemo(
+        {
+          model: o.model,
+          out: o.out,
+          seed: o.seed,
+          T: o.T,
+          frames: o.frames,
+          photos: o.photos,
+          face: o.face ? parseFaceChoice(o.face) : undefined,
+          driver: o.driver,
+          epochs: o.epochs,
+        },
+        {
+          onStart: (total) => {
+            bar = progress('fine-tune', total);
+          },
+          onStep: (step, _t, m) => {
+            bar?.update(step, { G: m['lossEG']!, D: m['lossD']!, L1: m['pixel']! });
+            if (step === _t) bar?.stop();
+          },
+        },
+      );
+      console.log(
+        `Done in ${res.seconds.total.toFixed(0)} s (fine-tuning ${res.seconds.fineTune.toFixed(0)} s on ${engine.backend}).`,
+      );
     });
 }

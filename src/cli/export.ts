@@ -32,7 +32,10 @@ export function addExport(program: Command): void {
     .description(
       'write a meta-trained model (weights, no optimizer state) as one .safetensors file for --model',
     )
-    .requiredOption('--model <run>', 'a run folder (its newest intact checkpoint) or a checkpoint folder')
+    .requiredOption(
+      '--model <run>',
+      'a run folder (its newest intact checkpoint), a checkpoint folder, or a shipped model (talking-heads models)',
+    )
     .requiredOption('-o, --out <file.safetensors>', 'the model file to write')
     .option('--force', 'replace an existing output')
     .addHelpText('after', `\n${EXIT_STATUSES}`)

@@ -16,7 +16,7 @@ import { initEngine } from '../engine/backend.js';
 import { savePersonalModel, disposePersonal } from '../models/personal.js';
 import { checkOutput } from '../animate/output.js';
 import { disposePersonalised, FineTuneConfigSchema, personalise, personalSheet } from '../train/finetune.js';
-import { disposeModel, loadMetaModel } from '../train/model.js';
+import { DEFAULT_MODEL, disposeModel, loadMetaModel } from '../train/model.js';
 import { Run } from '../train/run.js';
 import { backendOption, EXIT_STATUSES, intArg, numArg } from './options.js';
 import { progress } from './progress.js';
@@ -148,9 +148,10 @@ export function addFineTune(program: Command): void {
     .description(
       'make a personalised model of one person from T frames (paper sec. 3.3); --no-finetune: feed-forward',
     )
-    .requiredOption(
-      '--model <path>',
-      'meta-trained model: a model file (export-model), a run folder (its newest intact checkpoint) or a checkpoint folder',
+    .option(
+      '--model <name|path>',
+      'meta-trained model: a shipped model (talking-heads models), a model file (export-model), a run folder (its newest intact checkpoint) or a checkpoint folder',
+      DEFAULT_MODEL,
     )
     .option('--photos <dir>', 'photos of the person (a folder, or one photo); faces found and cropped')
     .option('--video <file>', 'a video of the person: T frames spread over it')

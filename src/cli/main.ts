@@ -10,6 +10,7 @@ import { addDemo } from './demo.js';
 import { addDoctor } from './doctor.js';
 import { addFineTune } from './finetune.js';
 import { addMetaTrain } from './meta.js';
+import { addModels } from './models.js';
 import { EXIT_STATUSES } from './options.js';
 import { addPreprocess } from './preprocess.js';
 import { addShow } from './show.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   addFineTune(program);
   addAnimate(program);
   addExport(program);
+  addModels(program);
   return program;
 }
 export async function main(argv: string[]): Promise<void> {

@@ -44,6 +44,10 @@ export function addMetaTrain(program: Command): void {
     .option('--sample-every <n>', 'steps between sample grids', intArg(1))
     .option('--checkpoint-every <n>', 'steps between checkpoints', intArg(1))
     .option('-o, --out <dir>', 'folder for numbered run folders')
+    .option(
+      '--init <model>',
+      "start from a meta-trained model's weights (a shipped model's name, a model file, a run) with a fresh optimizer",
+    )
     .option('--resume <runDir>', 'continue a run from its last checkpoint (bit for bit)')
     .addOption(backendOption())
     .option('--threads <n>', 'threads of the native backend', intArg(1, 256))
@@ -71,6 +75,7 @@ export function addMetaTrain(program: Command): void {
         threads: o.threads,
         vgg19: o.vgg19,
         vggface: o.vggface,
+        init: o.init,
       };
       let cfg;
       if (o.resume) {

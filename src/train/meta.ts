@@ -21,6 +21,7 @@ import { listCheckpoints, matchTree, type LoadedCheckpoint } from './checkpoint.
 import { PAPER_WEIGHTS } from './losses.js';
 import { MemoryGuard, nonFinite } from './loop.js';
 import { initMetaParams, MetaTrainer, PAPER_OPTIM, type MetaBatch, type MetaMetrics } from './meta_step.js';
+import { disposeModel, loadMetaModel } from './model.js';
 import { Run } from './run.js';
 
 export const MetaConfigSchema = z
@@ -62,6 +63,12 @@ export const MetaConfigSchema = z
     /** user-supplied safetensors weights of the paper's content networks (torchvision names) */
     vgg19: z.string().optional(),
     vggface: z.string().optional(),
+    /**
+     * Start from a meta-trained model's weights (a shipped model's name, a model file, a run or a
+     * checkpoint) instead of random ones, with a fresh optimizer: how training continues across
+     * machines from the shipped model, whose file holds no optimizer state. Same preset and data.
+     */
+    init: z.string().optional(),
     out: z.string().default('runs'),
     backend: z.string().optional(),
     threads: z.number().int().positive().optional(),
@@ -209,6 +216,30 @@ export async function metaTrain(
     vggface: cfg.vggface,
   });
   let step = 0;
+  let init: { source: string; sha256: string; step: number } | undefined;
+  if (!run && cfg.init) {
+    const m = loadMetaModel(cfg.init);
+    try {
+      if (m.config.preset !== cfg.preset || JSON.stringify(m.net) !== JSON.stringify(net))
+        throw new RangeError(
+          `--init "${cfg.init}" is preset ${m.config.preset} (${m.net.resolution}px), this run is ${cfg.preset} (${net.resolution}px): use the model's preset`,
+        );
+      if (m.columns !== pool.length)
+        throw new RangeError(
+          `--init "${cfg.init}" has ${m.columns} columns of W (training videos), this dataset and hold-out split have ${pool.length}: use the data it was trained on (its config: ${m.config.data}, holdout ${m.config.holdout}, seed ${m.config.seed})`,
+        );
+      disposeTree(trainer.params);
+      disposeTree(trainer.sn);
+      trainer.params = m.params;
+      trainer.sn = m.sn;
+      init = { source: m.source, sha256: m.hash, step: m.step };
+    } catch (e) {
+      disposeModel(m);
+      trainer.dispose();
+      throw e;
+    }
+    log(`Starting from ${m.source} (step ${m.step}; fresh optimizer state)`);
+  }
   if (run && ck) {
     try {
       const what = `checkpoint of "${run.dir}"`;
@@ -237,6 +268,7 @@ export async function metaTrain(
       {
         command: 'meta-train',
         config: cfg,
+        ...(init ? { init } : {}),
         network: net,
         engine,
         data: {

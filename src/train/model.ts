@@ -6,8 +6,9 @@
  * animation and evaluation start here; resuming a run uses the same checks.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { disposeTree, type ParamTree } from '../models/params.js';
 import type { NetConfig } from '../models/presets.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -105,12 +106,82 @@ function loadModelFile(path: string): LoadedCheckpoint {
   };
 }
 
+/**
+ * The models that ship with the package: `models/NAME.safetensors` at the package root (this file is
+ * src/train/model.ts or dist/train/model.js, two levels below it).
+ */
+export const SHIPPED_MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
+/** The model the demo and `--model` defaults use. */
+export const DEFAULT_MODEL = 'small-64px-ff';
+
+export interface ShippedModel {
+  name: string;
+  path: string;
+  bytes: number;
+  /** from the file's header, without reading its tensors */
+  preset: string;
+  variant: string;
+  step: number;
+  resolution: number;
+}
+
+/** The shipped models, by name, read from their headers only. */
+export function listShippedModels(dir = SHIPPED_MODELS_DIR): ShippedModel[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.safetensors'))
+    .sort()
+    .map((f) => {
+      const path = join(dir, f);
+      const md = readSafetensorsMetadata(path);
+      const cfg = MetaConfigSchema.partial().parse(JSON.parse(md['config'] ?? '{}'));
+      const c = MetaConfigSchema.parse({ data: 'unused', ...cfg });
+      return {
+        name: basename(f, '.safetensors'),
+        path,
+        bytes: statSync(path).size,
+        preset: c.preset,
+        variant: c.variant,
+        step: Number(md['step'] ?? 0),
+        resolution: netConfigOf(c).resolution,
+      };
+    });
+}
+
+/** `--model NAME|PATH`: an existing path as given, else the shipped model of that name. */
+export function resolveModel(nameOrPath: string, dir = SHIPPED_MODELS_DIR): string {
+  if (existsSync(nameOrPath)) return nameOrPath;
+  const shipped = join(dir, `${nameOrPath}.safetensors`);
+  if (!nameOrPath.includes('/') && existsSync(shipped)) return shipped;
+  const names = listShippedModels(dir).map((m) => m.name);
+  throw new CheckpointError(
+    `Model "${nameOrPath}" does not exist: pass a shipped model's name (${names.join(', ') || 'none installed'}; talking-heads models), a model .safetensors, a run folder or a checkpoint folder`,
+  );
+}
+
+/** A safetensors file's `__metadata__` without reading its tensors. */
+function readSafetensorsMetadata(path: string): Record<string, string> {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    if (readSync(fd, head, 0, 8, 0) !== 8) throw new CheckpointError(`Model "${path}" is truncated`);
+    const n = Number(head.readBigUInt64LE(0));
+    if (n > 100 * 2 ** 20) throw new CheckpointError(`Model "${path}" has a corrupt header`);
+    const buf = Buffer.alloc(n);
+    readSync(fd, buf, 0, n, 8);
+    const header = JSON.parse(buf.toString('utf8')) as { __metadata__?: Record<string, string> };
+    return header.__metadata__ ?? {};
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(`Model "${path}" has a corrupt header (${(e as Error).message})`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Resolves a model file, a run folder or a checkpoint folder to the checkpoint to load. */
-function loadFrom(path: string): LoadedCheckpoint {
-  if (!existsSync(path))
-    throw new CheckpointError(
-      `Model "${path}" does not exist: pass a model .safetensors, a run folder or a checkpoint folder`,
-    );
+function loadFrom(nameOrPath: string): LoadedCheckpoint {
+  const path = resolveModel(nameOrPath);
   if (!statSync(path).isDirectory()) return loadModelFile(path);
   if (existsSync(join(path, 'checkpoint.json'))) return loadCheckpoint(path);
   if (existsSync(join(path, 'config.json'))) {

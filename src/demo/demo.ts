@@ -1,0 +1,348 @@
+/**
+ * The demo (the README's main job): what the system is for, end to end, with the shipped model.
+ *
+ *   1. a person: a procedural identity the model never saw (seeded), or the user's photos
+ *   2. T = 8 of its frames -> personal models: untrained, feed-forward (psi' = P e_NEW) and
+ *      fine-tuned (sec. 3.3), with a progress bar
+ *   3. drives: (a) its own hold-out motion (self-reenactment; the real frames are known) and
+ *      (b) another unseen identity's motion or the user's video, retargeted onto the person's face
+ *   4. out/demo.mp4, out/demo.gif, out/demo.png (driver | landmarks | feed-forward | fine-tuned |
+ *      real), the fine-tuned model (out/demo-person.safetensors), and the table of SSIM and PSNR
+ *      against the real hold-out frames.
+ */
+import { join } from 'node:path';
+import { openDriver } from '../animate/drivers.js';
+import { renderFrames } from '../animate/animate.js';
+import { openOutput, checkOutput } from '../animate/output.js';
+import { neutralShape, Retargeter } from '../animate/retarget.js';
+import { framesFromPhotos, InputError, type FaceChoice, type FewShotFrames } from '../data/fewshot.js';
+import { drawText, textWidth } from '../data/font.js';
+import { rasterizeLandmarks } from '../data/landmarks.js';
+import { upscale, writePng, type RgbImage } from '../data/png.js';
+import { renderVideo } from '../data/synthetic/worker.js';
+import {
+  disposePersonModels,
+  METHODS,
+  personModels,
+  scoreAgainst,
+  scoreTable,
+  untrainedModel,
+  type Method,
+  type Scores,
+} from '../eval/heldout.js';
+import { savePersonalModel } from '../models/personal.js';
+import { FineTuneConfigSchema, type FineTuneHooks } from '../train/finetune.js';
+import { disposeModel, loadMetaModel, type MetaModel } from '../train/model.js';
+
+export interface DemoOptions {
+  model: string;
+  out: string;
+  seed: number;
+  T: number;
+  /** frames per drive */
+  frames: number;
+  photos?: string | undefined;
+  face?: FaceChoice | undefined;
+  driver?: string | undefined;
+  /** fine-tuning epochs (paper: 40) */
+  epochs?: number | undefined;
+  /** pixels per model pixel in the video and sheet */
+  scale?: number | undefined;
+}
+
+export interface DemoResult {
+  outputs: string[];
+  /** SSIM and PSNR per method on the self-reenactment's real frames (null with photos) */
+  scores: Record<Method, Scores> | null;
+  seconds: { fineTune: number; total: number };
+}
+
+/** A drive: per frame, what the generator is given and what it made. */
+interface Drive {
+  title: string;
+  driver: RgbImage[];
+  landmarks: Float32Array;
+  real: RgbImage[] | null;
+  outputs: Partial<Record<Method, RgbImage[]>>;
+  fps: number;
+}
+
+/** Identities of the demo: far from the training data's (0-199) and the test set's (1000-1019). */
+const DEMO_IDENTITY = 5000;
+/** The procedural world's generator seed (the training data's). */
+const WORLD_SEED = 0;
+
+function procedural(identity: number, frames: number, size: number) {
+  return renderVideo({ seed: WORLD_SEED, identity, sequence: 0, frames, size, frameStep: 1 });
+}
+
+const tile = (data: Uint8Array, r: number): RgbImage => ({ width: r, height: r, data });
+
+/** Retargets driver landmarks onto the person's face (their T frames' neutral shape). */
+function retargeted(person: FewShotFrames, driver: Float32Array, n: number): Float32Array {
+  const rt = new Retargeter(
+    neutralShape(person.landmarks, person.count),
+    neutralShape(driver.subarray(0, Math.min(n, 25) * 136), Math.min(n, 25)),
+  );
+  const out = new Float32Array(n * 136);
+  for (let i = 0; i < n; i++)
+    rt.map(driver.subarray(i * 136, (i + 1) * 136), out.subarray(i * 136, (i + 1) * 136));
+  return out;
+}
+
+/** A user's driver video: its frames with a face, cropped at the model's resolution (up to `max`). */
+async function videoDrive(
+  path: string,
+  r: number,
+  max: number,
+): Promise<{ images: RgbImage[]; lms: Float32Array; fps: number }> {
+  const d = openDriver(path, { resolution: r });
+  const images: RgbImage[] = [];
+  const lms: Float32Array[] = [];
+  let last: Float32Array | null = null;
+  for await (const f of d.frames) {
+    const lm: Float32Array | null = f.landmarks ?? last;
+    if (!lm) continue;
+    last = lm;
+    images.push(tile(f.image ?? new Uint8Array(r * r * 3), r));
+    lms.push(lm);
+    if (images.length >= max) break;
+  }
+  if (images.length === 0)
+    throw new InputError(`Driver "${path}" has no frame with a face. Use a video where a face is visible.`);
+  const all = new Float32Array(lms.length * 136);
+  lms.forEach((l, i) => all.set(l, i * 136));
+  return { images, lms: all, fps: d.fps };
+}
+
+/** Labelled composite of one time step: a header, then per drive driver | landmarks | FF | FT | real. */
+function composite(drives: Drive[], i: number, r: number, scale: number): RgbImage {
+  const cols = ['DRIVER', 'LANDMARKS', 'FEED-FORWARD', 'FINE-TUNED', 'REAL'];
+  const s = r * scale;
+  const head = 8 * Math.max(1, scale - 1) + 6;
+  const w = cols.length * s;
+  const h = head + drives.length * s;
+  const im: RgbImage = { width: w, height: h, data: new Uint8Array(w * h * 3).fill(255) };
+  const ts = Math.max(1, scale - 1);
+  cols.forEach((c, j) =>
+    drawText(im, c, j * s + Math.max(0, (s - textWidth(c, ts)) >> 1), 3, [40, 40, 40], ts),
+  );
+  drives.forEach((d, row) => {
+    const k = Math.min(i, d.driver.length - 1);
+    const lm = tile(rasterizeLandmarks(d.landmarks.subarray(k * 136, (k + 1) * 136), r), r);
+    const parts = [
+      d.driver[k]!,
+      lm,
+      d.outputs['feed-forward']![k]!,
+      d.outputs['fine-tuned']![k]!,
+      d.real?.[k] ?? null,
+    ];
+    parts.forEach((p, j) => {
+      if (!p) {
+        const t = 'NOT KNOWN';
+        drawText(
+          im,
+          t,
+          j * s + ((s - textWidth(t, ts)) >> 1),
+          head + row * s + (s >> 1),
+          [150, 150, 150],
+          ts,
+        );
+        return;
+      }
+      const up = upscale(p, scale);
+      for (let y = 0; y < s; y++)
+        im.data.set(up.data.subarray(y * s * 3, (y + 1) * s * 3), ((head + row * s + y) * w + j * s) * 3);
+    });
+    drawText(im, d.title, 3, head + row * s + 3, [255, 255, 255], ts);
+  });
+  return im;
+}
+
+/** The sheet: the T frames, then per drive rows driver / landmarks / FF / FT / real at 8 moments. */
+function sheet(person: FewShotFrames, drives: Drive[], r: number, scale: number): RgbImage {
+  const n = 8;
+  const label = 150;
+  const gap = 4;
+  const s = r * scale;
+  const rowsOf = (d: Drive) => (d.real ? 5 : 4);
+  const blocks = [1, ...drives.map(rowsOf)];
+  const titleH = 22;
+  const w = label + n * (s + gap);
+  const h = blocks.reduce((a, b) => a + titleH + b * (s + gap), 0);
+  const im: RgbImage = { width: w, height: h, data: new Uint8Array(w * h * 3).fill(255) };
+  const put = (p: RgbImage, x: number, y: number) => {
+    const up = upscale(p, scale);
+    for (let yy = 0; yy < s; yy++)
+      im.data.set(up.data.subarray(yy * s * 3, (yy + 1) * s * 3), ((y + yy) * w + x) * 3);
+  };
+  let y = 0;
+  const fb = r * r * 3;
+  drawText(im, `THE ${person.count} FRAME(S) GIVEN (T = ${person.count})`, 4, y + 7, [0, 0, 0], 1);
+  y += titleH;
+  for (let t = 0; t < Math.min(n, person.count); t++)
+    put(tile(person.rgb.slice(t * fb, (t + 1) * fb), r), label + t * (s + gap), y);
+  y += s + gap;
+  for (const d of drives) {
+    drawText(im, d.title, 4, y + 7, [0, 0, 0], 1);
+    y += titleH;
+    const at = Array.from({ length: n }, (_, j) => Math.round((j * (d.driver.length - 1)) / (n - 1)));
+    const rows: [string, (k: number) => RgbImage][] = [
+      ['DRIVER', (k) => d.driver[k]!],
+      ['LANDMARKS', (k) => tile(rasterizeLandmarks(d.landmarks.subarray(k * 136, (k + 1) * 136), r), r)],
+      ['FEED-FORWARD', (k) => d.outputs['feed-forward']![k]!],
+      ['FINE-TUNED', (k) => d.outputs['fine-tuned']![k]!],
+    ];
+    if (d.real) rows.push(['REAL', (k) => d.real![k]!]);
+    for (const [name, get] of rows) {
+      drawText(im, name, 4, y + (s >> 1) - 3, [0, 0, 0], 1);
+      at.forEach((k, j) => put(get(k), label + j * (s + gap), y));
+      y += s + gap;
+    }
+  }
+  return im;
+}
+
+export async function runDemo(
+  o: DemoOptions,
+  hooks: FineTuneHooks & { log?: (s: string) => void } = {},
+): Promise<DemoResult> {
+  const log = hooks.log ?? console.log;
+  const t0 = performance.now();
+  const files = ['demo.mp4', 'demo.gif', 'demo.png', 'demo-person.safetensors'].map((f) => join(o.out, f));
+  for (const f of files) checkOutput(f, true, false);
+  const meta: MetaModel = loadMetaModel(o.model);
+  const untrained = untrainedModel(meta, o.seed);
+  const r = meta.net.resolution;
+  const fb = r * r * 3;
+  const scale = o.scale ?? Math.max(1, Math.round(192 / r));
+  const T = o.T;
+  const n = o.frames;
+  try {
+    log(
+      `Model: ${meta.source} (preset ${meta.config.preset}, ${r}px, ${meta.config.variant.toUpperCase()}, ${meta.step} meta-learning steps)`,
+    );
+    // 1. the person
+    let person: FewShotFrames;
+    let holdout: { lms: Float32Array; real: Uint8Array } | null = null;
+    const targetId = DEMO_IDENTITY + 2 * o.seed;
+    if (o.photos) {
+      person = await framesFromPhotos(o.photos, r, { face: o.face, max: T, log });
+      log(`Person: ${person.count} photo(s) from ${o.photos}`);
+    } else {
+      // T frames spread over the first 10T frames (25 fps: 3.2 s for T = 8, so the mouth opens in
+      // some), the hold-out motion right after them, from the same video (paper sec. 4)
+      const stride = 10;
+      const v = procedural(targetId, stride * T + n, r);
+      const idx = Array.from({ length: T }, (_, i) => stride * i);
+      const rgb = new Uint8Array(T * fb);
+      const lms = new Float32Array(T * 136);
+      idx.forEach((f, i) => {
+        rgb.set(v.frames.subarray(f * fb, (f + 1) * fb), i * fb);
+        lms.set(v.landmarks.subarray(f * 136, (f + 1) * 136), i * 136);
+      });
+      person = {
+        rgb,
+        landmarks: lms,
+        count: T,
+        resolution: r,
+        source: `procedural identity ${targetId}`,
+        indices: idx,
+      };
+      holdout = { lms: v.landmarks.slice(stride * T * 136), real: v.frames.slice(stride * T * fb) };
+      log(
+        `Person: procedural identity ${targetId} (never seen in meta-learning): T = ${T} frames, ${n} hold-out frames`,
+      );
+    }
+    // 2. personal models
+    const cfg = FineTuneConfigSchema.parse({ epochs: o.epochs, seed: o.seed });
+    const tf0 = performance.now();
+    const pm = await personModels(meta, untrained, person, cfg, hooks);
+    const fineTune = (performance.now() - tf0) / 1000;
+    try {
+      savePersonalModel(files[3]!, pm.models['fine-tuned']);
+      // 3. drives
+      const drives: Drive[] = [];
+      let scores: Record<Method, Scores> | null = null;
+      if (holdout) {
+        const d: Drive = {
+          title: 'SELF',
+          driver: [],
+          landmarks: holdout.lms,
+          real: [],
+          outputs: {},
+          fps: 25,
+        };
+        for (let i = 0; i < n; i++) d.real!.push(tile(holdout.real.slice(i * fb, (i + 1) * fb), r));
+        d.driver = d.real!;
+        scores = {} as Record<Method, Scores>;
+        for (const m of METHODS) {
+          const s = scoreAgainst(pm.models[m], holdout.lms, holdout.real);
+          scores[m] = { ssim: s.ssim, psnr: s.psnr, frames: s.frames };
+          d.outputs[m] = s.images;
+        }
+        drives.push(d);
+      }
+      let other: { images: RgbImage[]; lms: Float32Array; fps: number };
+      if (o.driver) {
+        other = await videoDrive(o.driver, r, n);
+      } else {
+        const v = procedural(targetId + 1, n, r);
+        other = {
+          images: Array.from({ length: n }, (_, i) => tile(v.frames.slice(i * fb, (i + 1) * fb), r)),
+          lms: v.landmarks,
+          fps: 25,
+        };
+      }
+      const m = other.images.length;
+      const lms = retargeted(person, other.lms, m);
+      const d: Drive = {
+        title: o.driver ? 'VIDEO' : 'OTHER',
+        driver: other.images,
+        landmarks: lms,
+        real: null,
+        outputs: {},
+        fps: other.fps,
+      };
+      for (const k of ['feed-forward', 'fine-tuned'] as const) {
+        const out: RgbImage[] = [];
+        for (let i = 0; i < m; i += 16)
+          out.push(
+            ...renderFrames(
+              pm.models[k],
+              Array.from({ length: Math.min(16, m - i) }, (_, j) =>
+                lms.subarray((i + j) * 136, (i + j + 1) * 136),
+              ),
+            ),
+          );
+        d.outputs[k] = out;
+      }
+      drives.push(d);
+      // 4. outputs
+      const frames = Math.max(...drives.map((x) => x.driver.length));
+      for (const f of files.slice(0, 2)) {
+        const w = openOutput(f, { fps: drives[0]!.fps, force: true });
+        try {
+          for (let i = 0; i < frames; i++) await w.write(composite(drives, i, r, scale));
+          await w.close();
+        } catch (e) {
+          w.abort();
+          throw e;
+        }
+      }
+      writePng(files[2]!, sheet(person, drives, r, Math.max(1, scale - 1)));
+      if (scores) log(`\n${scoreTable(scores, n)}`);
+      else log('\nNo hold-out frames of this person (photos): no table; look at the drive in the outputs.');
+      log(`\nWrote ${files.join(', ')}`);
+      log(
+        `Drive the person with any video: talking-heads animate --model ${files[3]} --driver VIDEO -o out.mp4 --side-by-side`,
+      );
+      return { outputs: files, scores, seconds: { fineTune, total: (performance.now() - t0) / 1000 } };
+    } finally {
+      disposePersonModels(pm);
+    }
+  } finally {
+    disposeModel(untrained);
+    disposeModel(meta);
+  }
+}
