@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { z } from 'zod';
 import { fileURLToPath } from 'node:url';
 import { disposeTree, type ParamTree } from '../models/params.js';
 import type { NetConfig } from '../models/presets.js';
@@ -123,11 +124,34 @@ export interface ShippedModel {
   variant: string;
   step: number;
   resolution: number;
+  /** the SHA-256 of the file that models/models.json records (what the model card describes) */
+  sha256: string | null;
+}
+
+/** models/models.json: per shipped model, the SHA-256 and size of its file, and its card. */
+const ShippedManifest = z.record(
+  z.string(),
+  z.object({
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.number().int().positive(),
+    card: z.string(),
+  }),
+);
+
+function shippedManifest(dir: string): z.infer<typeof ShippedManifest> {
+  const f = join(dir, 'models.json');
+  return existsSync(f) ? ShippedManifest.parse(JSON.parse(readFileSync(f, 'utf8'))) : {};
+}
+
+/** SHA-256 of a file's bytes. */
+export function fileSha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
 /** The shipped models, by name, read from their headers only. */
 export function listShippedModels(dir = SHIPPED_MODELS_DIR): ShippedModel[] {
   if (!existsSync(dir)) return [];
+  const manifest = shippedManifest(dir);
   return readdirSync(dir)
     .filter((f) => f.endsWith('.safetensors'))
     .sort()
@@ -144,6 +168,7 @@ export function listShippedModels(dir = SHIPPED_MODELS_DIR): ShippedModel[] {
         variant: c.variant,
         step: Number(md['step'] ?? 0),
         resolution: netConfigOf(c).resolution,
+        sha256: manifest[basename(f, '.safetensors')]?.sha256 ?? null,
       };
     });
 }
