@@ -21,6 +21,7 @@ interface Opts {
   face?: string;
   driver?: string;
   epochs?: number;
+  scale?: number;
   backend?: string;
   threads?: number;
 }
@@ -44,6 +45,7 @@ export function addDemo(program: Command): void {
     .option('--face <largest|N>', 'in photos with several faces: the largest, or the N-th from the left')
     .option('--driver <video>', 'drive the person with this video instead of a procedural head (retargeted)')
     .option('--epochs <n>', 'fine-tuning epochs over the T frames (paper: 40)', intArg(1))
+    .option('--scale <n>', 'pixels per model pixel in the video and GIF (default: 192 px per picture)', intArg(1, 16))
     .addOption(backendOption())
     .option('--threads <n>', 'threads of the native or wasm backend', intArg(1, 256))
     .addHelpText('after', `\n${EXIT_STATUSES}`)
@@ -62,6 +64,7 @@ export function addDemo(program: Command): void {
           face: o.face ? parseFaceChoice(o.face) : undefined,
           driver: o.driver,
           epochs: o.epochs,
+          scale: o.scale,
         },
         {
           onStart: (total) => {
