@@ -39,6 +39,7 @@ const { values: o, positionals } = parseArgs({
     epochs: { type: 'string' },
     'lr-g': { type: 'string' },
     'lr-d': { type: 'string' },
+    batch: { type: 'string' },
   },
 });
 const modelPath = positionals[0];
@@ -62,7 +63,7 @@ const cases = fewShotCases(ds, {
   split: own ? meta : undefined,
 });
 const num = (s: string | undefined) => (s === undefined ? undefined : Number(s));
-const cfg = FineTuneConfigSchema.parse({ epochs: num(o.epochs), lrG: num(o['lr-g']), lrD: num(o['lr-d']) });
+const cfg = FineTuneConfigSchema.parse({ batch: num(o.batch), epochs: num(o.epochs), lrG: num(o['lr-g']), lrD: num(o['lr-d']) });
 const r = meta.net.resolution;
 const fb = r * r * 3;
 const rows: (Record<Method, Scores> & { identity: string; fineTuneSeconds: number })[] = [];

@@ -1,10 +1,13 @@
 /** `talking-heads animate`: drive a personalised model with landmarks from a video, dataset, track or photo. */
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { animate } from '../animate/animate.js';
 import { openDriver } from '../animate/drivers.js';
 import { checkOutput, openOutput, outputKind } from '../animate/output.js';
+import { InputError } from '../data/fewshot.js';
 import { initEngine } from '../engine/backend.js';
 import { disposePersonal, loadPersonalModel } from '../models/personal.js';
+import { listShippedModels } from '../train/model.js';
 import { backendOption, EXIT_STATUSES, intArg, numArg } from './options.js';
 import { progress } from './progress.js';
 
@@ -28,6 +31,10 @@ export async function runAnimate(
 ): Promise<void> {
   checkOutput(o.out, Boolean(o.force));
   const engine = await initEngine({ backend: o.backend, threads: o.threads });
+  if (!existsSync(o.model) && listShippedModels().some((m) => m.name === o.model))
+    throw new InputError(
+      `"${o.model}" is a shipped meta-trained model, not a person: make a person from it first (talking-heads fine-tune --model ${o.model} --photos DIR -o person.safetensors), then animate --model person.safetensors`,
+    );
   const model = loadPersonalModel(o.model);
   try {
     const driver = openDriver(o.driver, { resolution: model.net.resolution, video: o.driverVideo });
