@@ -44,14 +44,30 @@ export function addDemo(program: Command): void {
     .option('--photos <dir>', "a real person's photos (a folder or one photo) instead of a procedural person")
     .option('--face <largest|N>', 'in photos with several faces: the largest, or the N-th from the left')
     .option('--driver <video>', 'drive the person with this video instead of a procedural head (retargeted)')
-    .option('--epochs <n>', 'fine-tuning epochs over the T frames (paper: 40)', intArg(1))
-    .option('--scale <n>', 'pixels per model pixel in the video and GIF (default: 192 px per picture)', intArg(1, 16))
+    .option(
+      '--epochs <n>',
+      "fine-tuning epochs over the T frames (default: fine-tune's 80; 40 on wasm and cpu, to stay near 3 minutes)",
+      intArg(1),
+    )
+    .option(
+      '--scale <n>',
+      'pixels per model pixel in the video and GIF (default: 192 px per picture)',
+      intArg(1, 16),
+    )
     .addOption(backendOption())
     .option('--threads <n>', 'threads of the native or wasm backend', intArg(1, 256))
     .addHelpText('after', `\n${EXIT_STATUSES}`)
     .action(async (o: Opts) => {
       const engine = await initEngine({ backend: o.backend, threads: o.threads });
       console.log(`Backend: ${engine.backend} (${engine.threads} thread${engine.threads === 1 ? '' : 's'})`);
+      // Without oneDNN, fine-tuning is most of the demo's time: half the epochs keep it near 3
+      // minutes (80 epochs took 4.7 minutes on wasm here, 41 s on native).
+      const slow = engine.backend === 'wasm' || engine.backend === 'cpu';
+      const epochs = o.epochs ?? (slow ? 40 : undefined);
+      if (slow && o.epochs === undefined)
+        console.log(
+          `Fine-tuning for 40 epochs on ${engine.backend} (80 with oneDNN; --epochs 80 for the full recipe)`,
+        );
       let bar: ReturnType<typeof progress> | null = null;
       const res = await runDemo(
         {
@@ -63,7 +79,7 @@ export function addDemo(program: Command): void {
           photos: o.photos,
           face: o.face ? parseFaceChoice(o.face) : undefined,
           driver: o.driver,
-          epochs: o.epochs,
+          epochs,
           scale: o.scale,
         },
         {

@@ -168,10 +168,14 @@ export function addFineTune(program: Command): void {
     )
     .option('--force', 'replace an existing output')
     .option('--no-finetune', 'feed-forward mode: psi = P e_NEW, nothing trained')
-    .option('--epochs <n>', 'passes over the T frames (paper: 40)', intArg(1), 40)
+    .option('--epochs <n>', 'passes over the T frames (paper: 40)', intArg(1), 80)
     .option('--batch <n>', 'frames per step (paper: 8)', intArg(1), 4)
-    .option('--lr-g <x>', "Adam learning rate of G and psi' (default: 2e-3, measured on held-out identities)", numArg)
-    .option('--lr-d <x>', "Adam learning rate of D (default: the meta-learning run's)", numArg)
+    .option(
+      '--lr-g <x>',
+      "Adam learning rate of G and psi' (default: 2e-3, measured on held-out identities)",
+      numArg,
+    )
+    .option('--lr-d <x>', 'Adam learning rate of D (default: 3e-3, measured on held-out identities)', numArg)
     .option('--seed <n>', 'random seed', intArg(0), 0)
     .option('--runs <dir>', 'folder for the fine-tuning run folder (metrics, sheet)', 'runs')
     .addOption(backendOption())
