@@ -63,7 +63,12 @@ const cases = fewShotCases(ds, {
   split: own ? meta : undefined,
 });
 const num = (s: string | undefined) => (s === undefined ? undefined : Number(s));
-const cfg = FineTuneConfigSchema.parse({ batch: num(o.batch), epochs: num(o.epochs), lrG: num(o['lr-g']), lrD: num(o['lr-d']) });
+const cfg = FineTuneConfigSchema.parse({
+  batch: num(o.batch),
+  epochs: num(o.epochs),
+  lrG: num(o['lr-g']),
+  lrD: num(o['lr-d']),
+});
 const r = meta.net.resolution;
 const fb = r * r * 3;
 const rows: (Record<Method, Scores> & { identity: string; fineTuneSeconds: number })[] = [];
