@@ -3,7 +3,8 @@
 // model file (fresh optimizer).
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { runDemo } from '../src/demo/demo.js';
 import { readPng } from '../src/data/png.js';
@@ -29,6 +30,10 @@ import {
 } from '../src/train/model.js';
 import { tempDir } from './helpers/tmp.js';
 
+const FACE_API_DEMO = join(
+  dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')),
+  'demo',
+);
 const tmp = tempDir();
 const data = join(tmp, 'ds');
 
@@ -144,6 +149,19 @@ describe('demo', () => {
       table,
       /untrained\s+-?\d\.\d{3}\s+\d+\.\d\d\n.*feed-forward\s+-?\d\.\d{3}\s+\d+\.\d\d\n.*fine-tuned\s+-?\d\.\d{3}/s,
     );
+  });
+
+  test('with a photo: the person from its face, driven by a procedural head; no table without real hold-out frames', async () => {
+    const model = tinyModelFile(join(tmp, 'tiny-photo.safetensors'));
+    const out = join(tmp, 'out-photo');
+    const said: string[] = [];
+    const res = await runDemo(
+      { model, out, seed: 0, T: 8, frames: 8, epochs: 1, photos: join(FACE_API_DEMO, 'sample2.jpg') },
+      { log: (s) => said.push(s) },
+    );
+    assert.equal(res.scores, null);
+    assert.match(said.join('\n'), /Person: 1 photo\(s\)[\s\S]*no table/);
+    for (const f of ['demo.mp4', 'demo.gif', 'demo.png']) assert.ok(existsSync(join(out, f)), f);
   });
 });
 
