@@ -4,6 +4,7 @@
  * looks for ffmpeg and the face models.
  */
 import type { Command } from 'commander';
+import { fileSha256, listShippedModels } from '../train/model.js';
 import { backendOption } from './options.js';
 import {
   engineInfo,
@@ -56,6 +57,8 @@ export interface DoctorReport {
   training: { ok: boolean; msPerStep: number; firstLoss: number; lastLoss: number; error?: string };
   ffmpeg: Found | null;
   faceModels: string | null;
+  /** shipped models, with whether each file's SHA-256 matches models/models.json */
+  models: { name: string; resolution: number; step: number; intact: boolean }[];
   ok: boolean;
 }
 
@@ -84,6 +87,12 @@ export async function runDoctor(backend?: string): Promise<DoctorReport> {
     training,
     ffmpeg: findFfmpeg(),
     faceModels: findFaceModels(),
+    models: listShippedModels().map((m) => ({
+      name: m.name,
+      resolution: m.resolution,
+      step: m.step,
+      intact: fileSha256(m.path) === m.sha256,
+    })),
     ok: missingKernels.length === 0 && health.every((h) => h.ok) && training.ok,
   };
   return report;
@@ -144,6 +153,14 @@ export function formatDoctor(r: DoctorReport): string {
     `media`,
     `  ffmpeg        ${r.ffmpeg ? `${r.ffmpeg.path} (${r.ffmpeg.source})` : 'not found (needed for real videos: install ffmpeg, or npm install @ffmpeg-installer/ffmpeg)'}`,
     `  face models   ${r.faceModels ?? 'not found (needed for real photos/videos: npm install @vladmandic/face-api)'}`,
+    ``,
+    `shipped models (talking-heads models)`,
+    ...(r.models.length
+      ? r.models.map(
+          (m) =>
+            `  ${m.intact ? 'ok  ' : 'FAIL'} ${m.name.padEnd(20)} ${m.resolution}px, ${m.step} steps${m.intact ? '' : ': SHA-256 differs from models/models.json (reinstall the package)'}`,
+        )
+      : ['  none (the demo and fine-tune need one: pass --model FILE)']),
     ``,
     r.ok ? 'engine OK' : 'engine has PROBLEMS (see FAIL above)',
   );
