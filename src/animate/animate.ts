@@ -4,7 +4,7 @@
  * nothing else; frames are made in small batches and streamed to the output, so memory stays flat
  * however long the driver is.
  */
-import { toRgb8, upscale, type RgbImage } from '../data/png.js';
+import { paste, toRgb8, upscale, type RgbImage } from '../data/png.js';
 import { toUnit } from '../data/episodes.js';
 import { InputError } from '../data/fewshot.js';
 import { rasterizeLandmarks } from '../data/landmarks.js';
@@ -84,17 +84,36 @@ export function renderFrames(model: PersonalModel, landmarks: Float32Array[]): R
   return landmarks.map((_, i) => toRgb8(data.subarray(i * fb, (i + 1) * fb), r, r));
 }
 
+/** Renders a track of landmark sets (n x 136) through G', `chunk` frames per generator call. */
+export function renderTrack(
+  model: PersonalModel,
+  landmarks: Float32Array,
+  chunk = defaultChunk(model.net.resolution),
+): RgbImage[] {
+  const n = landmarks.length / 136;
+  const out: RgbImage[] = [];
+  for (let i = 0; i < n; i += chunk)
+    out.push(
+      ...renderFrames(
+        model,
+        Array.from({ length: Math.min(chunk, n - i) }, (_, j) =>
+          landmarks.subarray((i + j) * 136, (i + j + 1) * 136),
+        ),
+      ),
+    );
+  return out;
+}
+
 function sideBySide(parts: RgbImage[]): RgbImage {
-  const h = parts[0]!.height;
-  const w = parts.reduce((s, p) => s + p.width, 0);
-  const data = new Uint8Array(w * h * 3);
+  const width = parts.reduce((s, p) => s + p.width, 0);
+  const height = parts[0]!.height;
+  const out: RgbImage = { width, height, data: new Uint8Array(width * height * 3) };
   let x0 = 0;
   for (const p of parts) {
-    for (let y = 0; y < h; y++)
-      data.set(p.data.subarray(y * p.width * 3, (y + 1) * p.width * 3), (y * w + x0) * 3);
+    paste(out, p, x0, 0);
     x0 += p.width;
   }
-  return { width: w, height: h, data };
+  return out;
 }
 
 export async function animate(

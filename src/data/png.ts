@@ -49,14 +49,23 @@ export function grid(images: RgbImage[], cols: number, pad = 2, background = 255
   const width = cols * w + (cols + 1) * pad;
   const height = rows * h + (rows + 1) * pad;
   const data = new Uint8Array(width * height * 3).fill(background);
+  const out = { width, height, data };
   images.forEach((im, i) => {
     if (im.width !== w || im.height !== h) throw new RangeError('grid: images differ in size');
-    const x0 = pad + (i % cols) * (w + pad);
-    const y0 = pad + Math.floor(i / cols) * (h + pad);
-    for (let y = 0; y < h; y++)
-      data.set(im.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * width + x0) * 3);
+    paste(out, im, pad + (i % cols) * (w + pad), pad + Math.floor(i / cols) * (h + pad));
   });
-  return { width, height, data };
+  return out;
+}
+
+/** Copies `src` into `dst` with its top-left corner at (x, y); it must fit inside. */
+export function paste(dst: RgbImage, src: RgbImage, x: number, y: number): void {
+  if (x < 0 || y < 0 || x + src.width > dst.width || y + src.height > dst.height)
+    throw new RangeError(
+      `paste: a ${src.width}x${src.height} image at (${x}, ${y}) does not fit in ${dst.width}x${dst.height}`,
+    );
+  const row = src.width * 3;
+  for (let r = 0; r < src.height; r++)
+    dst.data.set(src.data.subarray(r * row, (r + 1) * row), ((y + r) * dst.width + x) * 3);
 }
 
 export function encodePng(im: RgbImage): Buffer {

@@ -12,13 +12,13 @@
  */
 import { join } from 'node:path';
 import { openDriver } from '../animate/drivers.js';
-import { renderFrames } from '../animate/animate.js';
+import { renderTrack } from '../animate/animate.js';
 import { openOutput, checkOutput } from '../animate/output.js';
 import { neutralShape, Retargeter } from '../animate/retarget.js';
 import { framesFromPhotos, InputError, type FaceChoice, type FewShotFrames } from '../data/fewshot.js';
 import { drawText, textWidth } from '../data/font.js';
 import { rasterizeLandmarks } from '../data/landmarks.js';
-import { upscale, writePng, type RgbImage } from '../data/png.js';
+import { paste, upscale, writePng, type RgbImage } from '../data/png.js';
 import { renderVideo } from '../data/synthetic/worker.js';
 import {
   disposePersonModels,
@@ -150,9 +150,7 @@ function composite(drives: Drive[], i: number, r: number, scale: number): RgbIma
         );
         return;
       }
-      const up = upscale(p, scale);
-      for (let y = 0; y < s; y++)
-        im.data.set(up.data.subarray(y * s * 3, (y + 1) * s * 3), ((head + row * s + y) * w + j * s) * 3);
+      paste(im, upscale(p, scale), j * s, head + row * s);
     });
     drawText(im, d.title, 3, head + row * s + 3, [255, 255, 255], ts);
   });
@@ -171,11 +169,7 @@ function sheet(person: FewShotFrames, drives: Drive[], r: number, scale: number)
   const w = label + n * (s + gap);
   const h = blocks.reduce((a, b) => a + titleH + b * (s + gap), 0);
   const im: RgbImage = { width: w, height: h, data: new Uint8Array(w * h * 3).fill(255) };
-  const put = (p: RgbImage, x: number, y: number) => {
-    const up = upscale(p, scale);
-    for (let yy = 0; yy < s; yy++)
-      im.data.set(up.data.subarray(yy * s * 3, (yy + 1) * s * 3), ((y + yy) * w + x) * 3);
-  };
+  const put = (p: RgbImage, x: number, y: number) => paste(im, upscale(p, scale), x, y);
   let y = 0;
   const fb = r * r * 3;
   drawText(im, `THE ${person.count} FRAME(S) GIVEN (T = ${person.count})`, 4, y + 7, [0, 0, 0], 1);
@@ -304,31 +298,21 @@ export async function runDemo(
         outputs: {},
         fps: other.fps,
       };
-      for (const k of ['feed-forward', 'fine-tuned'] as const) {
-        const out: RgbImage[] = [];
-        for (let i = 0; i < m; i += 16)
-          out.push(
-            ...renderFrames(
-              pm.models[k],
-              Array.from({ length: Math.min(16, m - i) }, (_, j) =>
-                lms.subarray((i + j) * 136, (i + j + 1) * 136),
-              ),
-            ),
-          );
-        d.outputs[k] = out;
-      }
+      for (const k of ['feed-forward', 'fine-tuned'] as const) d.outputs[k] = renderTrack(pm.models[k], lms);
       drives.push(d);
       // 4. outputs
       const frames = Math.max(...drives.map((x) => x.driver.length));
-      for (const f of files.slice(0, 2)) {
-        const w = openOutput(f, { fps: drives[0]!.fps, force: true });
-        try {
-          for (let i = 0; i < frames; i++) await w.write(composite(drives, i, r, scale));
-          await w.close();
-        } catch (e) {
-          w.abort();
-          throw e;
+      // each composite frame is made once and goes to both the MP4 and the GIF
+      const writers = files.slice(0, 2).map((f) => openOutput(f, { fps: drives[0]!.fps, force: true }));
+      try {
+        for (let i = 0; i < frames; i++) {
+          const im = composite(drives, i, r, scale);
+          for (const w of writers) await w.write(im);
         }
+        for (const w of writers) await w.close();
+      } catch (e) {
+        for (const w of writers) w.abort();
+        throw e;
       }
       writePng(files[2]!, sheet(person, drives, r, Math.max(1, scale - 1)));
       if (scores) log(`\n${scoreTable(scores, n)}`);

@@ -13,7 +13,7 @@ import type { Dataset } from '../data/dataset.js';
 import { fewShotSet, splitByIdentity } from '../data/episodes.js';
 import type { RgbImage } from '../data/png.js';
 import { disposePersonal, type PersonalModel } from '../models/personal.js';
-import { renderFrames } from '../animate/animate.js';
+import { renderTrack } from '../animate/animate.js';
 import {
   disposePersonalised,
   personalise,
@@ -86,27 +86,20 @@ export function disposePersonModels(p: PersonModels): void {
 }
 
 /**
- * Renders `landmarks` (n x 136) through `model` in chunks and scores each frame against `real`
+ * Renders `landmarks` (n x 136) through `model` and scores each frame against `real`
  * (n x R x R x 3): mean SSIM and PSNR, and the rendered frames.
  */
 export function scoreAgainst(
   model: PersonalModel,
   landmarks: Float32Array,
   real: Uint8Array,
-  chunk = 16,
 ): Scores & { images: RgbImage[] } {
   const r = model.net.resolution;
   const fb = r * r * 3;
   const n = landmarks.length / 136;
   if (!Number.isInteger(n) || real.length !== n * fb)
     throw new RangeError(`scoreAgainst: ${n} landmark sets and ${real.length / fb} ${r}px frames`);
-  const images: RgbImage[] = [];
-  for (let i = 0; i < n; i += chunk) {
-    const lms = Array.from({ length: Math.min(chunk, n - i) }, (_, j) =>
-      landmarks.subarray((i + j) * 136, (i + j + 1) * 136),
-    );
-    images.push(...renderFrames(model, lms));
-  }
+  const images = renderTrack(model, landmarks);
   let s = 0;
   let p = 0;
   images.forEach((im, i) => {

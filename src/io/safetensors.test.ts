@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decodeSafetensors, encodeSafetensors, MAX_HEADER_BYTES, SafetensorsError } from './safetensors.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  MAX_HEADER_BYTES,
+  readSafetensorsMetadata,
+  SafetensorsError,
+} from './safetensors.js';
 
 /** A file laid out by hand from the format description, independent of our encoder. */
 function handMade(header: object, data: number[]): Buffer {
@@ -85,4 +94,26 @@ describe('safetensors byte layout', () => {
       /4 bytes after the last tensor/,
     );
   });
+});
+
+test('the header alone: the same metadata as a full decode; a truncated or bad header is refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nth-st-'));
+  try {
+    const buf = encodeSafetensors(new Map([['a', { shape: [3], data: new Float32Array([1, 2, 3]) }]]), {
+      step: '7',
+    });
+    const f = join(dir, 'm.safetensors');
+    writeFileSync(f, buf);
+    assert.deepEqual(readSafetensorsMetadata(f), { step: '7' });
+    assert.deepEqual(readSafetensorsMetadata(f), decodeSafetensors(buf).metadata);
+    writeFileSync(f, buf.subarray(0, 20));
+    assert.throws(
+      () => readSafetensorsMetadata(f),
+      (e: Error) => e instanceof SafetensorsError && /truncated/.test(e.message),
+    );
+    writeFileSync(f, handMade({ __metadata__: { n: 1 } }, []));
+    assert.throws(() => readSafetensorsMetadata(f), /must map strings to strings/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -7,6 +7,7 @@
  * to the start of the data block) plus an optional "__metadata__" map of strings. Tensors are laid
  * out in order with no gaps, and the data block ends with the last one, as Python's reader requires.
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 export type SafeDtype = 'F32' | 'I32' | 'U8';
 
@@ -68,37 +69,75 @@ export interface Decoded {
   metadata: Record<string, string>;
 }
 
-/** Parses and validates a safetensors buffer; `what` names the file in errors. */
-export function decodeSafetensors(buf: Buffer, what = 'safetensors data'): Decoded {
-  const fail = (why: string): never => {
-    throw new SafetensorsError(`Cannot read ${what}: ${why}`);
-  };
-  if (buf.length < 8) fail(`file is ${buf.length} bytes, too short for a header (truncated?)`);
-  const n = buf.readBigUInt64LE(0);
+type Fail = (why: string) => never;
+
+/** The header's length from a file's first 8 bytes, checked against the limit and the file's size. */
+function headerLength(first8: Buffer, fileBytes: number, fail: Fail): number {
+  if (fileBytes < 8 || first8.length < 8)
+    fail(`file is ${fileBytes} bytes, too short for a header (truncated?)`);
+  const n = first8.readBigUInt64LE(0);
   if (n > BigInt(MAX_HEADER_BYTES))
     fail(`header length ${n} exceeds ${MAX_HEADER_BYTES} bytes (corrupt file?)`);
   const hlen = Number(n);
-  if (8 + hlen > buf.length)
-    fail(`header needs ${hlen} bytes but the file has ${buf.length - 8} after the length (truncated?)`);
+  if (8 + hlen > fileBytes)
+    fail(`header needs ${hlen} bytes but the file has ${fileBytes - 8} after the length (truncated?)`);
+  return hlen;
+}
+
+/** The header's JSON object and its `__metadata__` (strings to strings). */
+function parseHeader(
+  json: Buffer,
+  fail: Fail,
+): { header: Record<string, unknown>; metadata: Record<string, string> } {
   let header: unknown;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8'));
+    header = JSON.parse(json.toString('utf8'));
   } catch (e) {
     fail(`header is not valid JSON (${(e as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header))
     fail('header is not a JSON object');
+  const md = (header as Record<string, unknown>)['__metadata__'];
+  if (
+    md !== undefined &&
+    (typeof md !== 'object' || md === null || Object.values(md).some((x) => typeof x !== 'string'))
+  )
+    fail('"__metadata__" must map strings to strings');
+  return { header: header as Record<string, unknown>, metadata: (md ?? {}) as Record<string, string> };
+}
+
+/**
+ * A safetensors file's `__metadata__`, reading only its header (not the tensors): for listing
+ * models without loading them. Errors are SafetensorsError, as decodeSafetensors's.
+ */
+export function readSafetensorsMetadata(path: string): Record<string, string> {
+  const fail = (why: string): never => {
+    throw new SafetensorsError(`Cannot read ${path}: ${why}`);
+  };
+  const fd = openSync(path, 'r');
+  try {
+    const first8 = Buffer.alloc(8);
+    const got = readSync(fd, first8, 0, 8, 0);
+    const hlen = headerLength(first8.subarray(0, got), fstatSync(fd).size, fail);
+    const json = Buffer.alloc(hlen);
+    readSync(fd, json, 0, hlen, 8);
+    return parseHeader(json, fail).metadata;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Parses and validates a safetensors buffer; `what` names the file in errors. */
+export function decodeSafetensors(buf: Buffer, what = 'safetensors data'): Decoded {
+  const fail = (why: string): never => {
+    throw new SafetensorsError(`Cannot read ${what}: ${why}`);
+  };
+  const hlen = headerLength(buf.subarray(0, 8), buf.length, fail);
+  const { header, metadata } = parseHeader(buf.subarray(8, 8 + hlen), fail);
   const data = buf.subarray(8 + hlen);
   const entries: [string, RawTensor, number, number][] = [];
-  let metadata: Record<string, string> = {};
-  for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (typeof v !== 'object' || v === null || Object.values(v).some((x) => typeof x !== 'string')) {
-        fail('"__metadata__" must map strings to strings');
-      }
-      metadata = v as Record<string, string>;
-      continue;
-    }
+  for (const [name, v] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
     const info = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = info.dtype as SafeDtype;
     if (!(typeof dtype === 'string' && dtype in BYTES))

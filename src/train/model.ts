@@ -6,14 +6,20 @@
  * animation and evaluation start here; resuming a run uses the same checks.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { fileURLToPath } from 'node:url';
 import { disposeTree, type ParamTree } from '../models/params.js';
 import type { NetConfig } from '../models/presets.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type Decoded } from '../io/safetensors.js';
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  readSafetensorsMetadata,
+  SafetensorsError,
+  type Decoded,
+} from '../io/safetensors.js';
 import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
@@ -157,7 +163,7 @@ export function listShippedModels(dir = SHIPPED_MODELS_DIR): ShippedModel[] {
     .sort()
     .map((f) => {
       const path = join(dir, f);
-      const md = readSafetensorsMetadata(path);
+      const md = modelMetadata(path);
       const cfg = MetaConfigSchema.partial().parse(JSON.parse(md['config'] ?? '{}'));
       const c = MetaConfigSchema.parse({ data: 'unused', ...cfg });
       return {
@@ -184,23 +190,14 @@ export function resolveModel(nameOrPath: string, dir = SHIPPED_MODELS_DIR): stri
   );
 }
 
-/** A safetensors file's `__metadata__` without reading its tensors. */
-function readSafetensorsMetadata(path: string): Record<string, string> {
-  const fd = openSync(path, 'r');
+/** A model file's header metadata, without its tensors; a bad header is a CheckpointError. */
+function modelMetadata(path: string): Record<string, string> {
   try {
-    const head = Buffer.alloc(8);
-    if (readSync(fd, head, 0, 8, 0) !== 8) throw new CheckpointError(`Model "${path}" is truncated`);
-    const n = Number(head.readBigUInt64LE(0));
-    if (n > 100 * 2 ** 20) throw new CheckpointError(`Model "${path}" has a corrupt header`);
-    const buf = Buffer.alloc(n);
-    readSync(fd, buf, 0, n, 8);
-    const header = JSON.parse(buf.toString('utf8')) as { __metadata__?: Record<string, string> };
-    return header.__metadata__ ?? {};
+    return readSafetensorsMetadata(path);
   } catch (e) {
-    if (e instanceof CheckpointError) throw e;
-    throw new CheckpointError(`Model "${path}" has a corrupt header (${(e as Error).message})`);
-  } finally {
-    closeSync(fd);
+    if (e instanceof SafetensorsError)
+      throw new CheckpointError(`Model "${path}" has a corrupt header (${e.message})`);
+    throw e;
   }
 }
 
