@@ -54,6 +54,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("concat", Napi::Function::New(env, Concat));
   exports.Set("slice", Napi::Function::New(env, Slice));
   exports.Set("split", Napi::Function::New(env, Split));
+  exports.Set("depthwiseConv", Napi::Function::New(env, DepthwiseConv));
+  exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
   exports.Set("avgPool", Napi::Function::New(env, AvgPool));
   exports.Set("resize", Napi::Function::New(env, Resize));
   exports.Set("adam", Napi::Function::New(env, Adam));

@@ -66,7 +66,7 @@ constexpr int64_t kParallelMin = 1 << 15;
 
 // Entry points, by file: onednn.cc (convolution, matmul, their caches), elementwise.cc, reduce.cc
 // (reductions, softmax), movement.cc (transpose, concat/split/slice, pooling, resize), fused.cc
-// (Adam, spectral norm, instance norm).
+// (Adam, spectral norm, instance norm), inference.cc (depthwise convolution, batch norm).
 Napi::Value Conv(const Napi::CallbackInfo& info);
 Napi::Value MatMul(const Napi::CallbackInfo& info);
 Napi::Value UnaryOp(const Napi::CallbackInfo& info);
@@ -87,5 +87,7 @@ Napi::Value SpectralPower(const Napi::CallbackInfo& info);
 Napi::Value SpectralDiv(const Napi::CallbackInfo& info);
 Napi::Value SpectralDivGrad(const Napi::CallbackInfo& info);
 Napi::Value ClearCaches(const Napi::CallbackInfo& info);
+Napi::Value DepthwiseConv(const Napi::CallbackInfo& info);
+Napi::Value BatchNorm(const Napi::CallbackInfo& info);
 
 }  // namespace nthk

@@ -8,7 +8,7 @@ namespace nthk {
 enum Unary {
   U_RELU, U_TANH, U_SIGMOID, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_SQUARE, U_NEG, U_ABS, U_STEP, U_SIGN,
   U_RECIPROCAL, U_ELU, U_LEAKY, U_SOFTPLUS, U_LOG1P, U_EXPM1, U_COS, U_SIN, U_FLOOR, U_CEIL, U_ROUND,
-  U_ATAN, U_ERF
+  U_ATAN, U_ERF, U_CLIP
 };
 
 template <typename F>
@@ -24,12 +24,13 @@ void map1(const float* x, float* y, int64_t n, F f) {
   }
 }
 
-// unary(op, x, out, alpha)
+// unary(op, x, out, alpha, beta): alpha is LeakyRelu's slope, Step's value, ClipByValue's min; beta its max
 Napi::Value UnaryOp(const Napi::CallbackInfo& info) {
   const int op = i32(info[0]);
   const float* x = f32(info[1]);
   float* y = f32(info[2]);
   const float alpha = info.Length() > 3 ? float(info[3].As<Napi::Number>().DoubleValue()) : 0.f;
+  const float beta = info.Length() > 4 ? float(info[4].As<Napi::Number>().DoubleValue()) : 0.f;
   const int64_t n = int64_t(len(info[1]));
   check(len(info[2]) == size_t(n), info.Env(), "unary: output size differs from input");
   switch (op) {
@@ -60,6 +61,8 @@ Napi::Value UnaryOp(const Napi::CallbackInfo& info) {
     case U_ROUND: map1(x, y, n, [](float v) { return std::nearbyint(v); }); break;
     case U_ATAN: map1(x, y, n, [](float v) { return std::atan(v); }); break;
     case U_ERF: map1(x, y, n, [](float v) { return std::erf(v); }); break;
+    // TF.js ClipByValue: [alpha, beta]; NaN stays NaN (both comparisons are false)
+    case U_CLIP: map1(x, y, n, [alpha, beta](float v) { return v > beta ? beta : (v < alpha ? alpha : v); }); break;
     default: throw Napi::RangeError::New(info.Env(), "unary: unknown op");
   }
   return info.Env().Undefined();

@@ -83,6 +83,62 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
     await expectMatch(cases);
   });
 
+  test('face detection kernels: depthwise conv (strides, paddings, dilation), batch norm, clip', async () => {
+    const cases: KernelCase[] = [];
+    for (const k of [1, 3, 5]) {
+      for (const s of [1, 2]) {
+        for (const pad of ['same', 'valid'] as const) {
+          cases.push({
+            name: `depthwise k${k} s${s} ${pad}`,
+            inputs: [
+              [2, 13, 11, 7],
+              [k, k, 7, 1],
+            ],
+            fn: (x, f) => tf.depthwiseConv2d(t4(x), t4(f), s, pad),
+          });
+        }
+      }
+    }
+    cases.push({
+      name: 'depthwise dilation 2',
+      inputs: [
+        [1, 12, 12, 16],
+        [3, 3, 16, 1],
+      ],
+      grads: false,
+      fn: (x, f) => tf.depthwiseConv2d(t4(x), t4(f), 1, 'same', 'NHWC', 2),
+    });
+    cases.push({
+      name: 'depthwise channel multiplier 2 (JavaScript fallback)',
+      inputs: [
+        [1, 9, 9, 4],
+        [3, 3, 4, 2],
+      ],
+      fn: (x, f) => tf.depthwiseConv2d(t4(x), t4(f), 1, 'same'),
+    });
+    cases.push({
+      name: 'batch norm over channels',
+      inputs: [[2, 5, 6, 8], [8], [8], [8], [8]],
+      // variance must be positive: use its square plus a margin
+      fn: (x, m, v, o, g) => tf.batchNorm(x!, m!, tf.add(tf.square(v!), 0.1), o!, g!, 1e-3),
+    });
+    cases.push({
+      name: 'batch norm without offset and scale, scalar mean',
+      inputs: [[3, 4, 5], [1], [5]],
+      grads: false, // TF.js's batchNorm gradient needs a scale tensor (on every backend)
+      fn: (x, m, v) => tf.batchNorm(x!, m!, tf.add(tf.square(v!), 0.1), undefined, undefined, 1e-3),
+    });
+    cases.push({
+      name: 'clip to [-0.3, 0.5] (relu6-style)',
+      inputs: [[4, 33, 17]],
+      fn: (x) => tf.clipByValue(x!, -0.3, 0.5),
+    });
+    await expectMatch(cases);
+    // NaN passes through clip, as on cpu
+    const y = await tf.clipByValue(tf.tensor1d([NaN, -2, 0.5, 9]), 0, 6).data();
+    assert.deepEqual(Array.from(y), [NaN, 0, 0.5, 6]);
+  });
+
   test('matmul with transposes and batch broadcasting', async () => {
     const shapes: [number[], number[], boolean, boolean][] = [
       [[5, 7], [7, 3], false, false],

@@ -57,7 +57,6 @@ const QUIET_FALLBACKS = new Set([
   'ArgMin',
   'IsNan',
   'Reverse',
-  'ClipByValue',
   'Prelu',
   'SplitV',
   'MirrorPad',

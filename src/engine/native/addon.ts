@@ -24,7 +24,17 @@ export interface Addon {
     tA: boolean,
     tB: boolean,
   ): void;
-  unary(op: number, x: Float32Array, out: Float32Array, alpha?: number): void;
+  unary(op: number, x: Float32Array, out: Float32Array, alpha?: number, beta?: number): void;
+  depthwiseConv(x: Float32Array, filter: Float32Array, out: Float32Array, params: Int32Array, bias?: Float32Array): void;
+  batchNorm(
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    offset: Float32Array | null,
+    scale: Float32Array | null,
+    out: Float32Array,
+    eps: number,
+  ): void;
   binary(
     op: number,
     a: Float32Array,

@@ -8,6 +8,7 @@ import type {
   Conv2DAttrs,
   Conv2DBackpropFilterAttrs,
   Conv2DBackpropInputAttrs,
+  DepthwiseConv2dNativeAttrs,
   KernelFunc,
   AvgPoolAttrs as PoolAttrs,
   TensorInfo,
@@ -53,6 +54,7 @@ const UNARY: Record<string, number> = {
   Round: 22,
   Atan: 23,
   Erf: 24,
+  ClipByValue: 25,
 };
 const BINARY: Record<string, number> = {
   Add: 0,
@@ -169,6 +171,62 @@ export function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<str
     A.conv(1, vals(be, dy), vals(be, filter), dx, convParams(ci));
     return be.makeTensorInfo([...a.inputShape], 'float32', dx);
   };
+  // Depthwise convolution (MobileNets: face-api's detector and landmark net), channel multiplier 1.
+  out['DepthwiseConv2dNative'] = (args) => {
+    const be = args.backend as Cpu;
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const a = args.attrs as unknown as DepthwiseConv2dNativeAttrs;
+    if (!isF32(x, filter) || filter.shape[3] !== 1) return fallback('DepthwiseConv2dNative', args);
+    const ci = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      a.strides,
+      a.dilations,
+      a.pad,
+      a.dimRoundingMode,
+      true,
+      nhwc(a.dataFormat),
+    );
+    const y = alloc(util.sizeFromShape(ci.outShape));
+    const p = new Int32Array([
+      ci.batchSize,
+      ci.inHeight,
+      ci.inWidth,
+      ci.inChannels,
+      ci.filterHeight,
+      ci.filterWidth,
+      ci.strideHeight,
+      ci.strideWidth,
+      ci.dilationHeight,
+      ci.dilationWidth,
+      ci.padInfo.top,
+      ci.padInfo.left,
+      ci.outHeight,
+      ci.outWidth,
+    ]);
+    A.depthwiseConv(vals(be, x), vals(be, filter), y, p);
+    return be.makeTensorInfo(ci.outShape, 'float32', y);
+  };
+  // Inference batch norm (tf.batchNorm), parameters over the last axis or scalars.
+  out['FusedBatchNorm'] = (args) => {
+    const be = args.backend as Cpu;
+    const { x, mean, variance, offset, scale } = args.inputs as Record<
+      'x' | 'mean' | 'variance' | 'offset' | 'scale',
+      TensorInfo | undefined
+    >;
+    const c = x!.shape[x!.shape.length - 1] ?? 1;
+    const params = [mean, variance, offset, scale].filter((t): t is TensorInfo => t !== undefined);
+    const fits = (t: TensorInfo) => {
+      const n = util.sizeFromShape(t.shape);
+      return (n === 1 || n === c) && t.shape.slice(0, -1).every((d) => d === 1);
+    };
+    if (!isF32(x!, ...params) || !params.every(fits)) return fallback('FusedBatchNorm', args);
+    const y = alloc(util.sizeFromShape(x!.shape));
+    const eps = (args.attrs as { varianceEpsilon: number }).varianceEpsilon;
+    const v = (t: TensorInfo | undefined) => (t ? vals(be, t) : null);
+    A.batchNorm(vals(be, x!), v(mean)!, v(variance)!, v(offset), v(scale), y, eps);
+    return be.makeTensorInfo([...x!.shape], 'float32', y);
+  };
   out['BatchMatMul'] = (args) => {
     const be = args.backend as Cpu;
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
@@ -194,14 +252,11 @@ export function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<str
       const be = args.backend as Cpu;
       const x = args.inputs['x']!;
       if (!isF32(x)) return fallback(name, args);
-      const alpha =
-        name === 'LeakyRelu'
-          ? (args.attrs as { alpha: number }).alpha
-          : name === 'Step'
-            ? ((args.attrs as { alpha?: number }).alpha ?? 0)
-            : 0;
+      const at = (args.attrs ?? {}) as { alpha?: number; clipValueMin?: number; clipValueMax?: number };
+      const [alpha, beta] =
+        name === 'ClipByValue' ? [at.clipValueMin!, at.clipValueMax!] : [at.alpha ?? 0, 0];
       const y = alloc(util.sizeFromShape(x.shape));
-      A.unary(op, vals(be, x), y, alpha);
+      A.unary(op, vals(be, x), y, alpha, beta);
       return be.makeTensorInfo([...x.shape], 'float32', y);
     };
   }
