@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { cropResize, landmarksInCrop, squareFor } from '../src/data/crop.js';
 import { Dataset } from '../src/data/dataset.js';
-import { FaceDetector } from '../src/data/faces.js';
+import { detectFaces, FaceDetector } from '../src/data/faces.js';
 import { encodePng } from '../src/data/png.js';
 import { findUnits, preprocess } from '../src/data/preprocess.js';
 import { HeadRenderer } from '../src/data/synthetic/render.js';
@@ -40,7 +40,7 @@ async function selfConsistency(ds: Dataset): Promise<number[]> {
     const canvas = new Uint8Array(c * c * 3).fill(127);
     for (let y = 0; y < r; y++) canvas.set(frame.subarray(y * r * 3, (y + 1) * r * 3), ((y + r) * c + r) * 3);
     const stored = ds.frameLandmarks(v, 0);
-    const faces = await detector.detect(canvas, c, c, 0.3);
+    const faces = await detectFaces(detector, canvas, c, c, 0.3);
     assert.ok(faces.length > 0, `no face found again in the crop of ${ds.video(v).id}`);
     const lm = faces[0]!.landmarks;
     let s = 0;
@@ -196,7 +196,7 @@ describe('preprocess', () => {
     const errors: number[] = [];
     for (let id = 0; id < 6; id++) {
       const fr = new HeadRenderer(3, id).render(0, 0, 256);
-      const faces = await detector.detect(fr.image, 256, 256, 0.3);
+      const faces = await detectFaces(detector, fr.image, 256, 256, 0.3);
       if (!faces[0]) continue;
       detected++;
       let s = 0;

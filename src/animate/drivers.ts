@@ -80,15 +80,16 @@ const LandmarkFile = (raw: unknown, path: string, res: number): { frames: Float3
 };
 
 /**
- * A video's or photo's frames, faces tracked: detection runs in a worker thread on the wasm backend
- * (where face-api is ~3.5x faster than on native), up to 8 frames ahead of the animation.
+ * A video's or photo's frames, faces tracked as in preprocessing (data/track.ts): the networks run in
+ * a worker thread, beside the animation, and tracking runs up to 16 frames (two landmark batches)
+ * ahead of it. Frames without a usable face (none found, or landmarks flagged) come as null.
  */
-async function* tracked(path: string, res: number, still: boolean): AsyncGenerator<DriverFrame> {
+async function* tracked(path: string, res: number, still: boolean, fps: number): AsyncGenerator<DriverFrame> {
   const detector = new WorkerFaceDetector();
   try {
     const frames = decodeFrames(path, { maxSize: 1280, ...(still ? { maxFrames: 1 } : {}) });
-    const o = { minConfidence: 0.5, crop: DEFAULT_CROP, resolution: res };
-    for await (const t of prefetch(trackFaces(frames, detector, o, !still), 8))
+    const o = { minConfidence: 0.5, crop: DEFAULT_CROP, resolution: res, fps };
+    for await (const t of prefetch(trackFaces(frames, detector, o, !still), 16))
       yield { index: t.index, landmarks: t.landmarks, image: t.crop };
   } finally {
     await detector.close();
@@ -153,7 +154,7 @@ export function openDriver(path: string, o: DriverOptions): Driver {
       fps: 1,
       expectedFrames: 1,
       audio: null,
-      frames: tracked(path, res, true),
+      frames: tracked(path, res, true, 25),
     };
   if (VIDEO_EXTENSIONS.includes(ext)) {
     const info = probe(path);
@@ -165,7 +166,7 @@ export function openDriver(path: string, o: DriverOptions): Driver {
       fps,
       expectedFrames: Number.isFinite(info.duration) ? Math.max(1, Math.round(info.duration * fps)) : 0,
       audio: hasAudio ? path : null,
-      frames: tracked(path, res, false),
+      frames: tracked(path, res, false, fps),
     };
   }
   throw new InputError(

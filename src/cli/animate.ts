@@ -70,7 +70,9 @@ export async function runAnimate(
     log(
       `Wrote ${o.out}: ${report.frames} frames in ${report.seconds.toFixed(1)} s (generator ${report.generatorFps.toFixed(1)} frames/s)` +
         `; landmarks ${report.retargeted ? 'retargeted onto the model face' : 'used as they are'}` +
-        (report.noFace ? `; ${report.noFace} driver frame(s) without a face held the last pose` : '') +
+        (report.noFace
+          ? `; ${report.noFace} driver frame(s) without a usable face (none found, or landmarks flagged) held the last pose`
+          : '') +
         (report.skipped ? `; ${report.skipped} leading frame(s) without a face left out` : ''),
     );
   } finally {

@@ -1,30 +1,25 @@
 /**
- * Worker thread for `WorkerFaceDetector`: face-api on its own TF.js backend (wasm by default: its
- * depthwise convolutions and pooling run there as kernels, where the native backend falls back to
- * JavaScript and is ~3.5x slower), one image per message.
+ * Worker thread for `WorkerFaceDetector`: face-api's networks on the backend the engine picks in
+ * this thread (one kernel thread: the caller's thread is the other half of the parallelism).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initEngine } from '../engine/backend.js';
-import { FaceDetector } from './faces.js';
-
-interface Job {
-  id: number;
-  rgb: Uint8Array;
-  width: number;
-  height: number;
-  minConfidence: number;
-}
+import { FaceDetector, type FaceWorkerRequest } from './faces.js';
 
 const ready = (async () => {
-  await initEngine({ backend: (workerData as { backend: string }).backend, threads: 1 });
+  await initEngine({ backend: (workerData as { backend?: string }).backend, threads: 1 });
   return FaceDetector.load();
 })();
 
-parentPort?.on('message', (job: Job) => {
+parentPort?.on('message', (job: FaceWorkerRequest & { id: number }) => {
   void (async () => {
     try {
-      const faces = await (await ready).detect(job.rgb, job.width, job.height, job.minConfidence);
-      parentPort!.postMessage({ id: job.id, faces });
+      const det = await ready;
+      const result =
+        job.op === 'locate'
+          ? await det.locate(job.canvas, job.minConfidence)
+          : await det.landmarks(job.crops);
+      parentPort!.postMessage({ id: job.id, result });
     } catch (e) {
       parentPort!.postMessage({ id: job.id, error: (e as Error).message });
     }

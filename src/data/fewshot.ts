@@ -9,7 +9,7 @@ import { basename, extname, join } from 'node:path';
 import { DEFAULT_CROP, cropResize, landmarksInCrop, squareFor } from './crop.js';
 import type { Dataset } from './dataset.js';
 import { fewShotSet } from './episodes.js';
-import { WorkerFaceDetector, type DetectedFace } from './faces.js';
+import { detectFaces, WorkerFaceDetector, type DetectedFace } from './faces.js';
 import { PHOTO_EXTENSIONS, trackFaces } from './preprocess.js';
 import { decodeFrames, probe } from './video.js';
 
@@ -102,7 +102,7 @@ export async function framesFromPhotos(
           `Cannot read photo "${f}": ${(e as Error).message}. Remove it or convert it to JPEG/PNG.`,
         );
       }
-      const faces = await detector.detect(frame!.rgb, frame!.width, frame!.height, 0.5);
+      const faces = await detectFaces(detector, frame!.rgb, frame!.width, frame!.height, 0.5);
       if (faces.length === 0)
         throw new InputError(
           `No face found in "${f}". Use photos where the face is visible and at least ~80 px tall, or remove this one.`,
@@ -142,7 +142,8 @@ export async function framesFromVideo(path: string, resolution: number, t: numbe
     for await (const f of trackFaces(
       decodeFrames(path, { fps, maxSize: 1280 }),
       detector,
-      { minConfidence: 0.5, crop: DEFAULT_CROP, resolution },
+      // the sampling rate sets how often the tracker detects (sparse samples: every one)
+      { minConfidence: 0.5, crop: DEFAULT_CROP, resolution, fps: fps ?? info.fps },
       true,
     )) {
       if (!f.crop) continue;

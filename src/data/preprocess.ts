@@ -21,10 +21,18 @@ import {
   SquareSmoother,
   squareFor,
   type CropOptions,
+  type Square,
 } from './crop.js';
 import { DatasetWriter } from './dataset.js';
 import { runOrdered, startWorker } from '../engine/workers.js';
-import { chooseMainFace, FaceDetector, type Box, type Detector } from './faces.js';
+import { FaceDetector, type Detector } from './faces.js';
+import {
+  newTrackStats,
+  trackLandmarks,
+  type FrameFlag,
+  type TrackOptions,
+  type TrackStats,
+} from './track.js';
 import { decodeFrames, type Frame } from './video.js';
 
 export const VIDEO_EXTENSIONS = [
@@ -84,8 +92,17 @@ export interface UnitReport {
   status: 'ok' | 'failed' | 'skipped';
   frames: number;
   kept: number;
-  /** indices (frame, or photo) without a usable face */
+  /** indices (frame, or photo) where no face was found */
   noFace: number[];
+  /** frames left out although a face was found: its landmarks jumped, or its confidence was low */
+  flagged?: { jump: number[]; lowConfidence: number[] };
+  /** frames whose crop was fitted into the frame (a close-up: the face fills it) */
+  limited?: number;
+  /** detector runs, and how many found the face only on a padded copy */
+  detections?: number;
+  padded?: number;
+  /** frames processed per second (decode, detection, landmarks, crops) */
+  fps?: number;
   reason?: string;
   seconds: number;
 }
@@ -172,7 +189,7 @@ export interface FrameSink {
 export async function processUnit(
   u: Unit,
   o: PreprocessOptions,
-  detector: FaceDetector,
+  detector: Detector,
   sink: FrameSink,
 ): Promise<UnitReport> {
   const t0 = performance.now();
@@ -186,16 +203,24 @@ export async function processUnit(
     noFace: [],
     seconds: 0,
   };
+  const stats = newTrackStats();
+  let limited = 0;
   try {
-    for await (const t of trackFaces(unitFrames(u, o), detector, o, u.kind === 'video')) {
+    const video = u.kind === 'video';
+    for await (const t of trackFaces(unitFrames(u, o), detector, { ...o, fps: o.fps }, video, stats)) {
       r.frames++;
       if (!t.crop) {
-        r.noFace.push(t.index);
+        if (t.why === 'no-face') r.noFace.push(t.index);
         continue;
       }
+      if (t.limited) limited++;
       sink.addFrame(t.crop, t.landmarks);
       r.kept++;
     }
+    r.flagged = stats.flagged;
+    r.limited = limited;
+    r.detections = stats.detections;
+    r.padded = stats.padded;
     if (r.kept < o.minFrames) {
       r.status = 'failed';
       r.reason =
@@ -208,42 +233,70 @@ export async function processUnit(
     r.reason = (e as Error).message;
   }
   r.seconds = (performance.now() - t0) / 1000;
+  r.fps = r.seconds > 0 ? r.frames / r.seconds : 0;
   return r;
 }
 
-/** One tracked frame: the crop and its landmarks, or null where no face was found. */
+/**
+ * One tracked frame: the crop and its landmarks; or, where the frame has no usable face, null with
+ * why (no face found, landmarks jumped, confidence too low).
+ */
 export type TrackedFrame =
-  | { index: number; crop: Uint8Array; landmarks: Float32Array }
-  | { index: number; crop: null; landmarks: null };
+  | { index: number; crop: Uint8Array; landmarks: Float32Array; confidence: number; limited: boolean }
+  | { index: number; crop: null; landmarks: null; why: 'no-face' | FrameFlag };
 
 /**
- * Finds the main face in each frame (the largest first, then the one overlapping the last, so a
- * second person does not steal the track), crops it square around its landmarks (smoothed over
- * time when `video`) and resizes it to `o.resolution`. One frame in, one out: memory does not grow
- * with the length of the input.
+ * How much of a crop may lie outside the frame (fraction of its side, per edge). A square around a
+ * face that fills the frame (VoxCeleb's 224x224 clips) would be mostly invented edge pixels: it is
+ * shifted and, if need be, shrunk until at most this much is, and the report says so.
+ */
+export const MAX_CROP_BORDER = 0.05;
+
+/** `sq` moved and shrunk so that at most `border` of its side lies beyond any edge of a w x h frame. */
+export function fitSquare(
+  sq: Square,
+  w: number,
+  h: number,
+  border = MAX_CROP_BORDER,
+): { sq: Square; limited: boolean } {
+  const side = Math.min(sq.side, Math.min(w, h) / (1 - 2 * border));
+  const out = side * border;
+  const clamp = (c: number, n: number) => Math.min(n + out - side / 2, Math.max(side / 2 - out, c));
+  const fitted = { cx: clamp(sq.cx, w), cy: clamp(sq.cy, h), side };
+  const moved = Math.abs(fitted.cx - sq.cx) + Math.abs(fitted.cy - sq.cy) + Math.abs(side - sq.side);
+  return { sq: fitted, limited: moved > 1e-6 * sq.side };
+}
+
+/**
+ * Follows the main face through `frames` (track.ts: detection every few frames, batched landmarks,
+ * One Euro smoothing, flags), crops it square around its landmarks (the square smoothed over time
+ * when `video`; fitted into the frame, see MAX_CROP_BORDER) and resizes it to `o.resolution`.
+ * Photos (`video` false) are independent stills. Memory does not grow with the input's length.
  */
 export async function* trackFaces(
   frames: AsyncIterable<Frame>,
   detector: Detector,
-  o: Pick<PreprocessOptions, 'minConfidence' | 'crop' | 'resolution'>,
+  o: Pick<PreprocessOptions, 'minConfidence' | 'crop' | 'resolution'> & { fps?: number | undefined },
   video: boolean,
+  stats?: TrackStats,
 ): AsyncGenerator<TrackedFrame> {
   const smoother = new SquareSmoother();
-  let prevBox: Box | null = null;
-  for await (const fr of frames) {
-    const faces = await detector.detect(fr.rgb, fr.width, fr.height, o.minConfidence);
-    const face = chooseMainFace(faces, video ? prevBox : null);
-    if (!face) {
-      yield { index: fr.index, crop: null, landmarks: null };
+  const track: Partial<TrackOptions> = video
+    ? { minConfidence: o.minConfidence, ...(o.fps ? { fps: o.fps } : {}) }
+    : { minConfidence: o.minConfidence, video: false };
+  for await (const { frame: fr, face } of trackLandmarks(frames, detector, track, stats)) {
+    if (!face || face.flag) {
+      yield { index: fr.index, crop: null, landmarks: null, why: face?.flag ?? 'no-face' };
       continue;
     }
-    prevBox = face.box;
     const raw = squareFor(face.landmarks, o.crop);
-    const sq = video ? smoother.next(raw) : raw;
+    const { sq, limited } = fitSquare(video ? smoother.next(raw) : raw, fr.width, fr.height);
     yield {
       index: fr.index,
       crop: cropResize(fr.rgb, fr.width, fr.height, sq, o.resolution),
       landmarks: landmarksInCrop(face.landmarks, sq, o.resolution),
+      confidence: face.confidence,
+      limited,
     };
   }
 }
@@ -348,15 +401,44 @@ export function summarize(reports: UnitReport[]): string {
   const failed = reports.filter((r) => r.status === 'failed');
   const skipped = reports.filter((r) => r.status === 'skipped');
   const noFace = reports.reduce((s, r) => s + (r.status === 'ok' ? r.noFace.length : 0), 0);
+  const done = reports.filter((r) => r.status !== 'skipped');
+  const frames = done.reduce((s, r) => s + r.frames, 0);
+  const seconds = done.reduce((s, r) => s + r.seconds, 0);
   const lines = [
-    `${ok.length} written (${ok.reduce((s, r) => s + r.kept, 0)} frames), ${failed.length} failed, ${skipped.length} skipped (already done)`,
+    `${ok.length} written (${ok.reduce((s, r) => s + r.kept, 0)} frames), ${failed.length} failed, ${skipped.length} skipped (already done)` +
+      (frames > 0 && seconds > 0 ? `; ${frames} frames at ${(frames / seconds).toFixed(1)} frames/s` : ''),
   ];
+  const list = (xs: number[]) => `${xs.slice(0, 12).join(', ')}${xs.length > 12 ? ', ...' : ''}`;
   if (noFace > 0) {
     lines.push(`${noFace} frame(s) without a face were left out:`);
     for (const r of ok.filter((x) => x.noFace.length))
       lines.push(
-        `  ${r.id}: ${r.noFace.length} of ${r.frames} (${r.kind === 'photos' ? 'photos' : 'frames'} ${r.noFace.slice(0, 12).join(', ')}${r.noFace.length > 12 ? ', ...' : ''})`,
+        `  ${r.id}: ${r.noFace.length} of ${r.frames} (${r.kind === 'photos' ? 'photos' : 'frames'} ${list(r.noFace)})`,
       );
+  }
+  const flagged = ok.filter((r) => r.flagged && r.flagged.jump.length + r.flagged.lowConfidence.length > 0);
+  if (flagged.length) {
+    lines.push('frame(s) whose landmarks were not trusted were left out:');
+    for (const r of flagged) {
+      const f = r.flagged!;
+      const parts = [];
+      if (f.jump.length) parts.push(`${f.jump.length} jumped (${list(f.jump)})`);
+      if (f.lowConfidence.length)
+        parts.push(`${f.lowConfidence.length} low confidence (${list(f.lowConfidence)})`);
+      lines.push(`  ${r.id}: ${parts.join('; ')}`);
+    }
+  }
+  for (const r of ok.filter((x) => (x.limited ?? 0) > 0 || (x.padded ?? 0) > 0)) {
+    const notes = [];
+    if (r.padded)
+      notes.push(
+        `the face filled the frame or was cut by its edge: found on a padded copy (${r.padded} of ${r.detections} detections)`,
+      );
+    if (r.limited)
+      notes.push(
+        `close-up: the crop was fitted into the frame on ${r.limited} of ${r.kept} frames (at most ${MAX_CROP_BORDER * 100}% border invented)`,
+      );
+    lines.push(`  ${r.id}: ${notes.join('; ')}`);
   }
   if (failed.length) {
     lines.push('failed:');

@@ -102,16 +102,23 @@ export async function* decodeFrames(path: string, opts: DecodeOptions = {}): Asy
   });
   const exited = new Promise<number>((resolve) => proc.on('close', (code) => resolve(code ?? -1)));
   const size = w * h * 3;
-  let pending: Buffer = Buffer.alloc(0);
+  // Chunks (64 KiB) are copied once, straight into the frame they belong to.
+  let rgb = new Uint8Array(size);
+  let filled = 0;
   let index = 0;
   try {
     for await (const chunk of proc.stdout as AsyncIterable<Buffer>) {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : Buffer.from(chunk);
-      while (pending.length >= size) {
-        const rgb = new Uint8Array(size);
-        rgb.set(pending.subarray(0, size));
-        pending = pending.subarray(size);
-        yield { index: index++, width: w, height: h, rgb };
+      let off = 0;
+      while (off < chunk.length) {
+        const n = Math.min(size - filled, chunk.length - off);
+        rgb.set(chunk.subarray(off, off + n), filled);
+        filled += n;
+        off += n;
+        if (filled === size) {
+          yield { index: index++, width: w, height: h, rgb };
+          rgb = new Uint8Array(size);
+          filled = 0;
+        }
       }
     }
   } finally {

@@ -5,49 +5,14 @@
  * Weights are read from the npm package's bundled, uint8-quantised files; nothing is downloaded.
  * faceid.test.ts checks the descriptor against face-api's own implementation.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { findFaceModels } from '../data/tools.js';
+import { findFaceModels, readFaceApiWeights } from '../data/tools.js';
 import { tf, type Tensor } from '../engine/tf.js';
 import type { Tensor4 } from './layers.js';
 import { disposeTree, flatten, unflatten, type ParamTree } from './params.js';
 
-interface ManifestWeight {
-  name: string;
-  shape: number[];
-  dtype: 'float32';
-  quantization?: { dtype: 'uint8' | 'uint16'; scale: number; min: number };
-}
-
 /** Reads a face-api weights manifest + .bin into a tree keyed by the manifest's path segments. */
 export function loadFaceApiWeights(modelDir: string, model: string): ParamTree {
-  const manifest = JSON.parse(readFileSync(join(modelDir, `${model}-weights_manifest.json`), 'utf8')) as {
-    paths: string[];
-    weights: ManifestWeight[];
-  }[];
-  const leaves = new Map<string, Tensor>();
-  for (const group of manifest) {
-    const bin = Buffer.concat(group.paths.map((p) => readFileSync(join(modelDir, p))));
-    let off = 0;
-    for (const w of group.weights) {
-      const n = w.shape.reduce((a, b) => a * b, 1);
-      const values = new Float32Array(n);
-      const q = w.quantization;
-      if (q) {
-        const bytes = q.dtype === 'uint8' ? 1 : 2;
-        for (let i = 0; i < n; i++)
-          values[i] = (q.dtype === 'uint8' ? bin[off + i]! : bin.readUInt16LE(off + 2 * i)) * q.scale + q.min;
-        off += n * bytes;
-      } else {
-        for (let i = 0; i < n; i++) values[i] = bin.readFloatLE(off + 4 * i);
-        off += n * 4;
-      }
-      leaves.set(w.name.replaceAll('/', '.'), tf.tensor(values, w.shape));
-    }
-    if (off !== bin.length)
-      throw new Error(`face-api weights ${model}: manifest covers ${off} of ${bin.length} bytes`);
-  }
-  return unflatten(leaves);
+  return unflatten(readFaceApiWeights(modelDir, model));
 }
 
 const MEAN_RGB = [122.782, 117.001, 104.298];
