@@ -25,7 +25,13 @@ export interface Addon {
     tB: boolean,
   ): void;
   unary(op: number, x: Float32Array, out: Float32Array, alpha?: number, beta?: number): void;
-  depthwiseConv(x: Float32Array, filter: Float32Array, out: Float32Array, params: Int32Array, bias?: Float32Array): void;
+  depthwiseConv(
+    x: Float32Array,
+    filter: Float32Array,
+    out: Float32Array,
+    params: Int32Array,
+    bias?: Float32Array,
+  ): void;
   batchNorm(
     x: Float32Array,
     mean: Float32Array,
