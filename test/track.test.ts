@@ -211,7 +211,10 @@ describe('face tracking', () => {
     assert.ok((r.limited ?? 0) > 0, 'the crop was fitted into the frame');
     assert.ok((r.fps ?? 0) > 0);
     assert.match(res.summary, /frames at [\d.]+ frames\/s/);
-    assert.match(res.summary, /close-up: the crop was fitted into the frame on \d+ of 24 frames/);
+    assert.match(
+      res.summary,
+      /close-up \(the face fills the frame\): the crop was fitted into the frame on 24 of 24 frames/,
+    );
     const log = JSON.parse(readFileSync(res.logPath, 'utf8')) as {
       units: { fps: number; detections: number }[];
     };

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { contactSheet } from '../data/contact_sheet.js';
 import { Dataset } from '../data/dataset.js';
 import { writePng } from '../data/png.js';
-import { preprocess, type PreprocessOptions } from '../data/preprocess.js';
+import { DEFAULT_PREPROCESS, findUnits, preprocess, type PreprocessOptions } from '../data/preprocess.js';
+import { probe } from '../data/video.js';
 import { initEngine } from '../engine/backend.js';
 import { backendOption, EXIT_STATUSES, intArg } from './options.js';
 import { progress } from './progress.js';
@@ -19,11 +20,29 @@ export async function runPreprocess(
   log(
     `Preprocessing ${o.input} -> ${o.out} (faces and landmarks: face-api on ${engine.backend}, ${o.workers ?? 1} worker(s))`,
   );
+  // One video: a bar over its frames (sampled frames expected from its duration); else over files.
+  const units = findUnits(o.input);
   let bar: ReturnType<typeof progress> | null = null;
-  const result = await preprocess({ ...o, backend: engine.backend }, (done, total, r) => {
-    bar ??= progress('preprocess', total);
-    bar.update(done, { frames: r.kept });
-  });
+  let frames = 0;
+  let onFrame: (() => void) | undefined;
+  if (units.length === 1 && units[0]!.kind === 'video') {
+    const info = probe(units[0]!.files[0]!);
+    const fps = Math.min(o.fps ?? DEFAULT_PREPROCESS.fps, Number.isFinite(info.fps) ? info.fps : Infinity);
+    let expected = Number.isFinite(info.duration) ? Math.max(1, Math.round(info.duration * fps)) : 0;
+    if (o.maxFrames) expected = Math.min(expected || o.maxFrames, o.maxFrames);
+    const frameBar = progress('frames', expected);
+    bar = frameBar;
+    onFrame = () => frameBar.update(++frames);
+  }
+  const result = await preprocess(
+    { ...o, backend: engine.backend },
+    (done, total, r) => {
+      if (onFrame) return;
+      bar ??= progress('preprocess', total);
+      bar.update(done, { frames: r.kept });
+    },
+    onFrame,
+  );
   (bar as ReturnType<typeof progress> | null)?.stop();
   log(result.summary);
   const ds = Dataset.open(o.out);

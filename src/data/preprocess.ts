@@ -180,6 +180,8 @@ export interface PreprocessResult {
 /** Where a unit's accepted frames go: straight into the dataset, or collected (in a worker). */
 export interface FrameSink {
   addFrame(rgb: Uint8Array, landmarks: Float32Array): void;
+  /** called after every frame, kept or not (progress) */
+  frameDone?(): void;
 }
 
 /**
@@ -209,6 +211,7 @@ export async function processUnit(
     const video = u.kind === 'video';
     for await (const t of trackFaces(unitFrames(u, o), detector, { ...o, fps: o.fps }, video, stats)) {
       r.frames++;
+      sink.frameDone?.();
       if (!t.crop) {
         if (t.why === 'no-face') r.noFace.push(t.index);
         continue;
@@ -311,12 +314,14 @@ export interface UnitResult {
 /**
  * Runs the pipeline. With `workers` > 1, units are processed in that many worker threads (each with
  * its own face detector) and written in input order; a unit's frames are then held in memory until
- * it is written (use one worker for very long videos). `onUnit` is called after each unit.
+ * it is written (use one worker for very long videos). `onUnit` is called after each unit, `onFrame`
+ * after each frame (in-process only: with one worker, or a single unit).
  */
 export async function preprocess(
   opts: Partial<PreprocessOptions> &
     Pick<PreprocessOptions, 'input' | 'out'> & { workers?: number; backend?: string },
   onUnit?: (done: number, total: number, r: UnitReport) => void,
+  onFrame?: () => void,
 ): Promise<PreprocessResult> {
   const o: PreprocessOptions = { ...DEFAULT_PREPROCESS, ...opts };
   const units = findUnits(o.input);
@@ -326,7 +331,8 @@ export async function preprocess(
     {
       resolution: o.resolution,
       source: `preprocess of ${o.input}`,
-      landmarkSource: '@vladmandic/face-api 68-point landmarks (SSD MobileNet v1 detector)',
+      landmarkSource:
+        '@vladmandic/face-api 68-point landmark net (SSD MobileNet v1 detector every 16 frames, appearance tracking between, One Euro smoothing)',
       info: { fps: o.fps, crop: o.crop, minConfidence: o.minConfidence },
     },
     o.resume,
@@ -372,7 +378,10 @@ export async function preprocess(
     const detector = await FaceDetector.load();
     for (const u of todo) {
       const v = writer.begin(u.id, u.identity, source(u));
-      const r = await processUnit(u, o, detector, v);
+      const r = await processUnit(u, o, detector, {
+        addFrame: (rgb, lm) => v.addFrame(rgb, lm),
+        frameDone: () => onFrame?.(),
+      });
       if (r.status === 'ok') v.end();
       else v.abort();
       finish(r);
@@ -436,7 +445,7 @@ export function summarize(reports: UnitReport[]): string {
       );
     if (r.limited)
       notes.push(
-        `close-up: the crop was fitted into the frame on ${r.limited} of ${r.kept} frames (at most ${MAX_CROP_BORDER * 100}% border invented)`,
+        `${2 * r.limited > r.kept ? 'close-up (the face fills the frame): ' : 'face at the frame edge: '}the crop was fitted into the frame on ${r.limited} of ${r.kept} frames (at most ${MAX_CROP_BORDER * 100}% border invented)`,
       );
     lines.push(`  ${r.id}: ${notes.join('; ')}`);
   }
