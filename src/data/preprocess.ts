@@ -103,6 +103,8 @@ export interface UnitReport {
   padded?: number;
   /** frames processed per second (decode, detection, landmarks, crops) */
   fps?: number;
+  /** per kept frame, in dataset order: detection score x template match (track.ts), 2 decimals */
+  confidence?: number[];
   reason?: string;
   seconds: number;
 }
@@ -206,6 +208,7 @@ export async function processUnit(
     seconds: 0,
   };
   const stats = newTrackStats();
+  const confidence: number[] = [];
   let limited = 0;
   try {
     const video = u.kind === 'video';
@@ -217,11 +220,13 @@ export async function processUnit(
         continue;
       }
       if (t.limited) limited++;
+      confidence.push(Math.round(100 * t.confidence) / 100);
       sink.addFrame(t.crop, t.landmarks);
       r.kept++;
     }
     r.flagged = stats.flagged;
     r.limited = limited;
+    r.confidence = confidence;
     r.detections = stats.detections;
     r.padded = stats.padded;
     if (r.kept < o.minFrames) {
