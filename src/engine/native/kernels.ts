@@ -113,6 +113,28 @@ function convParams(ci: ReturnType<typeof backend_util.computeConv2DInfo>): Int3
   ]);
 }
 
+/**
+ * A windowed op's geometry as native/movement.cc (pooling) and native/inference.cc (depthwise
+ * convolution, with the dilations) read it: [N,H,W,C,KH,KW,sh,sw,(dh,dw,)pt,pl,OH,OW].
+ */
+function windowParams(ci: ReturnType<typeof backend_util.computeConv2DInfo>, dilation: boolean): Int32Array {
+  return new Int32Array([
+    ci.batchSize,
+    ci.inHeight,
+    ci.inWidth,
+    ci.inChannels,
+    ci.filterHeight,
+    ci.filterWidth,
+    ci.strideHeight,
+    ci.strideWidth,
+    ...(dilation ? [ci.dilationHeight, ci.dilationWidth] : []),
+    ci.padInfo.top,
+    ci.padInfo.left,
+    ci.outHeight,
+    ci.outWidth,
+  ]);
+}
+
 function nhwc(dataFormat: 'NHWC' | 'NCHW'): 'channelsLast' {
   const f = backend_util.convertConv2DDataFormat(dataFormat);
   if (f !== 'channelsLast') throw new Error('native backend: convolutions support NHWC only');
@@ -188,23 +210,7 @@ export function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<str
       nhwc(a.dataFormat),
     );
     const y = alloc(util.sizeFromShape(ci.outShape));
-    const p = new Int32Array([
-      ci.batchSize,
-      ci.inHeight,
-      ci.inWidth,
-      ci.inChannels,
-      ci.filterHeight,
-      ci.filterWidth,
-      ci.strideHeight,
-      ci.strideWidth,
-      ci.dilationHeight,
-      ci.dilationWidth,
-      ci.padInfo.top,
-      ci.padInfo.left,
-      ci.outHeight,
-      ci.outWidth,
-    ]);
-    A.depthwiseConv(vals(be, x), vals(be, filter), y, p);
+    A.depthwiseConv(vals(be, x), vals(be, filter), y, windowParams(ci, true));
     return be.makeTensorInfo(ci.outShape, 'float32', y);
   };
   // Inference batch norm (tf.batchNorm), parameters over the last axis or scalars.
@@ -422,23 +428,7 @@ export function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<str
       a.pad,
       a.dimRoundingMode,
     );
-    return {
-      ci,
-      params: new Int32Array([
-        ci.batchSize,
-        ci.inHeight,
-        ci.inWidth,
-        ci.inChannels,
-        ci.filterHeight,
-        ci.filterWidth,
-        ci.strideHeight,
-        ci.strideWidth,
-        ci.padInfo.top,
-        ci.padInfo.left,
-        ci.outHeight,
-        ci.outWidth,
-      ]),
-    };
+    return { ci, params: windowParams(ci, false) };
   };
   out['AvgPool'] = (args) => {
     const be = args.backend as Cpu;
