@@ -38,10 +38,10 @@ export interface TrackOptions {
   minConfidence: number;
   /** at most this many frames between detections while a face is tracked (1: detect every frame) */
   detectEvery: number;
-  /** frames per landmark-net batch */
-  batch: number;
   /** ...and at most this many seconds (sparsely sampled frames are each detected) */
   detectInterval: number;
+  /** frames per landmark-net batch */
+  batch: number;
   /** detect again when the template's match falls below this */
   redetectBelow: number;
   /** flag a frame whose template match falls below this */
