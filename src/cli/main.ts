@@ -4,6 +4,8 @@
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { addAnimate } from './animate.js';
+import { addCompare } from './compare.js';
+import { addEvaluate } from './evaluate.js';
 import { explain } from './errors.js';
 import { addExport } from './export.js';
 import { addDemo } from './demo.js';
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   addAnimate(program);
   addExport(program);
   addModels(program);
+  addCompare(program);
+  addEvaluate(program);
   return program;
 }
 export async function main(argv: string[]): Promise<void> {

@@ -38,7 +38,7 @@ export async function runPreprocess(
     { ...o, backend: engine.backend },
     (done, total, r) => {
       if (onFrame) return;
-      bar ??= progress('preprocess', total);
+      bar ??= progress('preprocess', total, done);
       bar.update(done, { frames: r.kept });
     },
     onFrame,

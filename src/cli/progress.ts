@@ -32,7 +32,12 @@ export function progress(
   stream: NodeJS.WriteStream = process.stderr,
 ): Progress {
   const t0 = performance.now();
-  const rate = (done: number) => (done - start) / ((performance.now() - t0) / 1000);
+  // items per second since the bar started (a bar made at the first result starts there: no rate yet)
+  const rate = (done: number) => {
+    const r = (done - start) / ((performance.now() - t0) / 1000);
+    return Number.isFinite(r) && r > 0 ? r : NaN;
+  };
+  const shown = (r: number) => (Number.isNaN(r) ? '-' : r.toFixed(2));
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
@@ -48,7 +53,7 @@ export function progress(
     return {
       update(done, metrics = {}) {
         const r = rate(done);
-        bar.update(done, { metrics: fmt(metrics), rate: r.toFixed(2), eta_s: eta((total - done) / r) });
+        bar.update(done, { metrics: fmt(metrics), rate: shown(r), eta_s: eta((total - done) / r) });
       },
       stop: () => bar.stop(),
     };
@@ -61,7 +66,7 @@ export function progress(
       last = now;
       const r = rate(done);
       stream.write(
-        `${label} ${done}/${total} | ${fmt(metrics)} | ${r.toFixed(2)}/s | ETA ${eta((total - done) / r)}\n`,
+        `${label} ${done}/${total} | ${fmt(metrics)} | ${shown(r)}/s | ETA ${eta((total - done) / r)}\n`,
       );
     },
     stop() {},

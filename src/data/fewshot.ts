@@ -175,11 +175,15 @@ export function framesFromDataset(ds: Dataset, video: number, t: number, seed = 
     throw new InputError(
       `Video ${video} ("${v.id}") of "${ds.dir}" has ${v.frames} frames; -T ${t} must be smaller (some are kept for hold-out).`,
     );
-  const set = fewShotSet(ds, video, t, 0, seed);
-  const res = ds.resolution;
-  const crops = set.train.map((f) => ds.readFrames(video, f, 1));
-  const lms = set.train.map((f) => ds.frameLandmarks(video, f).slice());
-  const out = gather(crops, lms, res, `${ds.dir}#${video}`, set.train);
+  return framesFromDatasetAt(ds, video, fewShotSet(ds, video, t, 0, seed).train);
+}
+
+/** Given frames of a dataset video as few-shot frames. */
+export function framesFromDatasetAt(ds: Dataset, video: number, frames: number[]): FewShotFrames {
+  const v = ds.video(video);
+  const crops = frames.map((f) => ds.readFrames(video, f, 1));
+  const lms = frames.map((f) => ds.frameLandmarks(video, f).slice());
+  const out = gather(crops, lms, ds.resolution, `${ds.dir}#${video}`, frames);
   out.identity = v.identity;
   return out;
 }
