@@ -17,6 +17,7 @@ import { EXIT_STATUSES } from './options.js';
 import { addPreprocess } from './preprocess.js';
 import { addShow } from './show.js';
 import { addSynth } from './synth.js';
+import { addUserStudy } from './user_study.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   addModels(program);
   addCompare(program);
   addEvaluate(program);
+  addUserStudy(program);
   return program;
 }
 export async function main(argv: string[]): Promise<void> {

@@ -128,6 +128,43 @@ export function protocolFrames(
 }
 
 const round = (d: Float32Array) => Array.from(d, (v) => Math.round(v * 1e5) / 1e5);
+/** A unit's hold-out frames as rows (CLIP_ROWS) of one PNG, for the user study. */
+export const CLIP_ROWS = ['real', 'feed-forward', 'fine-tuned'] as const;
+export const clipsFile = (dir: string, video: string, T: number) =>
+  join(dir, 'units', `${video.replaceAll('/', '_')}-T${T}-frames.png`);
+
+export function clipsStrip(clips: Record<(typeof CLIP_ROWS)[number], RgbImage[]>): RgbImage {
+  const r = clips.real[0]!.width;
+  const n = clips.real.length;
+  const im: RgbImage = {
+    width: n * r,
+    height: CLIP_ROWS.length * r,
+    data: new Uint8Array(n * r * CLIP_ROWS.length * r * 3),
+  };
+  CLIP_ROWS.forEach((row, j) => clips[row].forEach((f, i) => paste(im, f, i * r, j * r)));
+  return im;
+}
+
+/** The frames a unit's clips PNG holds: per row name, its frames. */
+export function readClips(path: string): Record<(typeof CLIP_ROWS)[number], RgbImage[]> {
+  const im = readPng(readFileSync(path));
+  const r = im.height / CLIP_ROWS.length;
+  const n = im.width / r;
+  const out = {} as Record<(typeof CLIP_ROWS)[number], RgbImage[]>;
+  CLIP_ROWS.forEach((row, j) => {
+    out[row] = Array.from({ length: n }, (_, i) => {
+      const f: RgbImage = { width: r, height: r, data: new Uint8Array(r * r * 3) };
+      for (let y = 0; y < r; y++)
+        f.data.set(
+          im.data.subarray(((j * r + y) * im.width + i * r) * 3, ((j * r + y) * im.width + (i + 1) * r) * 3),
+          y * r * 3,
+        );
+      return f;
+    });
+  });
+  return out;
+}
+
 export const unitFile = (dir: string, video: string, T: number) =>
   join(dir, 'units', `${video.replaceAll('/', '_')}-T${T}.json`);
 
@@ -142,7 +179,12 @@ export async function evaluateUnit(
   video: number,
   T: number,
   o: Pick<EvaluateOptions, 'frames' | 'finetune' | 'maxSteps'>,
-): Promise<{ unit: UnitResult; images: Record<EvalMethod | 'real' | 'landmarks' | 'given', RgbImage> }> {
+): Promise<{
+  unit: UnitResult;
+  images: Record<EvalMethod | 'real' | 'landmarks' | 'given', RgbImage>;
+  /** every hold-out frame: real, feed-forward, fine-tuned (for the user study) */
+  clips: Record<'real' | 'feed-forward' | 'fine-tuned', RgbImage[]>;
+}> {
   const v = ds.video(video);
   const { train, hold } = protocolFrames(v.frames, T, o.frames);
   const r = ds.resolution;
@@ -215,7 +257,11 @@ export async function evaluateUnit(
       },
       fineTuneSteps: pm.fineTuneSteps,
     };
-    return { unit, images };
+    return {
+      unit,
+      images,
+      clips: { real, 'feed-forward': outputs['feed-forward'], 'fine-tuned': outputs['fine-tuned'] },
+    };
   } finally {
     disposePersonModels(pm);
   }
@@ -428,6 +474,7 @@ export async function runEvaluate(
         const res = await evaluateUnit(meta, untrained, ds, v, T, o);
         unit = res.unit;
         writePng(unitFile(o.out, id, T).replace(/\.json$/, '.png'), strip(res.images));
+        writePng(clipsFile(o.out, id, T), clipsStrip(res.clips));
         saveUnit(o.out, unit);
       }
       units.push(unit);
