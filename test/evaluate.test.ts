@@ -19,6 +19,11 @@ import {
   type UnitResult,
 } from '../src/eval/evaluate.js';
 import { untrainedModel } from '../src/eval/heldout.js';
+import { proceduralTestSet } from '../src/eval/evaluate.js';
+import { rankDrivers, rankTable } from '../src/eval/rank.js';
+import { framesFromDatasetAt } from '../src/data/fewshot.js';
+import { disposePersonal } from '../src/models/personal.js';
+import { disposePersonalised, FineTuneConfigSchema, personalise } from '../src/train/finetune.js';
 import { DEFAULT_MODEL, disposeModel, loadMetaModel } from '../src/train/model.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -142,6 +147,34 @@ describe('evaluation protocol', () => {
       assert.deepEqual(r2.rows, r.rows);
     } finally {
       disposeModel(untrained);
+      disposeModel(meta);
+    }
+  });
+});
+
+describe('puppeteering ranking', () => {
+  test('drivers ranked by CSIM-faceapi to the person, best first', async () => {
+    const meta = loadMetaModel(DEFAULT_MODEL);
+    const dir = tempDir();
+    const ds = await proceduralTestSet(join(dir, 'ds'), 2, meta.net.resolution, 12);
+    const p = await personalise(
+      meta,
+      framesFromDatasetAt(ds, 0, [0, 4, 8]),
+      FineTuneConfigSchema.parse({ epochs: 1 }),
+      null,
+    );
+    disposePersonalised(p);
+    try {
+      const ranks = await rankDrivers(p.model, [join(dir, 'ds'), join(dir, 'ds')], { maxFrames: 6 });
+      assert.equal(ranks.length, 2);
+      assert.ok(ranks[0]!.csim >= ranks[1]!.csim);
+      for (const r of ranks) {
+        assert.equal(r.frames, 6);
+        assert.ok(r.csim > 0.5 && r.csim <= 1 && r.worst <= r.csim, JSON.stringify(r));
+      }
+      assert.match(rankTable(ranks), /^rank\s+CSIM-faceapi/);
+    } finally {
+      disposePersonal(p.model);
       disposeModel(meta);
     }
   });

@@ -15,6 +15,7 @@ import { addMetaTrain } from './meta.js';
 import { addModels } from './models.js';
 import { EXIT_STATUSES } from './options.js';
 import { addPreprocess } from './preprocess.js';
+import { addRankDrivers } from './rank.js';
 import { addShow } from './show.js';
 import { addSynth } from './synth.js';
 import { addUserStudy } from './user_study.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   addCompare(program);
   addEvaluate(program);
   addUserStudy(program);
+  addRankDrivers(program);
   return program;
 }
 export async function main(argv: string[]): Promise<void> {

@@ -351,29 +351,30 @@ export function table1(rows: TableRow[], title: string): string {
 /** Table 2's layout: this run's timings beside the paper's (one P40). */
 export function table2(units: UnitResult[], Ts: number[], backend: string): string {
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
-  const lines = [`Timing on ${backend}          this run      paper (one P40)`];
+  const row = (what: string, ours: string, paper: string) => `${what.padEnd(26)} ${ours.padEnd(22)} ${paper}`;
+  const lines = [`Timing on ${backend}`, row('', 'this run', 'paper (one P40)')];
   for (const T of Ts) {
     const us = units.filter((u) => u.T === T);
     if (!us.length) continue;
-    const steps = mean(us.map((u) => u.fineTuneSteps));
+    const steps = mean(us.map((u) => u.fineTuneSteps)).toFixed(0);
+    const s = mean(us.map((u) => u.seconds.fineTune)).toFixed(1);
     lines.push(
-      `fine-tuning, T = ${String(T).padEnd(3)}       ${mean(us.map((u) => u.seconds.fineTune))
-        .toFixed(1)
-        .padStart(7)} s (${steps.toFixed(0)} steps)   ${PAPER_TIMING.fineTune[T] ?? '-'} s`,
+      row(`fine-tuning, T = ${T}`, `${s} s (${steps} steps)`, `${PAPER_TIMING.fineTune[T] ?? '-'} s`),
     );
   }
   for (const T of Ts) {
     const us = units.filter((u) => u.T === T);
     if (us.length)
       lines.push(
-        `feed-forward, T = ${String(T).padEnd(3)}      ${mean(us.map((u) => u.seconds.feedForward))
-          .toFixed(2)
-          .padStart(7)} s              0.06-0.22 s`,
+        row(
+          `feed-forward, T = ${T}`,
+          `${mean(us.map((u) => u.seconds.feedForward)).toFixed(2)} s`,
+          '0.06-0.22 s',
+        ),
       );
   }
-  lines.push(
-    `generator per frame          ${(1000 * mean(units.map((u) => u.seconds.generatorPerFrame))).toFixed(1).padStart(7)} ms            ${PAPER_TIMING.frame * 1000} ms`,
-  );
+  const ms = (1000 * mean(units.map((u) => u.seconds.generatorPerFrame))).toFixed(1);
+  lines.push(row('generator per frame', `${ms} ms`, `${PAPER_TIMING.frame * 1000} ms`));
   return lines.join('\n');
 }
 
