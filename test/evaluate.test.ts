@@ -19,6 +19,7 @@ import {
   type UnitResult,
 } from '../src/eval/evaluate.js';
 import { untrainedModel } from '../src/eval/heldout.js';
+import { InceptionV3 } from '../src/eval/inception.js';
 import { proceduralTestSet } from '../src/eval/evaluate.js';
 import { rankDrivers, rankTable } from '../src/eval/rank.js';
 import { framesFromDatasetAt } from '../src/data/fewshot.js';
@@ -146,6 +147,41 @@ describe('evaluation protocol', () => {
       assert.deepEqual(again, [true, true, true, true], 'a rerun resumes every (video, T)');
       assert.deepEqual(r2.rows, r.rows);
     } finally {
+      disposeModel(untrained);
+      disposeModel(meta);
+    }
+  });
+});
+
+describe('FID with Inception-v3', () => {
+  test('with Inception-v3 (random weights here) the table gains an FID column; its features are kept per unit', async () => {
+    const meta = loadMetaModel(DEFAULT_MODEL);
+    const untrained = untrainedModel(meta);
+    const inception = InceptionV3.random(0);
+    const out = tempDir();
+    try {
+      const o = {
+        data: null,
+        out,
+        videos: 1,
+        Ts: [1],
+        frames: 4,
+        finetune: {},
+        maxSteps: 1,
+        seed: 0,
+        inception,
+      };
+      const r = await runEvaluate(meta, untrained, o, 'test');
+      assert.ok(r.rows.every((row) => row.fid !== undefined && Number.isFinite(row.fid)));
+      assert.match(r.table1, /method\s+T\s+FID\s+FD-faceapi/);
+      // a rerun without the network still reads the kept features
+      const again = await runEvaluate(meta, untrained, { ...o, inception: null }, 'test');
+      assert.deepEqual(
+        again.rows.map((x) => x.fid),
+        r.rows.map((x) => x.fid),
+      );
+    } finally {
+      inception.dispose();
       disposeModel(untrained);
       disposeModel(meta);
     }

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { initEngine } from '../engine/backend.js';
 import { DEFAULT_EVALUATE, runEvaluate } from '../eval/evaluate.js';
 import { untrainedModel } from '../eval/heldout.js';
+import { InceptionV3 } from '../eval/inception.js';
 import { DEFAULT_MODEL, disposeModel, loadMetaModel } from '../train/model.js';
 import { backendOption, EXIT_STATUSES, intArg } from './options.js';
 import { progress } from './progress.js';
@@ -53,6 +54,7 @@ export function addEvaluate(program: Command): void {
       const engine = await initEngine({ backend: o.backend });
       const meta = loadMetaModel(o.model);
       const untrained = untrainedModel(meta);
+      const inception = o.inception ? InceptionV3.load(o.inception) : null;
       console.log(
         `Model: ${meta.source} (step ${meta.step}); backend ${engine.backend} (${engine.threads} threads)`,
       );
@@ -71,6 +73,7 @@ export function addEvaluate(program: Command): void {
             finetune: o.epochs ? { epochs: o.epochs } : {},
             maxSteps: o.maxSteps,
             seed: 0,
+            inception,
           },
           `${engine.backend}, ${engine.threads} threads`,
           (done, total, u, resumed) => {
@@ -88,6 +91,7 @@ export function addEvaluate(program: Command): void {
           `Wrote ${r.json}${r.sheets.length ? `, ${r.sheets.join(', ')}` : ''} (${((performance.now() - t0) / 60000).toFixed(1)} min)`,
         );
       } finally {
+        inception?.dispose();
         disposeModel(untrained);
         disposeModel(meta);
       }

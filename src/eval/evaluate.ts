@@ -28,7 +28,9 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { meanPointDistance } from '../data/track.js';
 import { FineTuneConfigSchema, type FineTuneConfig } from '../train/finetune.js';
 import type { MetaModel } from '../train/model.js';
-import { fitGaussian, frechetDistance, cosineSimilarity } from './frechet.js';
+import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
+import { fitGaussian, frechetDistance, frechetDistanceOfSamples, cosineSimilarity } from './frechet.js';
+import { INCEPTION_FEATURES, type InceptionV3 } from './inception.js';
 import { disposePersonModels, personModels, type Method } from './heldout.js';
 import { CSIM_NAME, FD_NAME, faceDescriptors } from './identity.js';
 import { psnr, ssim } from './metrics.js';
@@ -63,6 +65,8 @@ export interface EvaluateOptions {
   finetune: Partial<FineTuneConfig>;
   maxSteps: number;
   seed: number;
+  /** Inception-v3 with the user's weights: adds the FID column (inception.ts) */
+  inception?: InceptionV3 | null;
 }
 
 export const DEFAULT_EVALUATE = { videos: 50, Ts: [1, 8, 32], frames: 32, maxSteps: 160, seed: 0 };
@@ -165,6 +169,31 @@ export function readClips(path: string): Record<(typeof CLIP_ROWS)[number], RgbI
   return out;
 }
 
+export const inceptionFile = (dir: string, video: string, T: number) =>
+  join(dir, 'units', `${video.replaceAll('/', '_')}-T${T}-inception.safetensors`);
+
+function saveInception(path: string, f: Record<string, Float32Array[]>): void {
+  const tensors = new Map(
+    Object.entries(f).map(([k, xs]) => {
+      const data = new Float32Array(xs.length * INCEPTION_FEATURES);
+      xs.forEach((x, i) => data.set(x, i * INCEPTION_FEATURES));
+      return [k, { shape: [xs.length, INCEPTION_FEATURES], data }];
+    }),
+  );
+  writeFileAtomic(path, encodeSafetensors(tensors));
+}
+
+function loadInception(path: string): Record<string, Float32Array[]> {
+  const out: Record<string, Float32Array[]> = {};
+  for (const [k, t] of decodeSafetensors(readFileSync(path)).tensors) {
+    const n = t.shape[0]!;
+    out[k] = Array.from({ length: n }, (_, i) =>
+      (t.data as Float32Array).slice(i * INCEPTION_FEATURES, (i + 1) * INCEPTION_FEATURES),
+    );
+  }
+  return out;
+}
+
 export const unitFile = (dir: string, video: string, T: number) =>
   join(dir, 'units', `${video.replaceAll('/', '_')}-T${T}.json`);
 
@@ -178,8 +207,10 @@ export async function evaluateUnit(
   ds: Dataset,
   video: number,
   T: number,
-  o: Pick<EvaluateOptions, 'frames' | 'finetune' | 'maxSteps'>,
+  o: Pick<EvaluateOptions, 'frames' | 'finetune' | 'maxSteps' | 'inception'>,
 ): Promise<{
+  /** pool3 features of the real frames and each method's, when `o.inception` */
+  inception: Record<EvalMethod | 'real', Float32Array[]> | null;
   unit: UnitResult;
   images: Record<EvalMethod | 'real' | 'landmarks' | 'given', RgbImage>;
   /** every hold-out frame: real, feed-forward, fine-tuned (for the user study) */
@@ -257,7 +288,14 @@ export async function evaluateUnit(
       },
       fineTuneSteps: pm.fineTuneSteps,
     };
+    let inception: Record<EvalMethod | 'real', Float32Array[]> | null = null;
+    if (o.inception) {
+      const net = o.inception;
+      inception = { real: net.features(real) } as Record<EvalMethod | 'real', Float32Array[]>;
+      for (const m of EVAL_METHODS) inception[m] = net.features(outputs[m]);
+    }
     return {
+      inception,
       unit,
       images,
       clips: { real, 'feed-forward': outputs['feed-forward'], 'fine-tuned': outputs['fine-tuned'] },
@@ -296,18 +334,22 @@ export interface TableRow {
   T: number;
   videos: number;
   fd: number;
+  /** FID (Inception-v3 pool3), when every unit of this T has its features */
+  fid?: number;
   ssim: number;
   psnr: number;
   csim: number;
 }
 
 /** Means per (method, T) and FD-faceapi over all their frames. */
-export function summarise(units: UnitResult[], Ts: number[]): TableRow[] {
+export function summarise(units: UnitResult[], Ts: number[], out?: string): TableRow[] {
   const rows: TableRow[] = [];
   for (const T of Ts) {
     const us = units.filter((u) => u.T === T);
     if (us.length === 0) continue;
     const real = fitGaussian(us.flatMap((u) => u.realDescriptors));
+    const files = out ? us.map((u) => inceptionFile(out, u.video, u.T)) : [];
+    const inc = files.length && files.every(existsSync) ? files.map(loadInception) : null;
     for (const method of EVAL_METHODS) {
       const m = us.map((u) => u.methods[method]);
       const mean = (k: 'ssim' | 'psnr' | 'csim') => m.reduce((s, x) => s + x[k], 0) / m.length;
@@ -316,6 +358,15 @@ export function summarise(units: UnitResult[], Ts: number[]): TableRow[] {
         T,
         videos: us.length,
         fd: frechetDistance(fitGaussian(m.flatMap((x) => x.descriptors)), real),
+        // 2048-D features, a few hundred frames: the sample route (frechet.ts)
+        ...(inc
+          ? {
+              fid: frechetDistanceOfSamples(
+                inc.flatMap((f) => f[method]!),
+                inc.flatMap((f) => f['real']!),
+              ),
+            }
+          : {}),
         ssim: mean('ssim'),
         psnr: mean('psnr'),
         csim: mean('csim'),
@@ -327,14 +378,15 @@ export function summarise(units: UnitResult[], Ts: number[]): TableRow[] {
 
 /** The paper's Table 1 layout: our rows, and the paper's numbers where it has the row. */
 export function table1(rows: TableRow[], title: string): string {
+  const withFid = rows.some((r) => r.fid !== undefined);
   const lines = [
     title,
-    `${'method'.padEnd(13)} ${'T'.padStart(3)}  ${FD_NAME.padStart(10)}  ${'SSIM'.padStart(6)}  ${'PSNR'.padStart(6)}  ${CSIM_NAME.padStart(12)}   | paper (VoxCeleb2): FID   SSIM  CSIM  USER`,
+    `${'method'.padEnd(13)} ${'T'.padStart(3)}  ${withFid ? `${'FID'.padStart(8)}  ` : ''}${FD_NAME.padStart(10)}  ${'SSIM'.padStart(6)}  ${'PSNR'.padStart(6)}  ${CSIM_NAME.padStart(12)}   | paper (VoxCeleb2): FID   SSIM  CSIM  USER`,
   ];
   for (const r of rows) {
     const p = PAPER_TABLE1[`${r.method} ${r.T}`];
     lines.push(
-      `${r.method.padEnd(13)} ${String(r.T).padStart(3)}  ${r.fd.toFixed(3).padStart(10)}  ${r.ssim.toFixed(3).padStart(6)}  ${r.psnr.toFixed(2).padStart(6)}  ${r.csim.toFixed(3).padStart(12)}   |` +
+      `${r.method.padEnd(13)} ${String(r.T).padStart(3)}  ${withFid ? `${(r.fid ?? NaN).toFixed(2).padStart(8)}  ` : ''}${r.fd.toFixed(3).padStart(10)}  ${r.ssim.toFixed(3).padStart(6)}  ${r.psnr.toFixed(2).padStart(6)}  ${r.csim.toFixed(3).padStart(12)}   |` +
         (p
           ? `                    ${p.fid.toFixed(1).padStart(4)}  ${p.ssim.toFixed(2)}  ${p.csim.toFixed(2)}  ${p.user.toFixed(2)}`
           : ''),
@@ -476,12 +528,13 @@ export async function runEvaluate(
         unit = res.unit;
         writePng(unitFile(o.out, id, T).replace(/\.json$/, '.png'), strip(res.images));
         writePng(clipsFile(o.out, id, T), clipsStrip(res.clips));
+        if (res.inception) saveInception(inceptionFile(o.out, id, T), res.inception);
         saveUnit(o.out, unit);
       }
       units.push(unit);
       onUnit?.(units.length, total, unit, resumed);
     }
-  const rows = summarise(units, o.Ts);
+  const rows = summarise(units, o.Ts, o.out);
   const title = `Self-reenactment: ${chosen.length} test videos of ${ds.dir}, ${o.frames} hold-out frames each; model ${meta.source} (step ${meta.step}); ${backend}`;
   const t1 = table1(rows, title);
   const t2 = table2(units, o.Ts, backend);

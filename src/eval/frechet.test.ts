@@ -8,6 +8,7 @@ import {
   cosineSimilarity,
   fitGaussian,
   frechetDistance,
+  frechetDistanceOfSamples,
   sqrtPsd,
   symmetricEigen,
   type Gaussian,
@@ -102,6 +103,22 @@ test('fitGaussian recovers the distribution it sampled; the distance of two samp
   close(g.cov[3]!, 1.25, 0.05);
   assert.ok(frechetDistance(g, fitGaussian(sample(20000))) < 0.01);
   assert.throws(() => fitGaussian([[1, 2]]), /at least 2/);
+});
+
+test('from samples: the n x n route equals the d x d one when features outnumber samples', () => {
+  const rng = new Rng(4);
+  const rows = (n: number, d: number, shift: number) =>
+    Array.from({ length: n }, () =>
+      Array.from(rng.uniformArray(d, -1, 1), (v, i) => v * (1 + (i % 3)) + shift),
+    );
+  const a = rows(7, 20, 0);
+  const b = rows(9, 20, 0.3);
+  const direct = frechetDistance(fitGaussian(a), fitGaussian(b));
+  close(frechetDistanceOfSamples(a, b), direct, 1e-8);
+  // and where d <= n it is the covariance route itself
+  const c = rows(30, 5, 0);
+  const e = rows(40, 5, 1);
+  close(frechetDistanceOfSamples(c, e), frechetDistance(fitGaussian(c), fitGaussian(e)));
 });
 
 test('cosine similarity: hand values', () => {

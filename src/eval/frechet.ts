@@ -149,6 +149,52 @@ export function frechetDistance(g1: Gaussian, g2: Gaussian): number {
   return Math.max(0, d2 + tr - 2 * trSqrt);
 }
 
+/**
+ * The Fréchet distance of the Gaussian fits of two sample sets, computed from the samples. When the
+ * features have more dimensions than there are samples (FID's 2048-D pool3 on a few hundred frames),
+ * the d x d covariances are never formed: with centred samples A (n1 x d) and B (n2 x d),
+ * S1 = A'A / (n1 - 1) and S2 = B'B / (n2 - 1), and the non-zero eigenvalues of S1 S2 are the squared
+ * singular values of M = A B' / sqrt((n1 - 1)(n2 - 1)), so Tr((S1 S2)^½) is M's nuclear norm: an
+ * n1 x n1 eigenproblem instead of d x d (exact, not an approximation).
+ */
+export function frechetDistanceOfSamples(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
+  const d = a[0]?.length ?? 0;
+  if (d <= Math.min(a.length, b.length)) return frechetDistance(fitGaussian(a), fitGaussian(b));
+  const n1 = a.length;
+  const n2 = b.length;
+  if (n1 < 2 || n2 < 2) throw new RangeError('frechetDistanceOfSamples: need at least 2 samples a side');
+  const ga = fitGaussianMean(a);
+  const gb = fitGaussianMean(b);
+  const A = a.map((r) => Float64Array.from(r, (v, i) => v - ga[i]!));
+  const B = b.map((r) => Float64Array.from(r, (v, i) => v - gb[i]!));
+  let d2 = 0;
+  for (let i = 0; i < d; i++) d2 += (ga[i]! - gb[i]!) ** 2;
+  const sq = (rows: Float64Array[]) => rows.reduce((s, r) => s + r.reduce((t, v) => t + v * v, 0), 0);
+  const tr1 = sq(A) / (n1 - 1);
+  const tr2 = sq(B) / (n2 - 1);
+  // M = A B' / c, then M M' (n1 x n1, symmetric PSD): its eigenvalues are M's squared singular values
+  const c = Math.sqrt((n1 - 1) * (n2 - 1));
+  const M = A.map((ra) => Float64Array.from(B, (rb) => ra.reduce((s, v, i) => s + v * rb[i]!, 0) / c));
+  const MMt = new Float64Array(n1 * n1);
+  for (let i = 0; i < n1; i++)
+    for (let j = i; j < n1; j++) {
+      const v = M[i]!.reduce((s, x, k) => s + x * M[j]![k]!, 0);
+      MMt[i * n1 + j] = v;
+      MMt[j * n1 + i] = v;
+    }
+  const { values } = symmetricEigen(MMt, n1);
+  let nuclear = 0;
+  for (const v of values) nuclear += Math.sqrt(Math.max(0, v));
+  return Math.max(0, d2 + tr1 + tr2 - 2 * nuclear);
+}
+
+function fitGaussianMean(rows: ArrayLike<number>[]): Float64Array {
+  const d = rows[0]!.length;
+  const m = new Float64Array(d);
+  for (const r of rows) for (let i = 0; i < d; i++) m[i]! += r[i]! / rows.length;
+  return m;
+}
+
 /** Cosine similarity of two vectors (CSIM's per-pair value), -1..1; 0 when either is zero. */
 export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new RangeError(`cosineSimilarity: ${a.length} and ${b.length} values`);
