@@ -19,6 +19,7 @@ import {
   type UnitResult,
 } from '../src/eval/evaluate.js';
 import { untrainedModel } from '../src/eval/heldout.js';
+import { ArcFace } from '../src/eval/arcface.js';
 import { InceptionV3 } from '../src/eval/inception.js';
 import { proceduralTestSet } from '../src/eval/evaluate.js';
 import { rankDrivers, rankTable } from '../src/eval/rank.js';
@@ -153,11 +154,12 @@ describe('evaluation protocol', () => {
   });
 });
 
-describe('FID with Inception-v3', () => {
-  test('with Inception-v3 (random weights here) the table gains an FID column; its features are kept per unit', async () => {
+describe('FID with Inception-v3, CSIM with ArcFace', () => {
+  test('with Inception-v3 and ArcFace (random weights here) the table gains FID and CSIM columns; features kept per unit', async () => {
     const meta = loadMetaModel(DEFAULT_MODEL);
     const untrained = untrainedModel(meta);
     const inception = InceptionV3.random(0);
+    const arcface = ArcFace.random(50, 0);
     const out = tempDir();
     try {
       const o = {
@@ -170,17 +172,20 @@ describe('FID with Inception-v3', () => {
         maxSteps: 1,
         seed: 0,
         inception,
+        arcface,
       };
       const r = await runEvaluate(meta, untrained, o, 'test');
       assert.ok(r.rows.every((row) => row.fid !== undefined && Number.isFinite(row.fid)));
-      assert.match(r.table1, /method\s+T\s+FID\s+FD-faceapi/);
+      assert.match(r.table1, /method\s+T\s+FID\s+FD-faceapi.*CSIM-faceapi\s+CSIM\s+\|/);
+      assert.ok(r.rows.every((row) => row.csimArcface !== undefined && Math.abs(row.csimArcface) <= 1));
       // a rerun without the network still reads the kept features
-      const again = await runEvaluate(meta, untrained, { ...o, inception: null }, 'test');
+      const again = await runEvaluate(meta, untrained, { ...o, inception: null, arcface: null }, 'test');
       assert.deepEqual(
         again.rows.map((x) => x.fid),
         r.rows.map((x) => x.fid),
       );
     } finally {
+      arcface.dispose();
       inception.dispose();
       disposeModel(untrained);
       disposeModel(meta);

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { initEngine } from '../engine/backend.js';
 import { DEFAULT_EVALUATE, runEvaluate } from '../eval/evaluate.js';
 import { untrainedModel } from '../eval/heldout.js';
+import { ArcFace } from '../eval/arcface.js';
 import { InceptionV3 } from '../eval/inception.js';
 import { DEFAULT_MODEL, disposeModel, loadMetaModel } from '../train/model.js';
 import { backendOption, EXIT_STATUSES, intArg } from './options.js';
@@ -55,6 +56,7 @@ export function addEvaluate(program: Command): void {
       const meta = loadMetaModel(o.model);
       const untrained = untrainedModel(meta);
       const inception = o.inception ? InceptionV3.load(o.inception) : null;
+      const arcface = o.arcface ? ArcFace.load(o.arcface) : null;
       console.log(
         `Model: ${meta.source} (step ${meta.step}); backend ${engine.backend} (${engine.threads} threads)`,
       );
@@ -74,6 +76,7 @@ export function addEvaluate(program: Command): void {
             maxSteps: o.maxSteps,
             seed: 0,
             inception,
+            arcface,
           },
           `${engine.backend}, ${engine.threads} threads`,
           (done, total, u, resumed) => {
@@ -92,6 +95,7 @@ export function addEvaluate(program: Command): void {
         );
       } finally {
         inception?.dispose();
+        arcface?.dispose();
         disposeModel(untrained);
         disposeModel(meta);
       }

@@ -30,6 +30,7 @@ import { FineTuneConfigSchema, type FineTuneConfig } from '../train/finetune.js'
 import type { MetaModel } from '../train/model.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import { fitGaussian, frechetDistance, frechetDistanceOfSamples, cosineSimilarity } from './frechet.js';
+import type { ArcFace } from './arcface.js';
 import { INCEPTION_FEATURES, type InceptionV3 } from './inception.js';
 import { disposePersonModels, personModels, type Method } from './heldout.js';
 import { CSIM_NAME, FD_NAME, faceDescriptors } from './identity.js';
@@ -67,6 +68,8 @@ export interface EvaluateOptions {
   seed: number;
   /** Inception-v3 with the user's weights: adds the FID column (inception.ts) */
   inception?: InceptionV3 | null;
+  /** ArcFace with the user's weights: adds the CSIM column (arcface.ts) */
+  arcface?: ArcFace | null;
 }
 
 export const DEFAULT_EVALUATE = { videos: 50, Ts: [1, 8, 32], frames: 32, maxSteps: 160, seed: 0 };
@@ -75,6 +78,8 @@ interface MethodResult {
   ssim: number;
   psnr: number;
   csim: number;
+  /** CSIM with ArcFace, when evaluate had its weights */
+  csimArcface?: number;
   /** face-api descriptors of the generated frames (for FD-faceapi), rounded */
   descriptors: number[][];
 }
@@ -207,7 +212,7 @@ export async function evaluateUnit(
   ds: Dataset,
   video: number,
   T: number,
-  o: Pick<EvaluateOptions, 'frames' | 'finetune' | 'maxSteps' | 'inception'>,
+  o: Pick<EvaluateOptions, 'frames' | 'finetune' | 'maxSteps' | 'inception' | 'arcface'>,
 ): Promise<{
   /** pool3 features of the real frames and each method's, when `o.inception` */
   inception: Record<EvalMethod | 'real', Float32Array[]> | null;
@@ -251,6 +256,7 @@ export async function evaluateUnit(
       return { width: r, height: r, data: person.rgb.slice(best * fb, (best + 1) * fb) };
     });
     const realD = faceDescriptors(real);
+    const realA = o.arcface ? o.arcface.embed(real) : null;
     const methods = {} as Record<EvalMethod, MethodResult>;
     for (const m of EVAL_METHODS) {
       const ims = outputs[m];
@@ -262,6 +268,10 @@ export async function evaluateUnit(
         csim: mean((i) => cosineSimilarity(d[i]!, realD[i]!)),
         descriptors: d.map(round),
       };
+      if (o.arcface && realA) {
+        const a = o.arcface.embed(ims);
+        methods[m].csimArcface = mean((i) => cosineSimilarity(a[i]!, realA[i]!));
+      }
     }
     const lm0 = { width: r, height: r, data: rasterizeLandmarks(lms.subarray(0, 136), r) };
     const images = {
@@ -336,6 +346,8 @@ export interface TableRow {
   fd: number;
   /** FID (Inception-v3 pool3), when every unit of this T has its features */
   fid?: number;
+  /** CSIM with ArcFace, when every unit of this T has it */
+  csimArcface?: number;
   ssim: number;
   psnr: number;
   csim: number;
@@ -370,6 +382,9 @@ export function summarise(units: UnitResult[], Ts: number[], out?: string): Tabl
         ssim: mean('ssim'),
         psnr: mean('psnr'),
         csim: mean('csim'),
+        ...(m.every((x) => x.csimArcface !== undefined)
+          ? { csimArcface: m.reduce((t, x) => t + x.csimArcface!, 0) / m.length }
+          : {}),
       });
     }
   }
@@ -379,14 +394,15 @@ export function summarise(units: UnitResult[], Ts: number[], out?: string): Tabl
 /** The paper's Table 1 layout: our rows, and the paper's numbers where it has the row. */
 export function table1(rows: TableRow[], title: string): string {
   const withFid = rows.some((r) => r.fid !== undefined);
+  const withArc = rows.some((r) => r.csimArcface !== undefined);
   const lines = [
     title,
-    `${'method'.padEnd(13)} ${'T'.padStart(3)}  ${withFid ? `${'FID'.padStart(8)}  ` : ''}${FD_NAME.padStart(10)}  ${'SSIM'.padStart(6)}  ${'PSNR'.padStart(6)}  ${CSIM_NAME.padStart(12)}   | paper (VoxCeleb2): FID   SSIM  CSIM  USER`,
+    `${'method'.padEnd(13)} ${'T'.padStart(3)}  ${withFid ? `${'FID'.padStart(8)}  ` : ''}${FD_NAME.padStart(10)}  ${'SSIM'.padStart(6)}  ${'PSNR'.padStart(6)}  ${CSIM_NAME.padStart(12)}${withArc ? '    CSIM' : ''}   | paper (VoxCeleb2): FID   SSIM  CSIM  USER`,
   ];
   for (const r of rows) {
     const p = PAPER_TABLE1[`${r.method} ${r.T}`];
     lines.push(
-      `${r.method.padEnd(13)} ${String(r.T).padStart(3)}  ${withFid ? `${(r.fid ?? NaN).toFixed(2).padStart(8)}  ` : ''}${r.fd.toFixed(3).padStart(10)}  ${r.ssim.toFixed(3).padStart(6)}  ${r.psnr.toFixed(2).padStart(6)}  ${r.csim.toFixed(3).padStart(12)}   |` +
+      `${r.method.padEnd(13)} ${String(r.T).padStart(3)}  ${withFid ? `${(r.fid ?? NaN).toFixed(2).padStart(8)}  ` : ''}${r.fd.toFixed(3).padStart(10)}  ${r.ssim.toFixed(3).padStart(6)}  ${r.psnr.toFixed(2).padStart(6)}  ${r.csim.toFixed(3).padStart(12)}${withArc ? (r.csimArcface ?? NaN).toFixed(3).padStart(8) : ''}   |` +
         (p
           ? `                    ${p.fid.toFixed(1).padStart(4)}  ${p.ssim.toFixed(2)}  ${p.csim.toFixed(2)}  ${p.user.toFixed(2)}`
           : ''),

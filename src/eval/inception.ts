@@ -13,6 +13,7 @@ import { InputError } from '../data/fewshot.js';
 import { tf } from '../engine/tf.js';
 import { Rng } from '../engine/rng.js';
 import { decodeSafetensors } from '../io/safetensors.js';
+import { featuresOf } from './batches.js';
 import type { Rgb8 } from './metrics.js';
 
 export const INCEPTION_INPUT = 299;
@@ -240,24 +241,7 @@ export class InceptionV3 {
 
   /** pool3 features of 8-bit images (resized to 299, bilinear), in batches. */
   features(images: Rgb8[], batch = 8): Float32Array[] {
-    const out: Float32Array[] = [];
-    for (let i = 0; i < images.length; i += batch) {
-      const group = images.slice(i, i + batch);
-      const { width: w, height: h } = group[0]!;
-      const f = tf.tidy(() => {
-        const x = new Float32Array(group.length * w * h * 3);
-        group.forEach((im, k) => {
-          for (let j = 0; j < im.data.length; j++) x[k * w * h * 3 + j] = im.data[j]! / 127.5 - 1;
-        });
-        const t = tf.tensor4d(x, [group.length, h, w, 3]);
-        return this.forward(tf.image.resizeBilinear(t, [INCEPTION_INPUT, INCEPTION_INPUT], false, true));
-      });
-      const flat = f.dataSync() as Float32Array;
-      f.dispose();
-      for (let k = 0; k < group.length; k++)
-        out.push(flat.slice(k * INCEPTION_FEATURES, (k + 1) * INCEPTION_FEATURES));
-    }
-    return out;
+    return featuresOf(images, (x) => this.forward(x), INCEPTION_FEATURES, INCEPTION_INPUT, batch);
   }
 
   dispose(): void {
