@@ -57,6 +57,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("depthwiseConv", Napi::Function::New(env, DepthwiseConv));
   exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
   exports.Set("avgPool", Napi::Function::New(env, AvgPool));
+  exports.Set("maxPool", Napi::Function::New(env, MaxPool));
   exports.Set("resize", Napi::Function::New(env, Resize));
   exports.Set("adam", Napi::Function::New(env, Adam));
   exports.Set("instanceNorm", Napi::Function::New(env, InstanceNorm));

@@ -79,6 +79,7 @@ Napi::Value Concat(const Napi::CallbackInfo& info);
 Napi::Value Slice(const Napi::CallbackInfo& info);
 Napi::Value Split(const Napi::CallbackInfo& info);
 Napi::Value AvgPool(const Napi::CallbackInfo& info);
+Napi::Value MaxPool(const Napi::CallbackInfo& info);
 Napi::Value Resize(const Napi::CallbackInfo& info);
 Napi::Value Adam(const Napi::CallbackInfo& info);
 Napi::Value InstanceNorm(const Napi::CallbackInfo& info);

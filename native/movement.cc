@@ -154,6 +154,34 @@ Napi::Value AvgPool(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// maxPool(x, out, params[N,H,W,C,KH,KW,sh,sw,pt,pl,OH,OW]): forward only (the gradient needs the
+// arg-max: the JavaScript kernel keeps it). Padding never wins (TF's -inf); NaN propagates as on cpu.
+Napi::Value MaxPool(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  float* out = f32(info[1]);
+  const int32_t* p = info[2].As<Napi::Int32Array>().Data();
+  const int64_t N = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5], sh = p[6], sw = p[7], pt = p[8],
+                pl = p[9], OH = p[10], OW = p[11];
+  check(len(info[1]) == size_t(N * OH * OW * C), info.Env(), "maxPool: output size");
+#pragma omp parallel for collapse(2) schedule(static) if (N * OH * OW * C * KH * KW >= kParallelMin)
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t oy = 0; oy < OH; oy++) {
+      const int64_t y0 = std::max<int64_t>(0, oy * sh - pt), y1 = std::min<int64_t>(H, oy * sh - pt + KH);
+      for (int64_t ox = 0; ox < OW; ox++) {
+        const int64_t x0 = std::max<int64_t>(0, ox * sw - pl), x1 = std::min<int64_t>(W, ox * sw - pl + KW);
+        float* o = out + ((n * OH + oy) * OW + ox) * C;
+        for (int64_t c = 0; c < C; c++) o[c] = -INFINITY;
+        for (int64_t y = y0; y < y1; y++)
+          for (int64_t xx = x0; xx < x1; xx++) {
+            const float* s = x + ((n * H + y) * W + xx) * C;
+            for (int64_t c = 0; c < C; c++) o[c] = (s[c] > o[c] || s[c] != s[c]) ? s[c] : o[c];
+          }
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
 // ---------------------------------------------------------------- resize
 
 struct AxisMap {

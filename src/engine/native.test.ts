@@ -228,7 +228,7 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
     await expectMatch(cases);
   });
 
-  test('reductions over every axis pattern, softmax, transpose, pooling, resize', async () => {
+  test('reductions over every axis pattern, softmax, transpose, pooling (average, max), resize', async () => {
     const cases: KernelCase[] = [];
     for (const axes of [[0], [1], [3], [1, 2], [0, 1, 2], [0, 2], [0, 3], [0, 1, 2, 3]]) {
       for (const keep of [false, true]) {
@@ -328,6 +328,11 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
         name: `avgPool k${k} s${s} ${pad} ${h}x${w}`,
         inputs: [[2, h, w, 3]],
         fn: (x) => tf.avgPool(t4(x), k, s, pad),
+      });
+      cases.push({
+        name: `maxPool k${k} s${s} ${pad} ${h}x${w}`,
+        inputs: [[2, h, w, 3]],
+        fn: (x) => tf.maxPool(t4(x), k, s, pad),
       });
     }
     for (const [size, align, half] of [

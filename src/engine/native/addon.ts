@@ -72,6 +72,7 @@ export interface Addon {
     inner: number[],
   ): void;
   avgPool(x: Float32Array, out: Float32Array, params: Int32Array, grad: boolean): void;
+  maxPool(x: Float32Array, out: Float32Array, params: Int32Array): void;
   slice(
     x: Float32Array | Int32Array,
     out: Float32Array | Int32Array,

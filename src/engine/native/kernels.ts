@@ -439,6 +439,15 @@ export function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<str
     A.avgPool(vals(be, x), y, params, false);
     return be.makeTensorInfo(ci.outShape, 'float32', y);
   };
+  out['MaxPool'] = (args) => {
+    const be = args.backend as Cpu;
+    const x = args.inputs['x']!;
+    if (!isF32(x)) return fallback('MaxPool', args);
+    const { ci, params } = poolParams([...x.shape], args.attrs as unknown as PoolAttrs);
+    const y = alloc(util.sizeFromShape(ci.outShape));
+    A.maxPool(vals(be, x), y, params);
+    return be.makeTensorInfo(ci.outShape, 'float32', y);
+  };
   out['AvgPoolGrad'] = (args) => {
     const be = args.backend as Cpu;
     const dy = args.inputs['dy']!;
