@@ -328,6 +328,7 @@ export async function preprocess(
   onUnit?: (done: number, total: number, r: UnitReport) => void,
   onFrame?: () => void,
 ): Promise<PreprocessResult> {
+  const started = performance.now();
   const o: PreprocessOptions = { ...DEFAULT_PREPROCESS, ...opts };
   const units = findUnits(o.input);
   if (units.length === 0) throw new Error(`No videos or photos found under "${o.input}"`);
@@ -407,17 +408,25 @@ export async function preprocess(
       },
     );
   }
-  return { reports: units.map((u) => byId.get(u.id)!), summary: summarize(reports), logPath };
+  return {
+    reports: units.map((u) => byId.get(u.id)!),
+    summary: summarize(reports, (performance.now() - started) / 1000),
+    logPath,
+  };
 }
 
-export function summarize(reports: UnitReport[]): string {
+/**
+ * The run's summary. `wallSeconds`: how long the whole run took (with workers, units overlap: the
+ * frames/s printed is the run's, not the sum of the units' times); without it, the units' times.
+ */
+export function summarize(reports: UnitReport[], wallSeconds?: number): string {
   const ok = reports.filter((r) => r.status === 'ok');
   const failed = reports.filter((r) => r.status === 'failed');
   const skipped = reports.filter((r) => r.status === 'skipped');
   const noFace = reports.reduce((s, r) => s + (r.status === 'ok' ? r.noFace.length : 0), 0);
   const done = reports.filter((r) => r.status !== 'skipped');
   const frames = done.reduce((s, r) => s + r.frames, 0);
-  const seconds = done.reduce((s, r) => s + r.seconds, 0);
+  const seconds = wallSeconds ?? done.reduce((s, r) => s + r.seconds, 0);
   const lines = [
     `${ok.length} written (${ok.reduce((s, r) => s + r.kept, 0)} frames), ${failed.length} failed, ${skipped.length} skipped (already done)` +
       (frames > 0 && seconds > 0 ? `; ${frames} frames at ${(frames / seconds).toFixed(1)} frames/s` : ''),
