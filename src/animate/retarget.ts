@@ -15,66 +15,9 @@
  * A driver frame equal to its neutral shape gives exactly the target's neutral shape; distances
  * within the output are the target's, moved as the driver moves.
  */
-import { NUM_LANDMARKS } from '../data/landmarks.js';
+import { align, applySimilarity, centroidScale, NUM_LANDMARKS, type Similarity } from '../data/landmarks.js';
 
 const N = NUM_LANDMARKS;
-
-/** Centroid and size (RMS distance to the centroid) of 68 points. */
-export function centroidScale(p: ArrayLike<number>): { cx: number; cy: number; size: number } {
-  let cx = 0;
-  let cy = 0;
-  for (let i = 0; i < N; i++) {
-    cx += p[2 * i]!;
-    cy += p[2 * i + 1]!;
-  }
-  cx /= N;
-  cy /= N;
-  let ss = 0;
-  for (let i = 0; i < N; i++) ss += (p[2 * i]! - cx) ** 2 + (p[2 * i + 1]! - cy) ** 2;
-  return { cx, cy, size: Math.sqrt(ss / N) || 1 };
-}
-
-/** The similarity (scale s, rotation angle, translation) that maps `from` best onto `to` (least squares). */
-export interface Similarity {
-  s: number;
-  cos: number;
-  sin: number;
-  /** centroids: apply as to_c + s R (p - from_c) */
-  from: { cx: number; cy: number; size: number };
-  to: { cx: number; cy: number; size: number };
-}
-
-export function align(from: ArrayLike<number>, to: ArrayLike<number>): Similarity {
-  const a = centroidScale(from);
-  const b = centroidScale(to);
-  let sxx = 0; // sum of dot products
-  let sxy = 0; // sum of cross products
-  for (let i = 0; i < N; i++) {
-    const ax = from[2 * i]! - a.cx;
-    const ay = from[2 * i + 1]! - a.cy;
-    const bx = to[2 * i]! - b.cx;
-    const by = to[2 * i + 1]! - b.cy;
-    sxx += ax * bx + ay * by;
-    sxy += ax * by - ay * bx;
-  }
-  const r = Math.hypot(sxx, sxy) || 1;
-  // Procrustes: s = sum|a b| / sum|a|^2, angle = atan2(cross, dot)
-  return { s: r / (N * a.size * a.size), cos: sxx / r, sin: sxy / r, from: a, to: b };
-}
-
-export function applySimilarity(
-  t: Similarity,
-  p: ArrayLike<number>,
-  out = new Float32Array(2 * N),
-): Float32Array {
-  for (let i = 0; i < N; i++) {
-    const x = p[2 * i]! - t.from.cx;
-    const y = p[2 * i + 1]! - t.from.cy;
-    out[2 * i] = t.to.cx + t.s * (t.cos * x - t.sin * y);
-    out[2 * i + 1] = t.to.cy + t.s * (t.sin * x + t.cos * y);
-  }
-  return out;
-}
 
 /**
  * The neutral shape of a set of frames (`frames` x 136): generalised Procrustes (each aligned to

@@ -144,3 +144,60 @@ export function landmarkBox(points: ArrayLike<number>): [number, number, number,
   }
   return [x0, y0, x1, y1];
 }
+
+/** Centroid and size (RMS distance to the centroid) of 68 points. */
+export function centroidScale(p: ArrayLike<number>): { cx: number; cy: number; size: number } {
+  let cx = 0;
+  let cy = 0;
+  for (let i = 0; i < NUM_LANDMARKS; i++) {
+    cx += p[2 * i]!;
+    cy += p[2 * i + 1]!;
+  }
+  cx /= NUM_LANDMARKS;
+  cy /= NUM_LANDMARKS;
+  let ss = 0;
+  for (let i = 0; i < NUM_LANDMARKS; i++) ss += (p[2 * i]! - cx) ** 2 + (p[2 * i + 1]! - cy) ** 2;
+  return { cx, cy, size: Math.sqrt(ss / NUM_LANDMARKS) || 1 };
+}
+
+/** The similarity (scale s, rotation angle, translation) that maps `from` best onto `to` (least squares). */
+export interface Similarity {
+  s: number;
+  cos: number;
+  sin: number;
+  /** centroids: apply as to_c + s R (p - from_c) */
+  from: { cx: number; cy: number; size: number };
+  to: { cx: number; cy: number; size: number };
+}
+
+export function align(from: ArrayLike<number>, to: ArrayLike<number>): Similarity {
+  const a = centroidScale(from);
+  const b = centroidScale(to);
+  let sxx = 0; // sum of dot products
+  let sxy = 0; // sum of cross products
+  for (let i = 0; i < NUM_LANDMARKS; i++) {
+    const ax = from[2 * i]! - a.cx;
+    const ay = from[2 * i + 1]! - a.cy;
+    const bx = to[2 * i]! - b.cx;
+    const by = to[2 * i + 1]! - b.cy;
+    sxx += ax * bx + ay * by;
+    sxy += ax * by - ay * bx;
+  }
+  const r = Math.hypot(sxx, sxy) || 1;
+  // Procrustes: s = sum|a b| / sum|a|^2, angle = atan2(cross, dot)
+  return { s: r / (NUM_LANDMARKS * a.size * a.size), cos: sxx / r, sin: sxy / r, from: a, to: b };
+}
+
+export function applySimilarity(
+  t: Similarity,
+  p: ArrayLike<number>,
+  out = new Float32Array(2 * NUM_LANDMARKS),
+): Float32Array {
+  for (let i = 0; i < NUM_LANDMARKS; i++) {
+    const x = p[2 * i]! - t.from.cx;
+    const y = p[2 * i + 1]! - t.from.cy;
+    out[2 * i] = t.to.cx + t.s * (t.cos * x - t.sin * y);
+    out[2 * i + 1] = t.to.cy + t.s * (t.sin * x + t.cos * y);
+  }
+  return out;
+}

@@ -17,7 +17,7 @@
  *   silently kept, and followed by a detection.
  * - Landmarks are smoothed with a One Euro filter (smooth.ts), which does not lag a speaking mouth.
  */
-import { landmarkBox } from './landmarks.js';
+import { align, applySimilarity, landmarkBox } from './landmarks.js';
 import {
   chooseMainFace,
   iou,
@@ -123,44 +123,7 @@ export function meanPointDistance(a: ArrayLike<number>, b: ArrayLike<number>): n
  * units of a's face size. Speech and blinks move it by a few hundredths; a landmark failure by more.
  */
 export function shapeDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length / 2;
-  let ax = 0;
-  let ay = 0;
-  let bx = 0;
-  let by = 0;
-  for (let i = 0; i < n; i++) {
-    ax += a[2 * i]!;
-    ay += a[2 * i + 1]!;
-    bx += b[2 * i]!;
-    by += b[2 * i + 1]!;
-  }
-  ax /= n;
-  ay /= n;
-  bx /= n;
-  by /= n;
-  // complex least squares: a ~ s * b with s = sum(conj(b) a) / sum(|b|^2), centred
-  let re = 0;
-  let im = 0;
-  let bb = 0;
-  for (let i = 0; i < n; i++) {
-    const px = b[2 * i]! - bx;
-    const py = b[2 * i + 1]! - by;
-    const qx = a[2 * i]! - ax;
-    const qy = a[2 * i + 1]! - ay;
-    re += px * qx + py * qy;
-    im += px * qy - py * qx;
-    bb += px * px + py * py;
-  }
-  if (bb === 0) return Infinity;
-  re /= bb;
-  im /= bb;
-  let d = 0;
-  for (let i = 0; i < n; i++) {
-    const px = b[2 * i]! - bx;
-    const py = b[2 * i + 1]! - by;
-    d += Math.hypot(re * px - im * py - (a[2 * i]! - ax), im * px + re * py - (a[2 * i + 1]! - ay));
-  }
-  return d / n / faceSize(a);
+  return meanPointDistance(applySimilarity(align(b, a), b), a) / faceSize(a);
 }
 
 interface Track {
