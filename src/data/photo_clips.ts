@@ -5,7 +5,7 @@
  * resizes it to `size`. The clip's landmarks are the wide frame's, mapped into each crop: what a
  * close-up's landmarks should match.
  */
-import { cropResize, type Square } from './crop.js';
+import { cropResize, landmarksInCrop, type Square } from './crop.js';
 import { detectFaces, type Detector } from './faces.js';
 import { InputError } from './fewshot.js';
 import { landmarkBox } from './landmarks.js';
@@ -44,8 +44,7 @@ export async function photoCloseUpClip(
       side: side * (1 + 0.03 * Math.sin(0.7 * a)),
     };
     clip.frames.push(cropResize(rgb, width, height, sq, size));
-    const k = size / sq.side;
-    clip.landmarks.push(lm.map((v, i) => (v - (i % 2 === 0 ? sq.cx : sq.cy) + sq.side / 2) * k));
+    clip.landmarks.push(landmarksInCrop(lm, sq, size));
   }
   return clip;
 }

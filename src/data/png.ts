@@ -68,6 +68,16 @@ export function paste(dst: RgbImage, src: RgbImage, x: number, y: number): void 
     dst.data.set(src.data.subarray(r * row, (r + 1) * row), ((y + r) * dst.width + x) * 3);
 }
 
+/** The w x h region of `src` with its top-left corner at (x, y) (paste's inverse); it must lie inside. */
+export function cut(src: RgbImage, x: number, y: number, w: number, h: number): RgbImage {
+  if (x < 0 || y < 0 || x + w > src.width || y + h > src.height)
+    throw new RangeError(`cut: ${w}x${h} at (${x}, ${y}) is not inside ${src.width}x${src.height}`);
+  const data = new Uint8Array(w * h * 3);
+  for (let r = 0; r < h; r++)
+    data.set(src.data.subarray(((y + r) * src.width + x) * 3, ((y + r) * src.width + x + w) * 3), r * w * 3);
+  return { width: w, height: h, data };
+}
+
 export function encodePng(im: RgbImage): Buffer {
   const png = new PNG({
     width: im.width,

@@ -15,13 +15,13 @@
  * the tables (the paper's Table 1 layout with its numbers beside, and Table 2's timings) are made
  * from those files.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Dataset } from '../data/dataset.js';
 import { framesFromDatasetAt, InputError } from '../data/fewshot.js';
 import { drawText } from '../data/font.js';
 import { rasterizeLandmarks } from '../data/landmarks.js';
-import { paste, readPng, upscale, writePng, type RgbImage } from '../data/png.js';
+import { cut, grid, paste, readPng, upscale, writePng, type RgbImage } from '../data/png.js';
 import { writeSyntheticDataset } from '../data/synthetic/write.js';
 import { renderTrack } from '../animate/animate.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -143,15 +143,11 @@ export const clipsFile = (dir: string, video: string, T: number) =>
   join(dir, 'units', `${video.replaceAll('/', '_')}-T${T}-frames.png`);
 
 export function clipsStrip(clips: Record<(typeof CLIP_ROWS)[number], RgbImage[]>): RgbImage {
-  const r = clips.real[0]!.width;
-  const n = clips.real.length;
-  const im: RgbImage = {
-    width: n * r,
-    height: CLIP_ROWS.length * r,
-    data: new Uint8Array(n * r * CLIP_ROWS.length * r * 3),
-  };
-  CLIP_ROWS.forEach((row, j) => clips[row].forEach((f, i) => paste(im, f, i * r, j * r)));
-  return im;
+  return grid(
+    CLIP_ROWS.flatMap((row) => clips[row]),
+    clips.real.length,
+    0,
+  );
 }
 
 /** The frames a unit's clips PNG holds: per row name, its frames. */
@@ -161,15 +157,7 @@ export function readClips(path: string): Record<(typeof CLIP_ROWS)[number], RgbI
   const n = im.width / r;
   const out = {} as Record<(typeof CLIP_ROWS)[number], RgbImage[]>;
   CLIP_ROWS.forEach((row, j) => {
-    out[row] = Array.from({ length: n }, (_, i) => {
-      const f: RgbImage = { width: r, height: r, data: new Uint8Array(r * r * 3) };
-      for (let y = 0; y < r; y++)
-        f.data.set(
-          im.data.subarray(((j * r + y) * im.width + i * r) * 3, ((j * r + y) * im.width + (i + 1) * r) * 3),
-          y * r * 3,
-        );
-      return f;
-    });
+    out[row] = Array.from({ length: n }, (_, i) => cut(im, i * r, j * r, r, r));
   });
   return out;
 }
@@ -246,13 +234,10 @@ export async function evaluateUnit(
     // copy: the given frame whose landmarks are nearest each target's
     outputs.copy = hold.map((_, i) => {
       const target = lms.subarray(i * 136, (i + 1) * 136);
-      let best = 0;
-      for (let k = 1; k < T; k++)
-        if (
-          meanPointDistance(person.landmarks.subarray(k * 136, (k + 1) * 136), target) <
-          meanPointDistance(person.landmarks.subarray(best * 136, (best + 1) * 136), target)
-        )
-          best = k;
+      const d = train.map((_f, k) =>
+        meanPointDistance(person.landmarks.subarray(k * 136, (k + 1) * 136), target),
+      );
+      const best = d.indexOf(Math.min(...d));
       return { width: r, height: r, data: person.rgb.slice(best * fb, (best + 1) * fb) };
     });
     const realD = faceDescriptors(real);
@@ -328,15 +313,6 @@ export function loadUnit(out: string, video: string, T: number): UnitResult | nu
   } catch {
     return null; // a damaged file is redone
   }
-}
-
-export function loadUnits(out: string): UnitResult[] {
-  const dir = join(out, 'units');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as UnitResult);
 }
 
 export interface TableRow {
@@ -458,20 +434,18 @@ const SHEET_COLUMNS = [
 
 /** One unit's examples as a strip (given frame, target landmarks, real, then each method), kept in UNITS/. */
 function strip(images: Record<(typeof SHEET_COLUMNS)[number], RgbImage>): RgbImage {
-  const r = images.real.width;
-  const im: RgbImage = {
-    width: SHEET_COLUMNS.length * r,
-    height: r,
-    data: new Uint8Array(SHEET_COLUMNS.length * r * r * 3),
-  };
-  SHEET_COLUMNS.forEach((c, j) => paste(im, images[c], j * r, 0));
-  return im;
+  return grid(
+    SHEET_COLUMNS.map((c) => images[c]),
+    SHEET_COLUMNS.length,
+    0,
+  );
 }
 
 /** The examples sheet of one T: a labelled column per method, a row per video (its first hold-out frame). */
 export function examplesSheet(strips: RgbImage[], T: number, scale = 2): RgbImage {
   const n = SHEET_COLUMNS.length;
-  const r = (strips[0]!.width / n) * scale;
+  const small = strips[0]!.width / n;
+  const r = small * scale;
   const gap = 4;
   const top = 30;
   const w = n * (r + gap);
@@ -480,16 +454,8 @@ export function examplesSheet(strips: RgbImage[], T: number, scale = 2): RgbImag
   drawText(im, `T = ${T}: THE FIRST HOLD-OUT FRAME OF EACH TEST VIDEO`, 2, 2);
   SHEET_COLUMNS.forEach((c, j) => drawText(im, c.toUpperCase(), j * (r + gap) + 2, 16));
   strips.forEach((s, i) => {
-    const big = upscale(s, scale);
-    for (let j = 0; j < n; j++) {
-      const tile: RgbImage = { width: r, height: r, data: new Uint8Array(r * r * 3) };
-      for (let y = 0; y < r; y++)
-        tile.data.set(
-          big.data.subarray((y * big.width + j * r) * 3, (y * big.width + (j + 1) * r) * 3),
-          y * r * 3,
-        );
-      paste(im, tile, j * (r + gap), top + i * (r + gap));
-    }
+    for (let j = 0; j < n; j++)
+      paste(im, upscale(cut(s, j * small, 0, small, small), scale), j * (r + gap), top + i * (r + gap));
   });
   return im;
 }

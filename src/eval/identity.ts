@@ -1,13 +1,15 @@
 /**
  * Identity features for the paper's CSIM and FID (sec. 4, design.md sec. 6) from the networks this
  * machine has. The paper uses ArcFace embeddings (CSIM) and Inception-v3 pool3 features (FID); their
- * weights cannot be downloaded here, so both come from face-api's face-recognition ResNet (128-D
- * descriptor, bundled in the npm package) and the metrics carry its name wherever they are printed or
- * stored: CSIM-faceapi, FD-faceapi. They rank methods the same way but are not the paper's numbers.
+ * weights cannot be downloaded here (arcface.ts and inception.ts take them when a user supplies
+ * them), so by default both come from face-api's face-recognition ResNet (128-D descriptor, bundled
+ * in the npm package) and the metrics carry its name wherever they are printed or stored:
+ * CSIM-faceapi, FD-faceapi. They are not the paper's numbers (docs/evaluation.md: on 64px
+ * procedural heads they barely separate the good methods).
  */
 import { FaceIdNet } from '../models/faceid.js';
 import type { Tensor4 } from '../models/layers.js';
-import { cosineSimilarity, fitGaussian, frechetDistance } from './frechet.js';
+import { cosineSimilarity } from './frechet.js';
 import { featuresOf } from './batches.js';
 import type { Rgb8 } from './metrics.js';
 
@@ -29,9 +31,4 @@ export function csim(a: Rgb8[], b: Rgb8[]): number[] {
   const da = faceDescriptors(a);
   const db = faceDescriptors(b);
   return da.map((d, i) => cosineSimilarity(d, db[i]!));
-}
-
-/** Fréchet distance between the descriptor distributions of two image sets (FD-faceapi). */
-export function faceFd(a: Rgb8[], b: Rgb8[]): number {
-  return frechetDistance(fitGaussian(faceDescriptors(a)), fitGaussian(faceDescriptors(b)));
 }

@@ -4,7 +4,7 @@
  * frame) and as a wide shot (the head small in a 640 x 360 frame). Both come with the renderer's
  * landmarks in their own pixel coordinates.
  */
-import { cropResize, type Square } from '../crop.js';
+import { cropResize, landmarksInCrop, type Square } from '../crop.js';
 import { landmarkBox } from '../landmarks.js';
 import { FPS } from './motion.js';
 import { HeadRenderer } from './render.js';
@@ -16,11 +16,6 @@ export interface Clip {
   frames: Uint8Array[];
   /** the generator's landmarks per frame, in clip pixels */
   landmarks: Float32Array[];
-}
-
-function mapLandmarks(lm: Float32Array, sq: Square, res: number): Float32Array {
-  const k = res / sq.side;
-  return lm.map((v, i) => (v - (i % 2 === 0 ? sq.cx : sq.cy) + sq.side / 2) * k);
 }
 
 /**
@@ -39,7 +34,7 @@ export function closeUpClip(seed: number, identity: number, frames: number, size
       sq = { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, side: fill * Math.max(x1 - x0, y1 - y0) };
     }
     out.frames.push(cropResize(fr.image, src, src, sq, size));
-    out.landmarks.push(mapLandmarks(fr.landmarks, sq, size));
+    out.landmarks.push(landmarksInCrop(fr.landmarks, sq, size));
   }
   return out;
 }
