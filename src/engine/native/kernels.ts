@@ -430,24 +430,22 @@ export function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<str
     );
     return { ci, params: windowParams(ci, false) };
   };
-  out['AvgPool'] = (args) => {
-    const be = args.backend as Cpu;
-    const x = args.inputs['x']!;
-    if (!isF32(x)) return fallback('AvgPool', args);
-    const { ci, params } = poolParams([...x.shape], args.attrs as unknown as PoolAttrs);
-    const y = alloc(util.sizeFromShape(ci.outShape));
-    A.avgPool(vals(be, x), y, params, false);
-    return be.makeTensorInfo(ci.outShape, 'float32', y);
-  };
-  out['MaxPool'] = (args) => {
-    const be = args.backend as Cpu;
-    const x = args.inputs['x']!;
-    if (!isF32(x)) return fallback('MaxPool', args);
-    const { ci, params } = poolParams([...x.shape], args.attrs as unknown as PoolAttrs);
-    const y = alloc(util.sizeFromShape(ci.outShape));
-    A.maxPool(vals(be, x), y, params);
-    return be.makeTensorInfo(ci.outShape, 'float32', y);
-  };
+  // Forward pooling; the average pool's gradient is below, the max pool's stays JavaScript (arg-max).
+  const pools: [string, (x: Float32Array, y: Float32Array, p: Int32Array) => void][] = [
+    ['AvgPool', (x, y, p) => A.avgPool(x, y, p, false)],
+    ['MaxPool', (x, y, p) => A.maxPool(x, y, p)],
+  ];
+  for (const [name, run] of pools) {
+    out[name] = (args) => {
+      const be = args.backend as Cpu;
+      const x = args.inputs['x']!;
+      if (!isF32(x)) return fallback(name, args);
+      const { ci, params } = poolParams([...x.shape], args.attrs as unknown as PoolAttrs);
+      const y = alloc(util.sizeFromShape(ci.outShape));
+      run(vals(be, x), y, params);
+      return be.makeTensorInfo(ci.outShape, 'float32', y);
+    };
+  }
   out['AvgPoolGrad'] = (args) => {
     const be = args.backend as Cpu;
     const dy = args.inputs['dy']!;
