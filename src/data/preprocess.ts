@@ -27,6 +27,7 @@ import { DatasetWriter } from './dataset.js';
 import { runOrdered, startWorker } from '../engine/workers.js';
 import { FaceDetector, type Detector } from './faces.js';
 import {
+  DEFAULT_TRACK,
   newTrackStats,
   trackLandmarks,
   type FrameFlag,
@@ -212,7 +213,7 @@ export async function processUnit(
   let limited = 0;
   try {
     const video = u.kind === 'video';
-    for await (const t of trackFaces(unitFrames(u, o), detector, { ...o, fps: o.fps }, video, stats)) {
+    for await (const t of trackFaces(unitFrames(u, o), detector, o, video, stats)) {
       r.frames++;
       sink.frameDone?.();
       if (!t.crop) {
@@ -337,8 +338,7 @@ export async function preprocess(
     {
       resolution: o.resolution,
       source: `preprocess of ${o.input}`,
-      landmarkSource:
-        '@vladmandic/face-api 68-point landmark net (SSD MobileNet v1 detector every 16 frames, appearance tracking between, One Euro smoothing)',
+      landmarkSource: `@vladmandic/face-api 68-point landmark net (SSD MobileNet v1 detector every ${DEFAULT_TRACK.detectEvery} frames, appearance tracking between, One Euro smoothing)`,
       info: { fps: o.fps, crop: o.crop, minConfidence: o.minConfidence },
     },
     o.resume,
