@@ -4,7 +4,7 @@
  * nothing else; frames are made in small batches and streamed to the output, so memory stays flat
  * however long the driver is.
  */
-import { paste, toRgb8, upscale, type RgbImage } from '../data/png.js';
+import { paste, toRgb8, upscale, type RgbImage } from '../data/image.js';
 import { toUnit } from '../data/episodes.js';
 import { InputError } from '../data/fewshot.js';
 import { rasterizeLandmarks } from '../data/landmarks.js';

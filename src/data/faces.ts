@@ -18,8 +18,6 @@ import { cropResize, type Square } from './crop.js';
 import { LANDMARK_INPUT, LandmarkNet } from './landmark_net.js';
 import { findFaceModels } from './tools.js';
 
-const require = createRequire(import.meta.url);
-
 export interface Box {
   x: number;
   y: number;
@@ -50,7 +48,8 @@ interface FaceApiResult {
   detection: FaceApiDetection;
   landmarks: { positions: { x: number; y: number }[] };
 }
-interface FaceApi {
+/** What we use of face-api's module (its Node builds and its browser ESM build alike). */
+export interface FaceApi {
   nets: {
     ssdMobilenetv1: {
       loadFromDisk(dir: string): Promise<void>;
@@ -207,6 +206,7 @@ export class FaceDetector implements Detector {
       if (!dir) throw new Error('Face models not found: @vladmandic/face-api is not installed (run npm ci)');
       let api: FaceApi;
       try {
+        const require = createRequire(import.meta.url);
         api = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
       } catch (e) {
         throw new Error(`Cannot load @vladmandic/face-api: ${(e as Error).message}`);
@@ -219,6 +219,15 @@ export class FaceDetector implements Detector {
       throw e;
     });
     return FaceDetector.loaded;
+  }
+
+  /**
+   * A detector on a face-api module whose SSD detector weights the caller loaded (the browser app
+   * loads them over HTTP); the landmark net is ours (LandmarkNet.load). `faceApiLandmarks` also
+   * needs face-api's landmark net loaded.
+   */
+  static fromLoaded(api: FaceApi, net: LandmarkNet): FaceDetector {
+    return new FaceDetector(api, net);
   }
 
   async locate(canvas: Uint8Array, minConfidence: number): Promise<FaceBox[]> {

@@ -6,10 +6,10 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { DEFAULT_CROP, cropResize, landmarksInCrop, squareFor } from './crop.js';
+import { DEFAULT_CROP, cropResize, landmarksInCrop, squareFor, type Square } from './crop.js';
 import type { Dataset } from './dataset.js';
 import { fewShotSet } from './episodes.js';
-import { detectFaces, WorkerFaceDetector, type DetectedFace } from './faces.js';
+import { detectFaces, WorkerFaceDetector, type DetectedFace, type Detector } from './faces.js';
 import { PHOTO_EXTENSIONS, trackFaces } from './preprocess.js';
 import { decodeFrames, probe } from './video.js';
 
@@ -56,7 +56,8 @@ function pick(faces: DetectedFace[], choice: FaceChoice, file: string): Detected
   return f;
 }
 
-function gather(
+/** T crops and their landmarks (in crop pixels) as few-shot frames. */
+export function gatherFrames(
   crops: Uint8Array[],
   lms: Float32Array[],
   res: number,
@@ -69,6 +70,36 @@ function gather(
   crops.forEach((c, i) => rgb.set(c, i * fb));
   lms.forEach((l, i) => landmarks.set(l, i * 136));
   return { rgb, landmarks, count: crops.length, resolution: res, source, indices };
+}
+
+/**
+ * One photo's face, cropped as in preprocessing (squareFor) to `resolution`, with its landmarks in
+ * crop pixels and the square it was cut from; an InputError names the photo when it has no face.
+ */
+export async function photoFrame(
+  detector: Detector,
+  frame: { rgb: Uint8Array; width: number; height: number },
+  resolution: number,
+  name: string,
+  o: { face?: FaceChoice | undefined; log?: (s: string) => void } = {},
+): Promise<{ crop: Uint8Array; landmarks: Float32Array; face: DetectedFace; square: Square }> {
+  const faces = await detectFaces(detector, frame.rgb, frame.width, frame.height, 0.5);
+  if (faces.length === 0)
+    throw new InputError(
+      `No face found in "${name}". Use photos where the face is visible and at least ~80 px tall, or remove this one.`,
+    );
+  if (faces.length > 1 && o.face === undefined)
+    o.log?.(
+      `"${basename(name)}": ${faces.length} faces; using the largest (choose with --face N, 1 = leftmost)`,
+    );
+  const face = pick(faces, o.face ?? 'largest', name);
+  const square = squareFor(face.landmarks, DEFAULT_CROP);
+  return {
+    crop: cropResize(frame.rgb, frame.width, frame.height, square, resolution),
+    landmarks: landmarksInCrop(face.landmarks, square, resolution),
+    face,
+    square,
+  };
 }
 
 /** Photos of one person (a folder of images, or one image): every photo must show a face. */
@@ -102,24 +133,14 @@ export async function framesFromPhotos(
           `Cannot read photo "${f}": ${(e as Error).message}. Remove it or convert it to JPEG/PNG.`,
         );
       }
-      const faces = await detectFaces(detector, frame!.rgb, frame!.width, frame!.height, 0.5);
-      if (faces.length === 0)
-        throw new InputError(
-          `No face found in "${f}". Use photos where the face is visible and at least ~80 px tall, or remove this one.`,
-        );
-      if (faces.length > 1 && o.face === undefined)
-        o.log?.(
-          `"${basename(f)}": ${faces.length} faces; using the largest (choose with --face N, 1 = leftmost)`,
-        );
-      const face = pick(faces, o.face ?? 'largest', f);
-      const sq = squareFor(face.landmarks, DEFAULT_CROP);
-      crops.push(cropResize(frame!.rgb, frame!.width, frame!.height, sq, resolution));
-      lms.push(landmarksInCrop(face.landmarks, sq, resolution));
+      const { crop, landmarks } = await photoFrame(detector, frame!, resolution, f, o);
+      crops.push(crop);
+      lms.push(landmarks);
     }
   } finally {
     await detector.close();
   }
-  return gather(
+  return gatherFrames(
     crops,
     lms,
     resolution,
@@ -159,7 +180,7 @@ export async function framesFromVideo(path: string, resolution: number, t: numbe
       `"${path}" has ${crops.length} sampled frame(s) with a face, fewer than -T ${t}. Use a smaller -T or a longer video.`,
     );
   const keep = Array.from({ length: t }, (_, i) => Math.floor(((i + 0.5) * crops.length) / t));
-  return gather(
+  return gatherFrames(
     keep.map((i) => crops[i]!),
     keep.map((i) => lms[i]!),
     resolution,
@@ -183,7 +204,7 @@ export function framesFromDatasetAt(ds: Dataset, video: number, frames: number[]
   const v = ds.video(video);
   const crops = frames.map((f) => ds.readFrames(video, f, 1));
   const lms = frames.map((f) => ds.frameLandmarks(video, f).slice());
-  const out = gather(crops, lms, ds.resolution, `${ds.dir}#${video}`, frames);
+  const out = gatherFrames(crops, lms, ds.resolution, `${ds.dir}#${video}`, frames);
   out.identity = v.identity;
   return out;
 }

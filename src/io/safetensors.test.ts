@@ -21,12 +21,14 @@ function handMade(header: object, data: number[]): Buffer {
 
 describe('safetensors byte layout', () => {
   test('encoder writes: u64 LE header length, JSON header, 8-byte aligned data in order', () => {
-    const buf = encodeSafetensors(
-      new Map([
-        ['b', { shape: [2], data: new Float32Array([1.5, -2]) }],
-        ['a', { shape: [1, 1], data: new Int32Array([7]) }],
-      ]),
-      { note: 'x' },
+    const buf = Buffer.from(
+      encodeSafetensors(
+        new Map([
+          ['b', { shape: [2], data: new Float32Array([1.5, -2]) }],
+          ['a', { shape: [1, 1], data: new Int32Array([7]) }],
+        ]),
+        { note: 'x' },
+      ),
     );
     const n = Number(buf.readBigUInt64LE(0));
     assert.equal((8 + n) % 8, 0, 'data block must start 8-byte aligned');
@@ -57,7 +59,9 @@ describe('safetensors byte layout', () => {
   });
 
   test('bad files give clear errors', () => {
-    const good = encodeSafetensors(new Map([['t', { shape: [4], data: new Float32Array([1, 2, 3, 4]) }]]));
+    const good = Buffer.from(
+      encodeSafetensors(new Map([['t', { shape: [4], data: new Float32Array([1, 2, 3, 4]) }]])),
+    );
     const bad = (buf: Buffer, pattern: RegExp) =>
       assert.throws(
         () => decodeSafetensors(buf, 'x.safetensors'),

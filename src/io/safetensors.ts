@@ -35,11 +35,11 @@ function dtypeOf(data: RawTensor['data']): SafeDtype {
 export function encodeSafetensors(
   tensors: ReadonlyMap<string, Omit<RawTensor, 'dtype'> & { dtype?: SafeDtype }>,
   metadata: Record<string, string> = {},
-): Buffer {
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header['__metadata__'] = metadata;
   let offset = 0;
-  const parts: Buffer[] = [];
+  const parts: Uint8Array[] = [];
   for (const [name, t] of tensors) {
     if (name === '__metadata__') throw new SafetensorsError('A tensor cannot be named "__metadata__"');
     const dtype = t.dtype ?? dtypeOf(t.data);
@@ -51,17 +51,25 @@ export function encodeSafetensors(
         `Tensor "${name}": shape [${t.shape}] needs ${n} values, got ${t.data.length}`,
       );
     }
-    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     parts.push(bytes);
     offset += bytes.length;
   }
-  let json = JSON.stringify(header);
+  let json = new TextEncoder().encode(JSON.stringify(header));
   // Pad with spaces so the data block starts 8-byte aligned (what Python's writer does).
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  return Buffer.concat([head, Buffer.from(json, 'utf8'), ...parts]);
+  const padded = new Uint8Array(json.length + ((8 - ((8 + json.length) % 8)) % 8)).fill(0x20);
+  padded.set(json);
+  json = padded;
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let at = 8 + json.length;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 export interface Decoded {
@@ -72,10 +80,10 @@ export interface Decoded {
 type Fail = (why: string) => never;
 
 /** The header's length from a file's first 8 bytes, checked against the limit and the file's size. */
-function headerLength(first8: Buffer, fileBytes: number, fail: Fail): number {
+function headerLength(first8: Uint8Array, fileBytes: number, fail: Fail): number {
   if (fileBytes < 8 || first8.length < 8)
     fail(`file is ${fileBytes} bytes, too short for a header (truncated?)`);
-  const n = first8.readBigUInt64LE(0);
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES))
     fail(`header length ${n} exceeds ${MAX_HEADER_BYTES} bytes (corrupt file?)`);
   const hlen = Number(n);
@@ -86,12 +94,12 @@ function headerLength(first8: Buffer, fileBytes: number, fail: Fail): number {
 
 /** The header's JSON object and its `__metadata__` (strings to strings). */
 function parseHeader(
-  json: Buffer,
+  json: Uint8Array,
   fail: Fail,
 ): { header: Record<string, unknown>; metadata: Record<string, string> } {
   let header: unknown;
   try {
-    header = JSON.parse(json.toString('utf8'));
+    header = JSON.parse(new TextDecoder().decode(json));
   } catch (e) {
     fail(`header is not valid JSON (${(e as Error).message})`);
   }
@@ -127,8 +135,8 @@ export function readSafetensorsMetadata(path: string): Record<string, string> {
   }
 }
 
-/** Parses and validates a safetensors buffer; `what` names the file in errors. */
-export function decodeSafetensors(buf: Buffer, what = 'safetensors data'): Decoded {
+/** Parses and validates safetensors bytes; `what` names the file in errors. */
+export function decodeSafetensors(buf: Uint8Array, what = 'safetensors data'): Decoded {
   const fail = (why: string): never => {
     throw new SafetensorsError(`Cannot read ${what}: ${why}`);
   };

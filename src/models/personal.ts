@@ -58,7 +58,8 @@ export function withoutProjection(G: ParamTree): ParamTree {
   return Object.fromEntries(Object.entries(G).filter(([k]) => k !== 'proj'));
 }
 
-export function savePersonalModel(path: string, m: PersonalModel): void {
+/** A personalised model as safetensors bytes (what `savePersonalModel` writes, the browser downloads). */
+export function encodePersonalModel(m: PersonalModel): Uint8Array {
   const tensors = new Map<string, RawTensor>();
   for (const [p, t] of flatten(m.G))
     tensors.set(`G.${p}`, { dtype: 'F32', shape: [...t.shape], data: Float32Array.from(t.dataSync()) });
@@ -71,21 +72,33 @@ export function savePersonalModel(path: string, m: PersonalModel): void {
     T: String(m.frames),
   };
   for (const [k, v] of Object.entries(m.info)) if (v !== undefined) meta[k] = String(v);
-  writeFileAtomic(path, encodeSafetensors(tensors, meta));
+  return encodeSafetensors(tensors, meta);
+}
+
+export function savePersonalModel(path: string, m: PersonalModel): void {
+  writeFileAtomic(path, encodePersonalModel(m));
 }
 
 /** Reads and checks a personalised model file; errors name the file and what to do. */
 export function loadPersonalModel(path: string): PersonalModel {
+  if (!existsSync(path))
+    throw new ModelFileError(
+      `Cannot load personalised model "${path}": no such file. Pass the file talking-heads fine-tune wrote (-o).`,
+    );
+  return decodePersonalModel(readFileSync(path), path);
+}
+
+/** Checks and loads a personalised model from its bytes; `what` names it in errors. */
+export function decodePersonalModel(bytes: Uint8Array, what: string): PersonalModel {
   const fail: (why: string, fix?: string) => never = (
     why,
     fix = 'Make it again with talking-heads fine-tune',
   ) => {
-    throw new ModelFileError(`Cannot load personalised model "${path}": ${why}. ${fix}.`);
+    throw new ModelFileError(`Cannot load personalised model "${what}": ${why}. ${fix}.`);
   };
-  if (!existsSync(path)) fail('no such file', 'Pass the file talking-heads fine-tune wrote (-o)');
   let decoded;
   try {
-    decoded = decodeSafetensors(readFileSync(path), path);
+    decoded = decodeSafetensors(bytes, what);
   } catch (e) {
     if (e instanceof SafetensorsError) fail(`it is corrupt or truncated (${e.message})`);
     throw e;

@@ -13,7 +13,7 @@
  * adversarial update (adversarial.ts); the run folder is the shared run object (run.ts).
  */
 import { z } from 'zod';
-import { grid, toRgb8, type RgbImage } from '../data/png.js';
+import { grid, toRgb8, type RgbImage } from '../data/image.js';
 import { toUnit } from '../data/episodes.js';
 import type { FewShotFrames } from '../data/fewshot.js';
 import { rasterizeLandmarks } from '../data/landmarks.js';
@@ -127,6 +127,8 @@ export interface Personalised {
 export interface FineTuneHooks {
   onStart?: (total: number) => void;
   onStep?: (step: number, total: number, m: StepMetrics) => void;
+  /** asked after each step: true stops early with the model so far (the browser's cancel button) */
+  shouldStop?: () => boolean | Promise<boolean>;
 }
 
 /** Normalised weights of a meta-trained model (power iteration without update), for inference. */
@@ -275,7 +277,7 @@ export async function personalise(
         guard.check(step);
         run?.metrics(step, m);
         hooks.onStep?.(step, total, m);
-        if (run && (await run.shouldStop())) {
+        if ((run && (await run.shouldStop())) || (await hooks.shouldStop?.())) {
           stopped = 'interrupted';
           break;
         }

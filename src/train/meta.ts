@@ -9,76 +9,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
 import { Dataset, manifestHash } from '../data/dataset.js';
 import { EpisodeSampler, splitByIdentity, type EpisodeBatch } from '../data/episodes.js';
 import { grid, toRgb8, type RgbImage } from '../data/png.js';
 import { initEngine, type EngineInfo } from '../engine/backend.js';
 import { tf } from '../engine/tf.js';
 import { countParams, disposeTree, type ParamTree } from '../models/params.js';
-import { checkNetConfig, NetConfigSchema, preset, PRESETS } from '../models/presets.js';
+import { PRESETS } from '../models/presets.js';
 import { listCheckpoints, matchTree, type LoadedCheckpoint } from './checkpoint.js';
-import { PAPER_WEIGHTS } from './losses.js';
 import { MemoryGuard, nonFinite } from './loop.js';
-import { initMetaParams, MetaTrainer, PAPER_OPTIM, type MetaBatch, type MetaMetrics } from './meta_step.js';
+import { initMetaParams, MetaTrainer, type MetaBatch, type MetaMetrics } from './meta_step.js';
 import { disposeModel, loadMetaModel } from './model.js';
 import { Run } from './run.js';
+import { MetaConfigSchema, netConfigOf, type MetaConfig } from './config.js';
 
-export const MetaConfigSchema = z
-  .object({
-    data: z.string().min(1),
-    preset: z.string().default('small'),
-    /** overrides of the preset's network config */
-    net: NetConfigSchema.partial().default({}),
-    variant: z.enum(['ft', 'ff']).default('ft'),
-    k: z.number().int().min(1).default(8),
-    batch: z.number().int().min(1).default(2),
-    steps: z.number().int().min(1).default(1000),
-    seed: z.number().int().min(0).default(0),
-    /** fraction of identities held out for few-shot evaluation (never trained on) */
-    holdout: z.number().min(0).max(0.9).default(0.1),
-    lrEG: z.number().positive().default(PAPER_OPTIM.lrEG),
-    lrD: z.number().positive().default(PAPER_OPTIM.lrD),
-    beta1: z.number().min(0).max(1).default(PAPER_OPTIM.beta1),
-    beta2: z.number().min(0).max(1).default(PAPER_OPTIM.beta2),
-    dSteps: z.number().int().min(1).default(PAPER_OPTIM.dSteps),
-    /**
-     * Content-first warm-up (not in the paper): the weights of L_ADV (adv, fm) and L_MCH are 0 for
-     * the first `advWarmup` steps and ramp linearly to full over the next `advWarmup`. 0 = the
-     * paper's schedule. Short CPU runs need it: from step 1 the realism and feature-matching
-     * gradients swamp pixel L1, and L_MCH pulls every embedding towards D's random columns until
-     * E's ReLU dies (docs/meta-learning-cpu.md).
-     */
-    advWarmup: z.number().int().min(0).default(0),
-    weights: z
-      .object({
-        pixel: z.number().min(0).default(PAPER_WEIGHTS.pixel),
-        identity: z.number().min(0).default(PAPER_WEIGHTS.identity),
-        perceptual: z.number().min(0).default(PAPER_WEIGHTS.perceptual),
-        adv: z.number().min(0).default(PAPER_WEIGHTS.adv),
-        fm: z.number().min(0).default(PAPER_WEIGHTS.fm),
-        mch: z.number().min(0).default(PAPER_WEIGHTS.mch),
-      })
-      .default(PAPER_WEIGHTS),
-    /** user-supplied safetensors weights of the paper's content networks (torchvision names) */
-    vgg19: z.string().optional(),
-    vggface: z.string().optional(),
-    /**
-     * Start from a meta-trained model's weights (a shipped model's name, a model file, a run or a
-     * checkpoint) instead of random ones, with a fresh optimizer: how training continues across
-     * machines from the shipped model, whose file holds no optimizer state. Same preset and data.
-     */
-    init: z.string().optional(),
-    out: z.string().default('runs'),
-    backend: z.string().optional(),
-    threads: z.number().int().positive().optional(),
-    logEvery: z.number().int().min(1).default(10),
-    sampleEvery: z.number().int().min(1).default(200),
-    checkpointEvery: z.number().int().min(1).default(500),
-    keepCheckpoints: z.number().int().min(1).default(3),
-  })
-  .strict();
-export type MetaConfig = z.infer<typeof MetaConfigSchema>;
+export { MetaConfigSchema, netConfigOf, type MetaConfig };
 
 /** Reads a JSON or YAML config file, overlays flags, validates; errors name the bad key. */
 export function resolveMetaConfig(file: string | undefined, flags: Record<string, unknown>): MetaConfig {
@@ -113,10 +58,6 @@ export function resolveMetaConfig(file: string | undefined, flags: Record<string
 export function advScale(step: number, warmup: number): number {
   if (warmup <= 0) return 1;
   return Math.min(1, Math.max(0, (step - warmup) / warmup));
-}
-
-export function netConfigOf(c: MetaConfig) {
-  return checkNetConfig({ ...preset(c.preset), ...c.net });
 }
 
 export interface MetaRunResult {

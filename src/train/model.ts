@@ -10,48 +10,21 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { fileURLToPath } from 'node:url';
-import { disposeTree, type ParamTree } from '../models/params.js';
-import type { NetConfig } from '../models/presets.js';
+import { disposeTree } from '../models/params.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { encodeSafetensors, readSafetensorsMetadata, SafetensorsError } from '../io/safetensors.js';
 import {
-  decodeSafetensors,
-  encodeSafetensors,
-  readSafetensorsMetadata,
-  SafetensorsError,
-  type Decoded,
-} from '../io/safetensors.js';
-import {
-  CHECKPOINT_FORMAT,
-  CHECKPOINT_VERSION,
   CheckpointError,
   latestCheckpoint,
   loadCheckpoint,
-  matchTree,
   toRaw,
-  treesOf,
   type LoadedCheckpoint,
 } from './checkpoint.js';
-import { MetaConfigSchema, netConfigOf, type MetaConfig } from './meta.js';
-import { initMetaParams } from './meta_step.js';
+import { MetaConfigSchema, netConfigOf } from './config.js';
 import { Run } from './run.js';
+import { decodeModelFile, metaModelOf, MODEL_FORMAT, MODEL_VERSION, type MetaModel } from './model_file.js';
 
-export interface MetaModel {
-  /** where it came from: the model file or checkpoint folder */
-  source: string;
-  /** SHA-256 of the checkpoint's tensors: names this exact model in what is made from it */
-  hash: string;
-  step: number;
-  /** columns of D's W (training videos) */
-  columns: number;
-  config: MetaConfig;
-  net: NetConfig;
-  /** raw weights {E, G, D} (spectral norm not applied) and the power-iteration vectors */
-  params: ParamTree;
-  sn: ParamTree;
-}
-
-export const MODEL_FORMAT = 'neural-talking-heads/model';
-export const MODEL_VERSION = 1;
+export { MODEL_FORMAT, MODEL_VERSION, type MetaModel };
 
 /**
  * A meta-trained model as one file: its weights and spectral-norm vectors (no optimizer state) and,
@@ -71,46 +44,7 @@ export function saveModelFile(m: MetaModel, path: string): void {
 
 function loadModelFile(path: string): LoadedCheckpoint {
   const bytes = readFileSync(path);
-  const fail = (why: string): never => {
-    throw new CheckpointError(`Cannot load model "${path}": ${why}`);
-  };
-  let decoded: Decoded;
-  try {
-    decoded = decodeSafetensors(bytes, path);
-  } catch (e) {
-    if (e instanceof SafetensorsError) return fail(`it is corrupt or truncated (${e.message})`);
-    throw e;
-  }
-  const md = decoded.metadata;
-  if (md['format'] !== MODEL_FORMAT)
-    fail(
-      md['format'] === 'neural-talking-heads/personal'
-        ? 'it is a personalised model (fine-tune output): animate it with talking-heads animate --model'
-        : `it is not a meta-trained model file (format "${md['format'] ?? 'none'}"); pass a model .safetensors, a run folder or a checkpoint folder`,
-    );
-  if (md['version'] !== String(MODEL_VERSION))
-    fail(`format version ${md['version']}, this build reads version ${MODEL_VERSION}`);
-  let config: unknown;
-  try {
-    config = JSON.parse(md['config'] ?? '');
-  } catch {
-    fail('its config is not valid JSON');
-  }
-  return {
-    dir: path,
-    meta: {
-      format: CHECKPOINT_FORMAT,
-      version: CHECKPOINT_VERSION,
-      step: Number(md['step'] ?? 0),
-      created: '',
-      config,
-      state: { columns: Array.from({ length: Number(md['columns'] ?? 1) }, (_, i) => i) },
-      dataManifestHash: null,
-      tensorsSha256: createHash('sha256').update(bytes).digest('hex'),
-      tensorsBytes: bytes.length,
-    },
-    trees: treesOf(decoded),
-  };
+  return decodeModelFile(bytes, path, createHash('sha256').update(bytes).digest('hex'));
 }
 
 /**
@@ -225,46 +159,7 @@ function loadFrom(nameOrPath: string): LoadedCheckpoint {
 
 /** Loads and checks a meta-trained model. Call after the engine is initialised; dispose with `disposeModel`. */
 export function loadMetaModel(path: string): MetaModel {
-  const ck = loadFrom(path);
-  try {
-    const parsed = MetaConfigSchema.safeParse(ck.meta.config);
-    if (!parsed.success)
-      throw new CheckpointError(
-        `Model "${ck.dir}" is not a meta-learning checkpoint (its config does not match this version: ${parsed.error.issues[0]?.message})`,
-      );
-    const config = parsed.data;
-    let net: NetConfig;
-    try {
-      net = netConfigOf(config);
-    } catch (e) {
-      throw new CheckpointError(`Model "${ck.dir}": ${(e as Error).message}`);
-    }
-    const columns = (ck.meta.state['columns'] as unknown[] | undefined)?.length ?? 1;
-    // Shapes to check against: a freshly initialised model of the same preset (then freed).
-    const ref = initMetaParams(net, columns, 0);
-    try {
-      const what = `model "${ck.dir}" (preset ${config.preset})`;
-      matchTree(ck.trees['params'], ref.params, what);
-      matchTree(ck.trees['sn'], ref.sn, `${what} (spectral norm)`);
-    } finally {
-      disposeTree(ref.params);
-      disposeTree(ref.sn);
-    }
-    for (const [k, t] of Object.entries(ck.trees)) if (k !== 'params' && k !== 'sn') disposeTree(t);
-    return {
-      source: ck.dir,
-      hash: ck.meta.tensorsSha256,
-      step: ck.meta.step,
-      columns,
-      config,
-      net,
-      params: ck.trees['params']!,
-      sn: ck.trees['sn']!,
-    };
-  } catch (e) {
-    for (const t of Object.values(ck.trees)) disposeTree(t);
-    throw e;
-  }
+  return metaModelOf(loadFrom(path));
 }
 
 export function disposeModel(m: Pick<MetaModel, 'params' | 'sn'>): void {
