@@ -3,7 +3,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'vendor/', 'node_modules/', 'runs/', 'build/'] },
+  { ignores: ['**/dist/', 'vendor/', 'node_modules/', 'runs/', 'build/'] },
   eslint.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -1,11 +1,11 @@
 // The folders of src/ are layers, each with one job: a file may import its own folder and the ones
-// below it, never one above (style.md). io < engine < data < models < train < animate < eval < demo < cli.
+// below it, never one above (style.md). io < engine < data < models < train < animate < eval < demo < serve < cli.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 
-const ORDER = ['io', 'engine', 'data', 'models', 'train', 'animate', 'eval', 'demo', 'cli'];
+const ORDER = ['io', 'engine', 'data', 'models', 'train', 'animate', 'eval', 'demo', 'serve', 'cli'];
 const SRC = resolve('src');
 
 function files(dir: string): string[] {

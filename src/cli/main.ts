@@ -16,6 +16,7 @@ import { addModels } from './models.js';
 import { EXIT_STATUSES } from './options.js';
 import { addPreprocess } from './preprocess.js';
 import { addRankDrivers } from './rank.js';
+import { addServe } from './serve.js';
 import { addShow } from './show.js';
 import { addSynth } from './synth.js';
 import { addUserStudy } from './user_study.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   addEvaluate(program);
   addUserStudy(program);
   addRankDrivers(program);
+  addServe(program);
   return program;
 }
 export async function main(argv: string[]): Promise<void> {
