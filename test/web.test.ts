@@ -13,7 +13,7 @@ import { wideClip } from '../src/data/synthetic/clips.js';
 import { encodeY4m } from '../src/data/y4m.js';
 import { initEngine } from '../src/engine/backend.js';
 import { disposePersonal, loadPersonalModel } from '../src/models/personal.js';
-import { chromiumMissing, launchChromium } from '../src/serve/chromium.js';
+import { appStats, chromiumMissing, launchChromium, waitForApp } from '../src/serve/chromium.js';
 import { resolveStatic, serve, WEB_DIST } from '../src/serve/server.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -52,22 +52,8 @@ const std = (a: number[]) => {
   return Math.sqrt(a.reduce((s, v) => s + (v - m) ** 2, 0) / a.length);
 };
 
-interface Stats {
-  ready: boolean;
-  backend: string;
-  personMode: string;
-  personSteps: number;
-  outputFrames: number;
-  faceMisses: number;
-  errors: string[];
-}
-const stats = (page: Page) => page.evaluate('window.talkingHeads.stats') as Promise<Stats>;
-const waitFor = (page: Page, what: string, timeout = 120_000) =>
-  page.waitForFunction(
-    `(() => { const s = window.talkingHeads.stats; if (s.errors.length) throw new Error(s.errors.join('; ')); return ${what}; })()`,
-    null,
-    { timeout, polling: 100 },
-  );
+const stats = appStats;
+const waitFor = waitForApp;
 
 describe('the browser app in chromium', { skip }, () => {
   let browser: Browser;

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
 export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
@@ -42,3 +42,28 @@ export async function launchChromium(o: { camera?: string } = {}): Promise<Brows
     );
   return chromium.launch({ executablePath: CHROMIUM, args });
 }
+
+/** What the app's page exposes as window.talkingHeads.stats (web/src/app.ts). */
+export interface AppStats {
+  ready: boolean;
+  backend: string;
+  threads: number;
+  personMode: string;
+  personSteps: number;
+  outputFrames: number;
+  faceMisses: number;
+  fps: number;
+  lastMs: { track: number; generate: number };
+  errors: string[];
+}
+
+/** The app page's stats (page code as strings: this program is typed for Node, not the DOM). */
+export const appStats = (page: Page) => page.evaluate('window.talkingHeads.stats') as Promise<AppStats>;
+
+/** Waits until `condition` (a JS expression over `s`, the stats) holds; an error the page shows fails it. */
+export const waitForApp = (page: Page, condition: string, timeout = 120_000) =>
+  page.waitForFunction(
+    `(() => { const s = window.talkingHeads.stats; if (s.errors.length) throw new Error(s.errors.join('; ')); return ${condition}; })()`,
+    null,
+    { timeout, polling: 100 },
+  );

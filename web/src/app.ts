@@ -264,7 +264,6 @@ let driving: 'camera' | 'clip' | null = null;
 let clip: { width: number; height: number; fps: number; frames: Uint8Array[] } | null = null;
 let clipStart = 0;
 let seq = 0;
-let lastShown = 0;
 let inFlight = 0;
 const arrivals: number[] = [];
 let resolution = 0;
@@ -300,6 +299,33 @@ function pump(): void {
   }
 }
 
+/**
+ * Finished frames by sequence number (null: no face in that driver frame), shown strictly in order:
+ * two render workers finish out of order now and then, and a frame dropped for being late would be
+ * a generator call wasted.
+ */
+const finished = new Map<number, Uint8Array | null>();
+let showNext = 1;
+
+function show(): void {
+  while (finished.has(showNext)) {
+    const rgb = finished.get(showNext)!;
+    finished.delete(showNext++);
+    if (!rgb) {
+      stats.faceMisses++;
+      ui.fps.textContent = 'no face in the driver frame';
+      continue;
+    }
+    const now = performance.now();
+    arrivals.push(now);
+    while (arrivals.length && arrivals[0]! < now - 1000) arrivals.shift();
+    stats.fps = arrivals.length;
+    stats.outputFrames++;
+    drawRgb(ui.output, rgb, resolution, resolution);
+    ui.fps.textContent = `${stats.fps} frames/s`;
+  }
+}
+
 /** Landmarks waiting for a render worker (the engine works one frame ahead of them). */
 const waiting: { seq: number; landmarks: Float32Array }[] = [];
 
@@ -308,9 +334,9 @@ function target(n: number, landmarks: Float32Array | null, ms: number): void {
   stats.lastMs.track = ms;
   if (!driving || !landmarks) {
     inFlight--;
-    if (driving) {
-      stats.faceMisses++;
-      ui.fps.textContent = 'no face in the driver frame';
+    if (driving && n >= showNext) {
+      finished.set(n, null);
+      show();
     }
     pump();
     return;
@@ -343,15 +369,9 @@ function fromRenderer(r: Renderer, m: FromRender): void {
       r.busy = false;
       inFlight--;
       stats.lastMs.generate = m.ms;
-      if (driving && m.seq > lastShown) {
-        lastShown = m.seq;
-        const now = performance.now();
-        arrivals.push(now);
-        while (arrivals.length && arrivals[0]! < now - 1000) arrivals.shift();
-        stats.fps = arrivals.length;
-        stats.outputFrames++;
-        drawRgb(ui.output, m.rgb, resolution, resolution);
-        ui.fps.textContent = `${stats.fps} frames/s`;
+      if (driving && m.seq >= showNext) {
+        finished.set(m.seq, m.rgb);
+        show();
       }
       dispatch();
       pump();
@@ -360,6 +380,7 @@ function fromRenderer(r: Renderer, m: FromRender): void {
     case 'error':
       r.busy = false;
       inFlight--;
+      stopDriving();
       showError(`render: ${m.message}`);
       break;
   }
@@ -382,7 +403,8 @@ async function startDriving(source: 'camera' | 'clip'): Promise<void> {
   driving = source;
   clipStart = performance.now();
   arrivals.length = 0;
-  lastShown = seq;
+  showNext = seq + 1;
+  finished.clear();
   ui.driveStop.disabled = false;
   ui.record.disabled = false;
   pump();
@@ -565,4 +587,5 @@ ui.drop.ondrop = (e) => {
 };
 
 busy(true);
-send({ type: 'init', backend: new URLSearchParams(location.search).get('backend') });
+const params = new URLSearchParams(location.search);
+send({ type: 'init', backend: params.get('backend'), model: params.get('model') });

@@ -8,7 +8,8 @@ export interface Pixels {
 }
 
 export type ToWorker =
-  | { type: 'init'; backend: string | null }
+  /** model: a shipped model's name (the page's ?model=), null for the default */
+  | { type: 'init'; backend: string | null; model: string | null }
   | { type: 'photos'; photos: (Pixels & { name: string })[] }
   | { type: 'finetune'; epochs: number }
   | { type: 'cancel' }

@@ -23,8 +23,8 @@ import { startBackend } from './backend.js';
 import { fetchFaceModels } from './shims/tools.js';
 import type { FromWorker, Pixels, ToWorker } from './protocol.js';
 
-/** The shipped model the page loads (served from the package's models/ folder). */
-const MODEL = 'small-64px-ff';
+/** The shipped model the page loads by default (served from the package's models/ folder). */
+const DEFAULT_MODEL = 'small-64px-ff';
 /** face-api models: the detector, landmarks, and fine-tuning's content networks (identity, MobileNet) */
 const FACE_MODELS = ['ssd_mobilenetv1_model', 'face_landmark_68_model', 'face_recognition_model'];
 /** display size of the photo crops */
@@ -53,14 +53,16 @@ let person: PersonalModel | null = null;
 let cancelled = false;
 let clip: Clip | null = null;
 
-async function init(wanted: string | null): Promise<void> {
+async function init(wanted: string | null, model: string | null): Promise<void> {
+  const name = model ?? DEFAULT_MODEL;
+  if (!/^[\w.-]+$/.test(name)) throw new Error(`No shipped model is called "${name}"`);
   const t0 = performance.now();
   status('starting the engine…');
   const { name: backend, threads, simd } = await startBackend(wanted);
   status(`loading the model and face networks (${backend})…`);
   const [bytes] = await Promise.all([
-    fetch(`/models/${MODEL}.safetensors`).then(async (r) => {
-      if (!r.ok) throw new Error(`Cannot fetch the model ${MODEL}: HTTP ${r.status}`);
+    fetch(`/models/${name}.safetensors`).then(async (r) => {
+      if (!r.ok) throw new Error(`Cannot fetch the model ${name}: HTTP ${r.status}`);
       return new Uint8Array(await r.arrayBuffer());
     }),
     fetchFaceModels(FACE_MODELS),
@@ -68,7 +70,7 @@ async function init(wanted: string | null): Promise<void> {
   const sha = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)), (b) =>
     b.toString(16).padStart(2, '0'),
   ).join('');
-  meta = metaModelOf(decodeModelFile(bytes, `${MODEL}.safetensors`, sha));
+  meta = metaModelOf(decodeModelFile(bytes, `${name}.safetensors`, sha));
   const api = faceapi as unknown as FaceApi & {
     nets: { ssdMobilenetv1: { loadFromUri(url: string): Promise<void> } };
   };
@@ -102,7 +104,7 @@ async function init(wanted: string | null): Promise<void> {
       threads,
       simd,
       crossOriginIsolated: self.crossOriginIsolated,
-      model: MODEL,
+      model: name,
       preset: meta.config.preset,
       resolution: meta.net.resolution,
       loadMs: performance.now() - t0,
@@ -329,7 +331,7 @@ async function drive(m: Extract<ToWorker, { type: 'drive' }>): Promise<void> {
 async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'init':
-      return init(m.backend);
+      return init(m.backend, m.model);
     case 'photos':
       return photos(m.photos);
     case 'finetune':
