@@ -1,9 +1,9 @@
 /**
- * The engine worker: everything that computes runs here, off the page's thread, with the library of
- * src/ as the CLI uses it: face-api's detector with our landmark net and tracker (data/faces.ts,
- * data/track.ts), photo crops (data/fewshot.ts), the few-shot model and fine-tuning
- * (train/finetune.ts), retargeting (animate/retarget.ts) and rendering (animate/animate.ts).
- * Only the I/O differs: the model and face-api's weights are fetched from the page's server.
+ * The engine worker: all the computing but G' (render_worker.ts), off the page's thread, with the
+ * library of src/ as the CLI uses it: face-api's detector with our landmark net and tracker
+ * (data/faces.ts, data/track.ts), photo crops (data/fewshot.ts), the few-shot model and fine-tuning
+ * (train/finetune.ts) and retargeting (animate/retarget.ts). Only the I/O differs: the model and
+ * face-api's weights are fetched from the page's server.
  */
 import './wasm_setup.js';
 import * as faceapi from '@vladmandic/face-api/dist/face-api.esm-nobundle.js';
