@@ -134,6 +134,28 @@ describe('preprocess', () => {
     }
   });
 
+  test('shards: the same inputs as 1 shard and as 3 shards give the same videos and frames', async () => {
+    const input = tempDir();
+    const photos = ['sample1.jpg', 'sample2.jpg', 'sample4.jpg', 'sample5.jpg', 'sample6.jpg'];
+    for (const f of photos) cpSync(join(DEMO, f), join(input, f));
+    const whole = join(tempDir(), 'ds');
+    await preprocess({ input, out: whole, resolution: 32 });
+    const parts = [0, 1, 2].map(() => join(tempDir(), 'ds'));
+    for (const [index, out] of parts.entries())
+      await preprocess({ input, out, resolution: 32, shard: { index, count: 3 } });
+    const a = Dataset.open(whole);
+    const shards = parts.map((d) => Dataset.open(d));
+    const ids = shards.flatMap((d) => d.videos.map((v) => v.id));
+    assert.deepEqual([...ids].sort(), a.videos.map((v) => v.id).sort(), 'each video in exactly one shard');
+    assert.ok(shards.filter((d) => d.numVideos > 0).length >= 2, 'the inputs are spread over the shards');
+    for (const d of shards)
+      for (let v = 0; v < d.numVideos; v++) {
+        const w = a.videos.findIndex((x) => x.id === d.video(v).id);
+        assert.deepEqual(d.readFrames(v, 0, d.video(v).frames), a.readFrames(w, 0, a.video(w).frames));
+        assert.deepEqual(d.landmarks(v), a.landmarks(w));
+      }
+  });
+
   test('video: synthetic talking head through mp4 -> frames, tracking, crops; corrupt files are reported', async () => {
     const input = tempDir();
     const r = new HeadRenderer(3, 2);

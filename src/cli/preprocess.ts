@@ -6,6 +6,7 @@ import { contactSheet } from '../data/contact_sheet.js';
 import { Dataset } from '../data/dataset.js';
 import { writePng } from '../data/png.js';
 import { DEFAULT_PREPROCESS, findUnits, preprocess, type PreprocessOptions } from '../data/preprocess.js';
+import { parseShard, shardFromEnv } from '../data/shard.js';
 import { probe } from '../data/video.js';
 import { initEngine } from '../engine/backend.js';
 import { backendOption, EXIT_STATUSES, intArg } from './options.js';
@@ -69,6 +70,10 @@ export function addPreprocess(program: Command): void {
     .option('--crop-scale <x>', 'crop side / landmark box side', Number, 1.8)
     .option('--resume', 'skip videos already in the output dataset')
     .option('--workers <n>', 'files processed in parallel (default: one per core, at most 4)', intArg(1, 64))
+    .option(
+      '--shard <I/N>',
+      'only shard I of N of the inputs (0-based, by a hash of each path; default: from MPI, Slurm array or TALKING_HEADS_SHARDS + JOB_COMPLETION_INDEX)',
+    )
     .addHelpText('after', `\n${EXIT_STATUSES}`)
     .action(async (input: string, o) => {
       if (!(o.fps > 0)) throw new InvalidArgumentError(`--fps must be positive, got ${o.fps}`);
@@ -85,6 +90,7 @@ export function addPreprocess(program: Command): void {
         minConfidence: o.minConfidence,
         crop: { scale: o.cropScale, shiftUp: 0.1 },
         resume: Boolean(o.resume),
+        shard: o.shard ? parseShard(o.shard) : shardFromEnv(),
         workers: o.workers ?? Math.min(4, availableParallelism()),
       });
     });

@@ -24,6 +24,7 @@ import {
   type Square,
 } from './crop.js';
 import { DatasetWriter } from './dataset.js';
+import { inShard, type Shard } from './shard.js';
 import { runOrdered, startWorker } from '../engine/workers.js';
 import { FaceDetector, type Detector } from './faces.js';
 import {
@@ -66,6 +67,8 @@ export interface PreprocessOptions {
   maxSize: number;
   crop: CropOptions;
   resume: boolean;
+  /** only this shard of the inputs (shard.ts); null: all of them */
+  shard: Shard | null;
 }
 
 export const DEFAULT_PREPROCESS: Omit<PreprocessOptions, 'input' | 'out'> = {
@@ -77,6 +80,7 @@ export const DEFAULT_PREPROCESS: Omit<PreprocessOptions, 'input' | 'out'> = {
   maxSize: 1280,
   crop: DEFAULT_CROP,
   resume: false,
+  shard: null,
 };
 
 export interface Unit {
@@ -331,13 +335,15 @@ export async function preprocess(
 ): Promise<PreprocessResult> {
   const started = performance.now();
   const o: PreprocessOptions = { ...DEFAULT_PREPROCESS, ...opts };
-  const units = findUnits(o.input);
-  if (units.length === 0) throw new Error(`No videos or photos found under "${o.input}"`);
+  const all = findUnits(o.input);
+  if (all.length === 0) throw new Error(`No videos or photos found under "${o.input}"`);
+  const shard = o.shard;
+  const units = shard ? all.filter((u) => inShard(u.id, shard)) : all;
   const writer = new DatasetWriter(
     o.out,
     {
       resolution: o.resolution,
-      source: `preprocess of ${o.input}`,
+      source: `preprocess of ${o.input}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}`,
       landmarkSource: `@vladmandic/face-api 68-point landmark net (SSD MobileNet v1 detector every ${DEFAULT_TRACK.detectEvery} frames, appearance tracking between, One Euro smoothing)`,
       info: { fps: o.fps, crop: o.crop, minConfidence: o.minConfidence },
     },
