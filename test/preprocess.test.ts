@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { cropResize, landmarksInCrop, squareFor } from '../src/data/crop.js';
-import { Dataset } from '../src/data/dataset.js';
+import { Dataset, mergeDatasets } from '../src/data/dataset.js';
 import { detectFaces, FaceDetector } from '../src/data/faces.js';
 import { encodePng } from '../src/data/png.js';
 import { findUnits, preprocess } from '../src/data/preprocess.js';
@@ -154,6 +154,17 @@ describe('preprocess', () => {
         assert.deepEqual(d.readFrames(v, 0, d.video(v).frames), a.readFrames(w, 0, a.video(w).frames));
         assert.deepEqual(d.landmarks(v), a.landmarks(w));
       }
+    // merged, the shards read as the whole (no frames copied); a video in two parts is refused
+    const merged = mergeDatasets(join(tempDir(), 'merged'), parts);
+    assert.deepEqual(merged.videos.map((v) => v.id).sort(), a.videos.map((v) => v.id).sort());
+    for (let v = 0; v < merged.numVideos; v++) {
+      const w = a.videos.findIndex((x) => x.id === merged.video(v).id);
+      assert.deepEqual(merged.readFrames(v, 0), a.readFrames(w, 0));
+      assert.deepEqual(merged.landmarks(v), a.landmarks(w));
+    }
+    merged.validate();
+    const nonEmpty = parts[shards.findIndex((d) => d.numVideos > 0)]!;
+    assert.throws(() => mergeDatasets(join(tempDir(), 'twice'), [whole, nonEmpty]), /is in both/);
   });
 
   test('video: synthetic talking head through mp4 -> frames, tracking, crops; corrupt files are reported', async () => {

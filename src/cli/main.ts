@@ -12,6 +12,7 @@ import { addDemo } from './demo.js';
 import { addDoctor } from './doctor.js';
 import { addFineTune } from './finetune.js';
 import { addMetaTrain } from './meta.js';
+import { addMerge } from './merge.js';
 import { addModels } from './models.js';
 import { EXIT_STATUSES } from './options.js';
 import { addPreprocess } from './preprocess.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   addDemo(program);
   addSynth(program);
   addPreprocess(program);
+  addMerge(program);
   addShow(program);
   addMetaTrain(program);
   addFineTune(program);

@@ -8,6 +8,10 @@
  *
  * Videos are written to temporary files and renamed when complete; the manifest is rewritten
  * atomically after each video, so an interrupted writer leaves a valid dataset of finished videos.
+ *
+ * A merged dataset (`mergeDatasets`, `talking-heads merge`) is a manifest whose videos name the
+ * folder that holds their files (`dir`, relative to it): shards preprocessed apart read as one
+ * dataset without copying a frame.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -22,7 +26,7 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../io/atomic.js';
 import { NUM_LANDMARKS } from './landmarks.js';
@@ -41,6 +45,8 @@ const VideoEntry = z.object({
   frames: z.number().int().positive(),
   /** file stem under videos/ */
   file: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+  /** the dataset folder holding videos/<file>.*, relative to this one (merged datasets); absent: this */
+  dir: z.string().min(1).optional(),
   source: z.string().optional(),
 });
 export type VideoEntry = z.infer<typeof VideoEntry>;
@@ -129,9 +135,10 @@ export class Dataset {
 
   private paths(i: number): { frames: string; landmarks: string } {
     const v = this.video(i);
+    const base = v.dir ? join(this.dir, v.dir) : this.dir;
     return {
-      frames: join(this.dir, 'videos', `${v.file}.frames`),
-      landmarks: join(this.dir, 'videos', `${v.file}.landmarks`),
+      frames: join(base, 'videos', `${v.file}.frames`),
+      landmarks: join(base, 'videos', `${v.file}.landmarks`),
     };
   }
 
@@ -401,4 +408,43 @@ export class DatasetWriter {
   private flush(): void {
     writeFileAtomic(join(this.dir, 'manifest.json'), JSON.stringify(this.manifest, null, 1) + '\n');
   }
+}
+
+/**
+ * Writes a dataset at `out` that reads the `parts` (dataset folders, e.g. preprocessing shards) as
+ * one, without copying frames: its manifest lists every part's videos with the folder that holds
+ * them. The parts must share the resolution; a video id in two parts is an error.
+ */
+export function mergeDatasets(out: string, parts: string[]): Dataset {
+  if (parts.length === 0) throw new DatasetError('merge: no datasets given');
+  const manifests = parts.map((d) => ({ dir: d, m: Dataset.open(d).manifest }));
+  const res = manifests[0]!.m.resolution;
+  const seen = new Map<string, string>();
+  const videos: VideoEntry[] = [];
+  for (const { dir, m } of manifests) {
+    if (m.resolution !== res)
+      throw new DatasetError(`merge: "${dir}" is ${m.resolution}px, "${parts[0]}" is ${res}px`);
+    for (const v of m.videos) {
+      const other = seen.get(v.id);
+      if (other) throw new DatasetError(`merge: video "${v.id}" is in both "${other}" and "${dir}"`);
+      seen.set(v.id, dir);
+      const holder = relative(resolve(out), resolve(dir, v.dir ?? '.')) || '.';
+      videos.push({ ...v, dir: holder });
+    }
+  }
+  mkdirSync(out, { recursive: true });
+  if (existsSync(join(out, 'videos')))
+    throw new DatasetError(`merge: "${out}" holds videos of its own; merge into a new folder`);
+  const manifest: Manifest = {
+    format: DATASET_FORMAT,
+    version: DATASET_VERSION,
+    resolution: res,
+    source: `merge of ${parts.length}: ${manifests.map(({ m }) => m.source).join('; ')}`,
+    landmarkSource: [...new Set(manifests.map(({ m }) => m.landmarkSource))].join('; '),
+    created: new Date().toISOString(),
+    info: { parts: parts.map((d) => relative(resolve(out), resolve(d))) },
+    videos,
+  };
+  writeFileAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
+  return Dataset.open(out);
 }
