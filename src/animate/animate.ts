@@ -7,7 +7,7 @@
 import { paste, toRgb8, upscale, type RgbImage } from '../data/image.js';
 import { toUnit } from '../data/episodes.js';
 import { InputError } from '../data/fewshot.js';
-import { rasterizeLandmarks } from '../data/landmarks.js';
+import { rasterizeLandmarks, stackLandmarks } from '../data/landmarks.js';
 import { tf } from '../engine/tf.js';
 import { generator } from '../models/networks.js';
 import type { PersonalModel } from '../models/personal.js';
@@ -179,8 +179,7 @@ export async function animate(
   const startRetarget = () => {
     const withFace = held.filter((f) => f.landmarks);
     if (withFace.length === 0) return;
-    const all = new Float32Array(withFace.length * 136);
-    withFace.forEach((f, i) => all.set(f.landmarks!, i * 136));
+    const all = stackLandmarks(withFace.map((f) => f.landmarks!));
     retargeter = new Retargeter(targetNeutral, neutralShape(all, withFace.length));
   };
 

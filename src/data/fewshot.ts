@@ -9,6 +9,7 @@ import { basename, extname, join } from 'node:path';
 import { DEFAULT_CROP, cropResize, landmarksInCrop, squareFor, type Square } from './crop.js';
 import type { Dataset } from './dataset.js';
 import { fewShotSet } from './episodes.js';
+import { stackLandmarks } from './landmarks.js';
 import { detectFaces, WorkerFaceDetector, type DetectedFace, type Detector } from './faces.js';
 import { PHOTO_EXTENSIONS, trackFaces } from './preprocess.js';
 import { decodeFrames, probe } from './video.js';
@@ -66,10 +67,8 @@ export function gatherFrames(
 ): FewShotFrames {
   const fb = res * res * 3;
   const rgb = new Uint8Array(crops.length * fb);
-  const landmarks = new Float32Array(crops.length * 136);
   crops.forEach((c, i) => rgb.set(c, i * fb));
-  lms.forEach((l, i) => landmarks.set(l, i * 136));
-  return { rgb, landmarks, count: crops.length, resolution: res, source, indices };
+  return { rgb, landmarks: stackLandmarks(lms), count: crops.length, resolution: res, source, indices };
 }
 
 /**

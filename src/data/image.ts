@@ -9,6 +9,17 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
+/** RGBA pixels (a canvas's, a decoded PNG's) -> RGB, alpha dropped. */
+export function rgbFromRgba(rgba: ArrayLike<number>): Uint8Array {
+  const rgb = new Uint8Array((rgba.length / 4) * 3);
+  for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
+    rgb[j] = rgba[i]!;
+    rgb[j + 1] = rgba[i + 1]!;
+    rgb[j + 2] = rgba[i + 2]!;
+  }
+  return rgb;
+}
+
 /** [-1, 1] floats (HWC, 3 channels) -> uint8 RGB, clamped. */
 export function toRgb8(values: ArrayLike<number>, width: number, height: number): RgbImage {
   if (values.length !== width * height * 3) {

@@ -36,6 +36,13 @@ export function lineWidthFor(size: number): number {
 }
 
 /** Validates a landmark array: 136 finite numbers (x0, y0, x1, y1, ...). */
+/** Landmark sets (136 numbers each) one after another: [frames * 136], as tracks and neutralShape take them. */
+export function stackLandmarks(frames: readonly ArrayLike<number>[]): Float32Array {
+  const all = new Float32Array(frames.length * 2 * NUM_LANDMARKS);
+  frames.forEach((f, i) => all.set(f, i * 2 * NUM_LANDMARKS));
+  return all;
+}
+
 export function checkLandmarks(points: ArrayLike<number>, what = 'landmarks'): void {
   if (points.length !== NUM_LANDMARKS * 2) {
     throw new RangeError(

@@ -4,7 +4,7 @@
  */
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { RgbImage } from './image.js';
+import { rgbFromRgba, type RgbImage } from './image.js';
 
 export * from './image.js';
 
@@ -26,11 +26,5 @@ export function writePng(path: string, im: RgbImage): void {
 
 export function readPng(bytes: Buffer): RgbImage {
   const png = PNG.sync.read(bytes);
-  const data = new Uint8Array(png.width * png.height * 3);
-  for (let i = 0, j = 0; i < png.data.length; i += 4, j += 3) {
-    data[j] = png.data[i]!;
-    data[j + 1] = png.data[i + 1]!;
-    data[j + 2] = png.data[i + 2]!;
-  }
-  return { width: png.width, height: png.height, data };
+  return { width: png.width, height: png.height, data: rgbFromRgba(png.data) };
 }

@@ -17,7 +17,7 @@ import { openOutput, checkOutput } from '../animate/output.js';
 import { neutralShape, Retargeter } from '../animate/retarget.js';
 import { framesFromPhotos, InputError, type FaceChoice, type FewShotFrames } from '../data/fewshot.js';
 import { drawText, textWidth } from '../data/font.js';
-import { rasterizeLandmarks } from '../data/landmarks.js';
+import { rasterizeLandmarks, stackLandmarks } from '../data/landmarks.js';
 import { paste, upscale, writePng, type RgbImage } from '../data/png.js';
 import { renderVideo } from '../data/synthetic/worker.js';
 import {
@@ -110,9 +110,7 @@ async function videoDrive(
   }
   if (images.length === 0)
     throw new InputError(`Driver "${path}" has no frame with a face. Use a video where a face is visible.`);
-  const all = new Float32Array(lms.length * 136);
-  lms.forEach((l, i) => all.set(l, i * 136));
-  return { images, lms: all, fps: d.fps };
+  return { images, lms: stackLandmarks(lms), fps: d.fps };
 }
 
 /** Labelled composite of one time step: a header, then per drive driver | landmarks | FF | FT | real. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { initEngine } from '../engine/backend.js';
 import { Rng } from '../engine/rng.js';
+import { noiseImages } from '../../test/helpers/images.js';
 import { tf } from '../engine/tf.js';
 import { encodeSafetensors, type RawTensor } from '../io/safetensors.js';
 import { ARCFACE_FEATURES, ArcFace, iresnetShapes } from './arcface.js';
@@ -30,12 +31,7 @@ test('embeddings: [B, 512], finite, different for different faces; the input siz
   const net = ArcFace.random(50, 1);
   try {
     const before = tf.memory().numTensors;
-    const rng = new Rng(2);
-    const ims = [0, 1].map(() => ({
-      width: 64,
-      height: 64,
-      data: Uint8Array.from(rng.uniformArray(64 * 64 * 3, 0, 255)),
-    }));
+    const ims = noiseImages(2, 64, 2);
     const e = net.embed(ims);
     assert.equal(tf.memory().numTensors, before);
     assert.ok(e.length === 2 && e.every((x) => x.length === ARCFACE_FEATURES && x.every(Number.isFinite)));

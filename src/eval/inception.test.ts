@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { initEngine } from '../engine/backend.js';
 import { Rng } from '../engine/rng.js';
+import { noiseImages } from '../../test/helpers/images.js';
 import { tf } from '../engine/tf.js';
 import { encodeSafetensors, type RawTensor } from '../io/safetensors.js';
 import { INCEPTION_CONVS, INCEPTION_FEATURES, InceptionV3 } from './inception.js';
@@ -29,12 +30,7 @@ test('pool3 features: [B, 2048], finite, different for different images', () => 
   const net = InceptionV3.random(1);
   try {
     const before = tf.memory().numTensors;
-    const rng = new Rng(2);
-    const ims = [0, 1].map(() => ({
-      width: 64,
-      height: 64,
-      data: Uint8Array.from(rng.uniformArray(64 * 64 * 3, 0, 255)),
-    }));
+    const ims = noiseImages(2, 64, 2);
     const f = net.features(ims);
     assert.equal(tf.memory().numTensors, before);
     assert.equal(f.length, 2);

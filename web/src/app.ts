@@ -49,7 +49,6 @@ const stats = {
   ready: false,
   backend: '',
   threads: 0,
-  photosDone: 0,
   personMode: '' as string,
   personSteps: 0,
   outputFrames: 0,
@@ -516,7 +515,6 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       break;
     case 'faces':
       showFaces(m.accepted, m.rejected);
-      stats.photosDone++;
       break;
     case 'person': {
       stats.personMode = m.mode;

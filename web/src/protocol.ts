@@ -51,11 +51,10 @@ export type FromWorker =
       resolution: number;
       frames: Uint8Array[];
       steps: number;
-      l1: number;
       ms: number;
       stopped: string;
     }
-  | { type: 'progress'; step: number; total: number; loss: number }
+  | { type: 'progress'; step: number; total: number }
   | { type: 'clip'; width: number; height: number; fps: number; frames: Uint8Array[] }
   /** a driver frame's landmarks for G (model pixels), null when it shows no face */
   | { type: 'target'; seq: number; landmarks: Float32Array | null; ms: number }

@@ -11,7 +11,9 @@ import { neutralShape, Retargeter } from '../../src/animate/retarget.js';
 import { FaceDetector, type FaceApi } from '../../src/data/faces.js';
 import { gatherFrames, InputError, photoFrame, type FewShotFrames } from '../../src/data/fewshot.js';
 import { cropResize, DEFAULT_CROP, landmarksInCrop, squareFor } from '../../src/data/crop.js';
+import { rgbFromRgba, toRgb8 } from '../../src/data/image.js';
 import { LandmarkNet } from '../../src/data/landmark_net.js';
+import { stackLandmarks } from '../../src/data/landmarks.js';
 import { closeUpClip, type Clip } from '../../src/data/synthetic/clips.js';
 import { trackLandmarks } from '../../src/data/track.js';
 import type { Frame } from '../../src/data/video.js';
@@ -112,16 +114,6 @@ async function init(wanted: string | null, model: string | null): Promise<void> 
   });
 }
 
-function rgbOf(p: Pixels): Uint8Array {
-  const rgb = new Uint8Array(p.width * p.height * 3);
-  for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
-    rgb[j] = p.rgba[i]!;
-    rgb[j + 1] = p.rgba[i + 1]!;
-    rgb[j + 2] = p.rgba[i + 2]!;
-  }
-  return rgb;
-}
-
 function setPerson(p: PersonalModel): void {
   if (person) disposePersonal(person);
   person = p;
@@ -138,7 +130,7 @@ async function photos(list: (Pixels & { name: string })[]): Promise<void> {
   const lms: Float32Array[] = [];
   for (const p of list) {
     status(`finding the face in ${p.name}…`);
-    const frame = { rgb: rgbOf(p), width: p.width, height: p.height };
+    const frame = { rgb: rgbFromRgba(p.rgba), width: p.width, height: p.height };
     try {
       const f = await photoFrame(detector!, frame, r, p.name);
       crops.push(f.crop);
@@ -171,21 +163,17 @@ async function makePerson(cfg: ReturnType<typeof FineTuneConfigSchema.parse>): P
   const t0 = performance.now();
   cancelled = false;
   const p = await personalise(meta!, frames!, cfg, null, {
-    onStep: (step, total, metrics) =>
-      post({ type: 'progress', step, total, loss: metrics['pixel'] ?? metrics['lossG'] ?? NaN }),
+    onStep: (step, total) => post({ type: 'progress', step, total }),
     // let the cancel message in between steps
     shouldStop: () => new Promise((res) => setTimeout(() => res(cancelled), 0)),
   });
   const r = meta!.net.resolution;
   const fb = r * r * 3;
   const values = p.fineTuned.dataSync();
-  const out: Uint8Array[] = [];
-  for (let t = 0; t < frames!.count; t++) {
-    const px = new Uint8Array(fb);
-    for (let i = 0; i < fb; i++)
-      px[i] = Math.max(0, Math.min(255, Math.round((values[t * fb + i]! + 1) * 127.5)));
-    out.push(px);
-  }
+  const out = Array.from(
+    { length: frames!.count },
+    (_, t) => toRgb8(values.subarray(t * fb, (t + 1) * fb), r, r).data,
+  );
   disposePersonalised(p);
   setPerson(p.model);
   post({
@@ -194,7 +182,6 @@ async function makePerson(cfg: ReturnType<typeof FineTuneConfigSchema.parse>): P
     resolution: r,
     frames: out,
     steps: p.steps,
-    l1: p.l1After,
     ms: performance.now() - t0,
     stopped: p.stopped === 'interrupted' ? 'cancelled' : p.stopped,
   });
@@ -268,16 +255,18 @@ function modelLandmarks(lm: Float32Array, m: Extract<ToWorker, { type: 'drive' }
   if (m.source === 'clip') {
     if (!retargeter) {
       const c = clipFrames();
-      const all = new Float32Array(c.landmarks.length * 136);
-      c.landmarks.forEach((f, i) => all.set(f, i * 136));
-      retargeter = new Retargeter(targetNeutral(), neutralShape(all, c.landmarks.length));
+      retargeter = new Retargeter(
+        targetNeutral(),
+        neutralShape(stackLandmarks(c.landmarks), c.landmarks.length),
+      );
     }
   } else if (driverFrames.length < NEUTRAL_FRAMES) {
     driverFrames.push(lm.slice());
     if (driverFrames.length === 1 || driverFrames.length === NEUTRAL_FRAMES) {
-      const all = new Float32Array(driverFrames.length * 136);
-      driverFrames.forEach((f, i) => all.set(f, i * 136));
-      retargeter = new Retargeter(targetNeutral(), neutralShape(all, driverFrames.length));
+      retargeter = new Retargeter(
+        targetNeutral(),
+        neutralShape(stackLandmarks(driverFrames), driverFrames.length),
+      );
     }
   }
   return retargeter!.map(lm);
@@ -299,11 +288,7 @@ async function driverLandmarks(m: Extract<ToWorker, { type: 'drive' }>): Promise
     canvas = new OffscreenCanvas(bmp.width, bmp.height).getContext('2d', { willReadFrequently: true });
   canvas!.drawImage(bmp, 0, 0);
   bmp.close();
-  const rgb = rgbOf({
-    width,
-    height,
-    rgba: canvas!.getImageData(0, 0, width, height).data,
-  });
+  const rgb = rgbFromRgba(canvas!.getImageData(0, 0, width, height).data);
   if (!camera) {
     const live = new LiveFrames();
     const results = trackLandmarks(live, detector!, LIVE_TRACK)[Symbol.asyncIterator]();
