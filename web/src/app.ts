@@ -153,12 +153,15 @@ async function pixelsOf(
   return { name, width: w, height: h, rgba: ctx.getImageData(0, 0, w, h).data };
 }
 
-async function usePhotos(list: (Pixels & { name: string })[]): Promise<void> {
-  if (list.length === 0) return;
+/** `problems`: photos that could not be read, listed with the faces' rejections. */
+function usePhotos(list: (Pixels & { name: string })[], problems: string[] = []): void {
+  const notes = [...problems];
   if (list.length > 8) {
-    ui.rejected.replaceChildren(li(`Using the first 8 of ${list.length} photos.`));
+    notes.push(`Using the first 8 of ${list.length} photos.`);
     list = list.slice(0, 8);
   }
+  ui.rejected.replaceChildren(...notes.map(li));
+  if (list.length === 0) return;
   stopDriving();
   busy(true);
   ui.faces.replaceChildren();
@@ -179,8 +182,7 @@ async function filesChosen(files: FileList | File[]): Promise<void> {
       problems.push(`${f.name}: not an image this browser can read (use JPEG or PNG)`);
     }
   }
-  ui.rejected.replaceChildren(...problems.map(li));
-  await usePhotos(list);
+  usePhotos(list, problems);
 }
 
 function li(text: string): HTMLLIElement {
@@ -226,7 +228,7 @@ ui.snapshot.onclick = async () => {
     showError(`Webcam: ${(e as Error).message}`);
   }
 };
-ui.useSnapshots.onclick = () => void usePhotos(snapshots.splice(0));
+ui.useSnapshots.onclick = () => usePhotos(snapshots.splice(0));
 
 // ---- driving -------------------------------------------------------------------------------------
 //
