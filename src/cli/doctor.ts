@@ -3,7 +3,9 @@
  * training kernels against the cpu reference, runs a few training steps of the probe network, and
  * looks for ffmpeg and the face models.
  */
+import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
+import { loadMpiAddon, MPI_MISSING, mpiLoadError } from '../engine/mpi.js';
 import { fileSha256, listShippedModels } from '../train/model.js';
 import { backendOption } from './options.js';
 import {
@@ -57,6 +59,8 @@ export interface DoctorReport {
   training: { ok: boolean; msPerStep: number; firstLoss: number; lastLoss: number; error?: string };
   ffmpeg: Found | null;
   faceModels: string | null;
+  /** the optional MPI addon (data-parallel meta-learning) and the launcher on PATH */
+  mpi: { available: boolean; reason: string; mpirun: boolean };
   /** shipped models, with whether each file's SHA-256 matches models/models.json */
   models: { name: string; resolution: number; step: number; intact: boolean }[];
   ok: boolean;
@@ -85,6 +89,11 @@ export async function runDoctor(backend?: string): Promise<DoctorReport> {
     patchedKernels: engine.backend === 'wasm' ? Object.keys(WASM_PATCHES) : [],
     health,
     training,
+    mpi: {
+      available: loadMpiAddon() !== null,
+      reason: mpiLoadError(),
+      mpirun: spawnSync('mpirun', ['--version'], { stdio: 'ignore' }).status === 0,
+    },
     ffmpeg: findFfmpeg(),
     faceModels: findFaceModels(),
     models: listShippedModels().map((m) => ({
@@ -127,7 +136,8 @@ export function formatDoctor(r: DoctorReport): string {
     `  simd          ${e.simd ? 'yes' : 'no'}`,
     `  versions      node ${e.nodeVersion}, tfjs ${e.tfjsVersion}`,
     `  native        ${r.native.available ? `oneDNN ${r.native.oneDNN} addon built: --backend native` : `unavailable: ${r.native.reason}`}`,
-    `  tensorflow    ${r.tensorflowInstalled ? 'installed (@tensorflow/tfjs-node): --backend tensorflow' : 'not installed (optional: npm install @tensorflow/tfjs-node where it can download libtensorflow)'}`,
+    `  tensorflow    ${r.tensorflowInstalled ? 'installed (@tensorflow/tfjs-node or -gpu): --backend tensorflow' : 'not installed (optional: npm install @tensorflow/tfjs-node, or @tensorflow/tfjs-node-gpu on a GPU node, where it can download libtensorflow)'}`,
+    `  mpi           ${r.mpi.available ? `addon built${r.mpi.mpirun ? ', mpirun found' : ', but no mpirun on PATH (apt-get install openmpi-bin)'}: mpirun -np N talking-heads meta-train --distributed mpi` : `unavailable (optional): ${MPI_MISSING}`}`,
     ``,
     `training kernels on ${e.backend}: ${r.missingKernels.length === 0 ? `all ${TRAINING_KERNELS.length} present` : `MISSING ${r.missingKernels.join(', ')}`}`,
   ];

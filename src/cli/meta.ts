@@ -1,5 +1,6 @@
 /** `talking-heads meta-train`: flags -> validated config -> run. */
 import type { Command } from 'commander';
+import { mpiCommunicator, type Communicator } from '../engine/mpi.js';
 import { metaTrain, resolveMetaConfig } from '../train/meta.js';
 import { requireRunDir } from '../train/run.js';
 import { backendOption, EXIT_STATUSES, intArg, numArg } from './options.js';
@@ -50,8 +51,31 @@ export function addMetaTrain(program: Command): void {
     )
     .option('--resume <runDir>', 'continue a run from its last checkpoint (bit for bit)')
     .addOption(backendOption())
-    .option('--threads <n>', 'threads of the native backend', intArg(1, 256))
-    .addHelpText('after', `\n${EXIT_STATUSES}`)
+    .option(
+      '--threads <n>',
+      'threads of the native backend (with --distributed: cores / ranks on the machine)',
+      intArg(1, 256),
+    )
+    .option(
+      '--distributed <mpi>',
+      'data-parallel over MPI: start with `mpirun -np N` (or srun); --batch is then per rank',
+    )
+    .option(
+      '--rank-timeout <s>',
+      'with --distributed: seconds to wait for the other ranks before ending the job',
+      intArg(1),
+      300,
+    )
+    .addHelpText(
+      'after',
+      `
+Distributed (Open MPI: apt-get install libopenmpi-dev openmpi-bin; npm run build:native):
+  mpirun -np 4 npx talking-heads meta-train --data DIR --batch 2 --distributed mpi
+  Every rank holds a replica and averages its gradients with the others before each update;
+  rank 0 writes the run folder. A run resumes on any number of ranks (or one process).
+
+${EXIT_STATUSES}`,
+    )
     .action(async (o) => {
       const weights = [o.pixel, o.fm, o.mch, o.identity, o.perceptual].some((x) => x !== undefined)
         ? { pixel: o.pixel, fm: o.fm, mch: o.mch, identity: o.identity, perceptual: o.perceptual }
@@ -91,14 +115,28 @@ export function addMetaTrain(program: Command): void {
           cfg = resolveMetaConfig(o.config, { ...flags, weights: { ...cfg.weights, ...w } });
         }
       }
+      let comm: Communicator | undefined;
+      if (o.distributed !== undefined) {
+        if (o.distributed !== 'mpi')
+          throw new RangeError(`--distributed: "${o.distributed}" is not known; use mpi`);
+        comm = mpiCommunicator({ timeoutS: o.rankTimeout as number });
+      }
       let bar: ReturnType<typeof progress> | null = null;
-      const res = await metaTrain(cfg, o.resume, {
-        onStart: (step, total) => {
-          bar = progress('meta-train', total, step);
+      const res = await metaTrain(
+        cfg,
+        o.resume,
+        {
+          onStart: (step, total) => {
+            bar = progress('meta-train', total, step);
+          },
+          onStep: (step, _total, m) =>
+            bar?.update(step, { G: m['lossEG']!, D: m['lossD']!, L1: m['pixel']! }),
         },
-        onStep: (step, _total, m) => bar?.update(step, { G: m['lossEG']!, D: m['lossD']!, L1: m['pixel']! }),
-      });
+        comm ? { comm } : undefined,
+      );
       (bar as ReturnType<typeof progress> | null)?.stop();
+      comm?.finalize();
+      if (comm && comm.rank !== 0) return;
       if (res.stopped === 'interrupted') {
         console.log(
           `Interrupted at step ${res.step}; checkpoint saved. Continue with: talking-heads meta-train --resume ${res.dir}`,

@@ -15,6 +15,7 @@ import { powerIteration, spectralNorm } from '../models/blocks.js';
 import type { Tensor4 } from '../models/layers.js';
 import type { DiscOut } from '../models/networks.js';
 import { disposeTree, mapTree, type ParamTree } from '../models/params.js';
+import type { GradientReducer } from './distributed.js';
 import { readScalars } from './loop.js';
 import { advGenerator, featureMatching, hingeDiscriminator, type LossWeights } from './losses.js';
 import { ContentLoss, scaleAdversarial, weightedObjective, type ContentNetFiles } from './objective.js';
@@ -57,6 +58,11 @@ export class AdversarialTrainer<B extends Targets> {
   sn: ParamTree;
   readonly adam: Adam;
   readonly content: ContentLoss;
+  /**
+   * Data-parallel training: averages each update's gradients over the ranks before Adam (every
+   * replica then takes the same step). Unset, the step never awaits and runs as one synchronous call.
+   */
+  reducer: GradientReducer<B> | null = null;
   private readonly isGen: (path: string) => boolean;
 
   constructor(
@@ -106,7 +112,7 @@ export class AdversarialTrainer<B extends Targets> {
    * One generator-side update and `dSteps` D updates. `advScale` multiplies the weights of L_ADV
    * and L_MCH (the content-first warm-up): both pull towards a discriminator that knows nothing yet.
    */
-  step(b: B, advScale = 1): StepMetrics {
+  async step(b: B, advScale = 1): Promise<StepMetrics> {
     const w = scaleAdversarial(this.weights, advScale);
     const nets = Object.keys(this.params);
     const v = this.iterate(nets);
@@ -142,7 +148,8 @@ export class AdversarialTrainer<B extends Targets> {
     );
     tf.dispose(realD);
     this.content.disposeReal(real);
-    this.params = this.adam.update(this.params, g.grads);
+    const gEG = this.reducer ? await this.reducer.reduce(g.grads, b, 'E/G') : g.grads;
+    this.params = this.adam.update(this.params, gEG);
     const metrics: Record<string, tf.Scalar> = { lossEG: g.value, ...kept };
 
     // ---- D, dSteps times, on the same (detached) x_hat ----
@@ -164,7 +171,8 @@ export class AdversarialTrainer<B extends Targets> {
         ),
       );
       if (i > 0) disposeTree(vd);
-      this.params = this.adam.update(this.params, d.grads);
+      const gD = this.reducer ? await this.reducer.reduce(d.grads, b, 'D') : d.grads;
+      this.params = this.adam.update(this.params, gD);
       if (i === this.optim.dSteps - 1) Object.assign(metrics, { lossD: d.value, ...scores });
       else tf.dispose([d.value, ...Object.values(scores)]);
     }

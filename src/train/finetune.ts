@@ -265,7 +265,7 @@ export async function personalise(
         const pick = order.slice(s * batch, s * batch + batch);
         while (pick.length < batch) pick.push(order[pick.length % T]!); // the last batch filled up
         const b = framePairs(frames, pick);
-        const m = trainer.step(b);
+        const m = await trainer.step(b);
         tf.dispose([b.xt, b.yt]);
         const bad = nonFinite(m);
         if (bad) {

@@ -12,11 +12,14 @@ import { parse as parseYaml } from 'yaml';
 import { Dataset, manifestHash } from '../data/dataset.js';
 import { EpisodeSampler, splitByIdentity, type EpisodeBatch } from '../data/episodes.js';
 import { grid, toRgb8, type RgbImage } from '../data/png.js';
+import { cpus } from 'node:os';
 import { initEngine, type EngineInfo } from '../engine/backend.js';
+import { localRanks, type Communicator } from '../engine/mpi.js';
 import { tf } from '../engine/tf.js';
 import { countParams, disposeTree, type ParamTree } from '../models/params.js';
 import { PRESETS } from '../models/presets.js';
 import { listCheckpoints, matchTree, type LoadedCheckpoint } from './checkpoint.js';
+import { DataParallel, shareJson } from './distributed.js';
 import { MemoryGuard, nonFinite } from './loop.js';
 import { initMetaParams, MetaTrainer, type MetaBatch, type MetaMetrics } from './meta_step.js';
 import { disposeModel, loadMetaModel } from './model.js';
@@ -106,16 +109,30 @@ export function sampleGrid(trainer: MetaTrainer, b: MetaBatch, res: number): Rgb
   return grid(tiles, shown + 3);
 }
 
+/**
+ * Data-parallel training (issue 14): `comm` makes this process one rank of N. Rank 0 owns the run
+ * folder (logs, samples, checkpoints) and the starting state, which it broadcasts; every rank loads
+ * its share of each step's episodes and the gradients are averaged before every update
+ * (distributed.ts). `cfg.batch` is then the episodes per step of one rank; the run's config.json
+ * holds the global batch, so it resumes on any number of ranks (or on one process).
+ */
+export interface DistributedOptions {
+  comm: Communicator;
+}
+
 export async function metaTrain(
   cfgIn: MetaConfig,
   resumeDir?: string,
   hooks: Hooks = {},
+  distributed?: DistributedOptions,
 ): Promise<MetaRunResult> {
-  const log = hooks.log ?? console.log;
+  const comm = distributed?.comm;
+  const lead = !comm || comm.rank === 0; // the rank that writes
+  const log = lead ? (hooks.log ?? console.log) : () => {};
   let cfg = cfgIn;
   let run: Run | null = null;
   let ck: LoadedCheckpoint | null = null;
-  if (resumeDir) {
+  if (resumeDir && lead) {
     run = Run.open(resumeDir, { keepCheckpoints: cfgIn.keepCheckpoints, log });
     if (listCheckpoints(run.checkpointsDir).length === 0)
       throw new Error(`Cannot resume "${resumeDir}": no checkpoint in it yet`);
@@ -129,7 +146,17 @@ export async function metaTrain(
       backend: cfgIn.backend ?? saved.backend,
       threads: cfgIn.threads ?? saved.threads,
     };
+  } else if (comm && lead) cfg = { ...cfg, batch: cfg.batch * comm.size }; // the global batch
+  if (comm) {
+    // Every rank trains with rank 0's config; the cores of a machine are shared among its ranks.
+    cfg = await shareJson(comm, lead ? cfg : undefined, 'the config');
+    cfg = {
+      ...cfg,
+      threads: cfgIn.threads ?? cfg.threads ?? Math.max(1, Math.floor(cpus().length / localRanks())),
+    };
   }
+  const globalBatch = cfg.batch;
+  const share = comm ? new DataParallel(comm, globalBatch) : null;
   // The engine first: loading tensors before it is chosen would start TF.js's default backend.
   const engine: EngineInfo = await initEngine({ backend: cfg.backend, threads: cfg.threads });
   if (run) ck = run.latestIntact({ setAside: true });
@@ -141,6 +168,13 @@ export async function metaTrain(
     );
   }
   const dataHash = manifestHash(cfg.data);
+  if (share) {
+    const rootHash = await share.shareJson(lead ? dataHash : undefined, 'the dataset hash');
+    if (rootHash !== dataHash)
+      throw new Error(
+        `rank ${share.rank}: the dataset "${cfg.data}" differs from rank 0's (manifest hash); every rank needs the same data`,
+      );
+  }
   if (ck && ck.meta.dataManifestHash !== dataHash) {
     throw new Error(
       `Cannot resume "${resumeDir}": its dataset "${cfg.data}" changed since the checkpoint (manifest hash differs)`,
@@ -158,7 +192,7 @@ export async function metaTrain(
   });
   let step = 0;
   let init: { source: string; sha256: string; step: number } | undefined;
-  if (!run && cfg.init) {
+  if (lead && !run && cfg.init) {
     const m = loadMetaModel(cfg.init);
     try {
       if (m.config.preset !== cfg.preset || JSON.stringify(m.net) !== JSON.stringify(net))
@@ -202,7 +236,7 @@ export async function metaTrain(
       throw e;
     }
     log(`Resuming ${run.dir} at step ${step}`);
-  } else {
+  } else if (lead) {
     run = Run.create(
       cfg.out,
       `meta-${cfg.preset}-${cfg.variant}`,
@@ -212,6 +246,7 @@ export async function metaTrain(
         ...(init ? { init } : {}),
         network: net,
         engine,
+        ...(comm ? { distributed: { ranks: comm.size, library: comm.library, globalBatch } } : {}),
         data: {
           dir: cfg.data,
           manifestHash: dataHash,
@@ -228,14 +263,40 @@ export async function metaTrain(
       { keepCheckpoints: cfg.keepCheckpoints, log },
     );
   }
-  const dir = run.dir;
+  let dir = run?.dir ?? '';
+  let savedStep = step;
+  if (share) {
+    // Rank 0's starting state (fresh, --init or a checkpoint) on every rank: identical replicas.
+    const s = await share.shareJson(
+      lead ? { dir, step, samplerRng: sampler.rng.state, adamSteps: trainer.adam.state().steps } : undefined,
+      'the run state',
+    );
+    ({ dir, step } = s);
+    savedStep = step;
+    sampler.rng.state = s.samplerRng;
+    await shareTrainerState(share, trainer, s.adamSteps);
+    trainer.reducer = share.reducer<MetaBatch>({
+      path: 'D.proj.W',
+      columns: (b) => [...b.column.dataSync()],
+    });
+    share.comm.onTerminate(() =>
+      lead
+        ? `Stopped during step ${step + 1}; the last checkpoint (step ${savedStep}) in ${dir} is intact. ` +
+          `Resume on any number of ranks: mpirun -np N npx talking-heads meta-train --distributed mpi --resume ${dir}`
+        : '',
+    );
+  }
+  const ranks = comm
+    ? `, ${comm.size} ranks (${share!.end - share!.start} episodes on rank 0; ${comm.library})`
+    : '';
   log(
-    `Meta-learning (${cfg.variant.toUpperCase()}) preset ${cfg.preset} ${net.resolution}px, K=${cfg.k}, batch ${cfg.batch}, ` +
+    `Meta-learning (${cfg.variant.toUpperCase()}) preset ${cfg.preset} ${net.resolution}px, K=${cfg.k}, batch ${globalBatch}${ranks}, ` +
       `${pool.length} training videos, on ${engine.backend} (${engine.threads} threads)\nRun folder: ${dir}`,
   );
   const save = (): boolean => {
+    if (!run) return true;
     const { m, v, steps } = trainer.adam.state();
-    return run.checkpoint(
+    const ok = run.checkpoint(
       step,
       { params: trainer.params, sn: trainer.sn, adam_m: m, adam_v: v },
       {
@@ -244,32 +305,50 @@ export async function metaTrain(
         dataManifestHash: dataHash,
       },
     );
+    if (ok) savedStep = step;
+    return ok;
+  };
+  /** Before a checkpoint: replicas that floating point made differ get rank 0's weights again. */
+  const syncReplicas = async (): Promise<void> => {
+    if (!share) return;
+    const { m, v } = trainer.adam.state();
+    if (!(await share.replicasDiffer([trainer.params, trainer.sn, m, v]))) return;
+    log(`\nReplicas differed at step ${step} (floating point); rank 0's weights broadcast to all`);
+    await shareTrainerState(share, trainer, trainer.adam.state().steps);
   };
   const nanStop = (why: string): 'nan' => {
     log(`\nStopped: ${why}. The last good checkpoint is kept; lower the learning rates and --resume.`);
     return 'nan';
   };
   // A fixed batch for sample grids, so pictures of different steps are comparable.
-  const fixedEp = new EpisodeSampler(ds, cfg.k, cfg.seed + 99, pool).next(
-    Math.min(3, Math.max(1, cfg.batch)),
-  );
-  const fixed = toBatch(fixedEp, colOf);
+  const fixedEp = lead
+    ? new EpisodeSampler(ds, cfg.k, cfg.seed + 99, pool).next(Math.min(3, Math.max(1, globalBatch)))
+    : null;
+  const fixed = fixedEp ? toBatch(fixedEp, colOf) : null;
   // A fresh run saves step 0, so there is always a good checkpoint to go back to.
   if (step === 0) save();
   const guard = new MemoryGuard(2);
   let stopped: MetaRunResult['stopped'] = 'done';
   let last: MetaMetrics | null = null;
   let deadFor = 0;
-  hooks.onStart?.(step, cfg.steps);
+  const { start, end } = share ?? { start: 0, end: globalBatch };
+  if (lead) hooks.onStart?.(step, cfg.steps);
   try {
     while (step < cfg.steps) {
-      const ep = sampler.next(cfg.batch);
+      // The global batch's plan on every rank (same stream); each rank loads only its own episodes.
+      const plan = sampler.plan(globalBatch);
+      const ep = sampler.load({
+        videos: plan.videos.slice(start, end),
+        kFrames: plan.kFrames.slice(start, end),
+        targets: plan.targets.slice(start, end),
+      });
       const b = toBatch(ep, colOf);
       const ts = performance.now();
       const scale = advScale(step + 1, cfg.advWarmup);
-      const m = trainer.step(b, scale);
+      let m = await trainer.step(b, scale);
       if (cfg.advWarmup > 0) m['advScale'] = scale;
       tf.dispose([ep.xk, ep.yk, ep.xt, ep.yt, ep.video, b.column]);
+      if (share) m = { ...(await share.average(m)), ...share.takeStats() };
       const bad = nonFinite(m);
       if (bad) {
         stopped = nanStop(`non-finite loss at step ${step + 1} (${bad})`);
@@ -285,25 +364,52 @@ export async function metaTrain(
         );
       m['secondsPerStep'] = (performance.now() - ts) / 1000;
       guard.check(step);
-      if (step % cfg.logEvery === 0 || step === cfg.steps) run.metrics(step, m);
-      hooks.onStep?.(step, cfg.steps, m);
-      if (step % cfg.sampleEvery === 0 || step === cfg.steps)
-        run.sample(step, sampleGrid(trainer, fixed, net.resolution));
-      if (step % cfg.checkpointEvery === 0 && !save()) {
+      if (step % cfg.checkpointEvery === 0) await syncReplicas();
+      // 0: go on, 1: interrupted, 2: non-finite weights (rank 0 decides; every rank follows)
+      let verdict = 0;
+      if (run) {
+        if (step % cfg.logEvery === 0 || step === cfg.steps) run.metrics(step, m);
+        hooks.onStep?.(step, cfg.steps, m);
+        if (step % cfg.sampleEvery === 0 || step === cfg.steps)
+          run.sample(step, sampleGrid(trainer, fixed!, net.resolution));
+        if (step % cfg.checkpointEvery === 0 && !save()) verdict = 2;
+        else {
+          if (hooks.shouldStop?.(step)) run.requestStop();
+          if (await run.shouldStop()) verdict = 1;
+        }
+      }
+      if (share) verdict = await share.fromRoot(verdict, 'the go-on decision');
+      if (verdict === 2) {
         stopped = nanStop(`non-finite weights after step ${step}`);
         break;
       }
-      if (hooks.shouldStop?.(step)) run.requestStop();
-      if (await run.shouldStop()) {
+      if (verdict === 1) {
         stopped = 'interrupted';
         break;
       }
     }
-    if (stopped !== 'nan' && !save()) stopped = nanStop(`non-finite weights after step ${step}`);
+    if (stopped !== 'nan') {
+      await syncReplicas();
+      if (!save()) stopped = nanStop(`non-finite weights after step ${step}`);
+    }
   } finally {
-    run.close();
-    tf.dispose([fixedEp.xk, fixedEp.yk, fixedEp.xt, fixedEp.yt, fixedEp.video, fixed.column]);
+    run?.close();
+    if (fixedEp) tf.dispose([fixedEp.xk, fixedEp.yk, fixedEp.xt, fixedEp.yt, fixedEp.video, fixed!.column]);
     trainer.dispose();
   }
   return { dir, step, last, stopped };
+}
+
+/** Rank 0's weights, spectral-norm vectors and optimizer state on every rank. */
+async function shareTrainerState(
+  share: DataParallel,
+  trainer: MetaTrainer,
+  adamSteps: Record<string, number>,
+): Promise<void> {
+  const { m, v } = trainer.adam.state();
+  const [params, sn, m2, v2] = await share.shareTrees([trainer.params, trainer.sn, m, v], 'starting weights');
+  if (share.rank === 0) return;
+  trainer.params = params!;
+  trainer.sn = sn!;
+  trainer.adam.load({ m: m2!, v: v2!, steps: adamSteps });
 }
