@@ -251,9 +251,33 @@ const mpi = (n: number, args: string[]) =>
   });
 const single = (args: string[]) =>
   spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', env: MPI_ENV, timeout: 240_000 });
+/** The pid of this file's MPI rank `r` (its environment says so), or undefined. */
+function findRank(r: number): string | undefined {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .find((p) => {
+      try {
+        const env = readFileSync(`/proc/${p}/environ`, 'utf8');
+        return env.includes(`OMPI_COMM_WORLD_RANK=${r}\0`) && env.includes(`TALKING_HEADS_TEST_RUN=${tmp}\0`);
+      } catch {
+        return false;
+      }
+    });
+}
 const runDir = (root: string) => join(root, readdirSync(root).sort().at(-1)!);
 const lastCheckpoint = (run: string) => listCheckpoints(join(run, 'checkpoints')).at(-1)!;
 const paramsOf = (run: string) => loadCheckpoint(lastCheckpoint(run).dir).trees['params']!;
+
+test('--distributed names what it knows; without the addon it says how to get Open MPI', () => {
+  const r = single(train(join(tmp, 'bad'), ['--steps', '1', '--distributed', 'nccl']));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /--distributed: "nccl" is not known; use mpi/);
+  if (!loadMpiAddon()) {
+    const m = single(train(join(tmp, 'bad'), ['--steps', '1', '--distributed', 'mpi']));
+    assert.equal(m.status, 1);
+    assert.match(m.stderr, /apt-get install libopenmpi-dev openmpi-bin/);
+  }
+});
 
 describe('over MPI', { skip: mpiSkip }, () => {
   test('2 ranks with batch 1 match 1 process with batch 2; the run resumes on 1 process', () => {
@@ -311,17 +335,7 @@ describe('over MPI', { skip: mpiSkip }, () => {
       assert.ok(Date.now() - t0 < 120_000, `no checkpoint after 2 minutes:\n${text}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    // rank 1 is the node process whose environment says so
-    const rank1 = readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p))
-      .find((p) => {
-        try {
-          const env = readFileSync(`/proc/${p}/environ`, 'utf8');
-          return env.includes('OMPI_COMM_WORLD_RANK=1\0') && env.includes(`TALKING_HEADS_TEST_RUN=${tmp}`);
-        } catch {
-          return false;
-        }
-      });
+    const rank1 = findRank(1);
     assert.ok(rank1, 'found rank 1');
     const killedAt = Date.now();
     process.kill(Number(rank1), 'SIGKILL');
@@ -352,5 +366,46 @@ describe('over MPI', { skip: mpiSkip }, () => {
     assert.match(said, new RegExp(`Resuming .* at step ${saved}`));
     assert.equal(rc, 130, said);
     assert.ok(lastCheckpoint(run).step > saved, 'the resumed run went on and saved');
+  });
+
+  test('a rank that hangs (SIGSTOP) ends the job after --rank-timeout with a message', async () => {
+    const out = join(tmp, 'hung');
+    const args = train(out, [
+      '--batch',
+      '1',
+      '--steps',
+      '100000',
+      '--rank-timeout',
+      '3',
+      '--distributed',
+      'mpi',
+    ]);
+    const job = spawn('mpirun', ['--oversubscribe', '-np', '2', process.execPath, ...CLI, ...args], {
+      env: MPI_ENV,
+    });
+    let text = '';
+    job.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    job.stderr.on('data', (d: Buffer) => (text += d.toString()));
+    const ended = new Promise<number | null>((r) => job.on('exit', (code) => r(code)));
+    const t0 = Date.now();
+    while (!/Run folder/.test(text)) {
+      assert.ok(Date.now() - t0 < 120_000, `the job did not start:\n${text}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const rank1 = findRank(1);
+    assert.ok(rank1, 'found rank 1');
+    process.kill(Number(rank1), 'SIGSTOP');
+    const code = await Promise.race([
+      ended,
+      new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000).unref()),
+    ]);
+    if (code === 'hung') process.kill(Number(rank1), 'SIGKILL');
+    assert.notEqual(code, 'hung', `the job still runs a minute after a rank froze:\n${text}`);
+    assert.notEqual(code, 0);
+    assert.match(
+      text,
+      /rank 0: no answer from the other ranks for 3 s in the .* (gradients|metrics|decision)/,
+    );
   });
 });
