@@ -4,7 +4,8 @@
  *   1. one power iteration for every spectrally normalised weight (u vectors persist);
  *   2. the generator side (E and G in meta-learning, G with psi' in fine-tuning) updates once on
  *      L_CNT + L_ADV (-D(x_hat) + lambda_FM L_FM) + the model's own terms (L_MCH);
- *   3. D updates `dSteps` times on the hinge loss with the same x_hat, detached.
+ *   3. D updates `dSteps` times on the hinge loss with the same x_hat, detached (the first of these
+ *      gradients is taken before the E/G update is applied: it does not depend on it).
  *
  * What differs between the two is the model: how x_hat is made and how D scores a pair. A
  * `GanModel` says that; this class owns the parameters, the spectral-norm vectors, Adam (two
@@ -47,7 +48,7 @@ export interface GanModel<B extends Targets> {
   readonly generatorSide: readonly string[];
   /** x_hat for the batch, plus the model's own named terms (and metrics: terms without a weight) */
   generate(p: ParamTree, raw: ParamTree, b: B): { x: Tensor4; terms?: Record<string, tf.Scalar> };
-  /** D(x, y) for the batch's targets */
+  /** D(x, y) for the batch's targets; reads D's weights only (the step relies on it) */
   discriminate(p: ParamTree, raw: ParamTree, x: Tensor4, b: B): DiscOut;
 }
 
@@ -148,8 +149,6 @@ export class AdversarialTrainer<B extends Targets> {
     );
     tf.dispose(realD);
     this.content.disposeReal(real);
-    const gEG = this.reducer ? await this.reducer.reduce(g.grads, b, 'E/G') : g.grads;
-    this.params = this.adam.update(this.params, gEG);
     const metrics: Record<string, tf.Scalar> = { lossEG: g.value, ...kept };
 
     // ---- D, dSteps times, on the same (detached) x_hat ----
@@ -171,8 +170,12 @@ export class AdversarialTrainer<B extends Targets> {
         ),
       );
       if (i > 0) disposeTree(vd);
-      const gD = this.reducer ? await this.reducer.reduce(d.grads, b, 'D') : d.grads;
-      this.params = this.adam.update(this.params, gD);
+      // D's first gradient does not depend on the E/G update (D reads only its own weights and the
+      // detached x_hat), so it is taken first and both updates are applied together: a
+      // data-parallel step exchanges them in one collective, one wait for the slower rank fewer.
+      const grads = i === 0 ? { ...g.grads, ...d.grads } : d.grads;
+      const reduced = this.reducer ? await this.reducer.reduce(grads, b, i === 0 ? 'E/G and D' : 'D') : grads;
+      this.params = this.adam.update(this.params, reduced);
       if (i === this.optim.dSteps - 1) Object.assign(metrics, { lossD: d.value, ...scores });
       else tf.dispose([d.value, ...Object.values(scores)]);
     }
