@@ -8,8 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Dataset } from '../src/data/dataset.js';
-import { EpisodeSampler } from '../src/data/episodes.js';
-import { writeSyntheticDataset } from '../src/data/synthetic/write.js';
+import { EpisodeSampler, slicePlan, type EpisodePlan } from '../src/data/episodes.js';
 import { initEngine } from '../src/engine/backend.js';
 import { loadMpiAddon, localGroup, mpiLoadError } from '../src/engine/mpi.js';
 import { tf } from '../src/engine/tf.js';
@@ -21,6 +20,7 @@ import { PAPER_WEIGHTS } from '../src/train/losses.js';
 import { PAPER_OPTIM } from '../src/train/adversarial.js';
 import { initMetaParams, MetaTrainer, type MetaBatch } from '../src/train/meta_step.js';
 import { unreachableBias } from './helpers/params.js';
+import { writeTinyDataset } from './helpers/data.js';
 import { tempDir } from './helpers/tmp.js';
 
 const tmp = tempDir('distributed');
@@ -28,17 +28,7 @@ const data = join(tmp, 'data');
 
 before(async () => {
   await initEngine({ threads: 1 });
-  await writeSyntheticDataset({
-    out: data,
-    identities: 6,
-    sequences: 2,
-    frames: 8,
-    size: 32,
-    seed: 3,
-    frameStep: 3,
-    firstIdentity: 0,
-    workers: 1,
-  });
+  await writeTinyDataset(data);
 });
 
 /** Largest |a - b| over the leaves of two trees of the same layout (but the unreachable biases). */
@@ -134,28 +124,9 @@ describe('replicas', () => {
   const optim = PAPER_OPTIM;
   const make = (numVideos: number) =>
     new MetaTrainer(c, k, PAPER_WEIGHTS, optim, initMetaParams(c, numVideos, 1));
-  const load = (
-    s: EpisodeSampler,
-    plan: ReturnType<EpisodeSampler['plan']>,
-    from: number,
-    to: number,
-  ): MetaBatch => {
-    const e = s.load({
-      videos: plan.videos.slice(from, to),
-      kFrames: plan.kFrames.slice(from, to),
-      targets: plan.targets.slice(from, to),
-    });
-    e.video.dispose();
-    return {
-      xk: e.xk,
-      yk: e.yk,
-      xt: e.xt,
-      yt: e.yt,
-      column: tf.tensor1d(
-        e.plan.videos.map((v) => v),
-        'int32',
-      ),
-    };
+  const load = (s: EpisodeSampler, plan: EpisodePlan, from: number, to: number): MetaBatch => {
+    const e = s.load(slicePlan(plan, from, to));
+    return { xk: e.xk, yk: e.yk, xt: e.xt, yt: e.yt, column: e.video };
   };
   const dispose = (b: MetaBatch) => tf.dispose([b.xk, b.yk, b.xt, b.yt, b.column]);
 
@@ -264,6 +235,22 @@ function findRank(r: number): string | undefined {
       }
     });
 }
+/** mpirun -np 2 of the CLI with `args`, its output collected as it comes. */
+function startJob(args: string[]) {
+  const job = spawn('mpirun', ['--oversubscribe', '-np', '2', process.execPath, ...CLI, ...args], {
+    env: MPI_ENV,
+  });
+  const out = { text: '' };
+  job.stdout.on('data', (d: Buffer) => (out.text += d.toString()));
+  job.stderr.on('data', (d: Buffer) => (out.text += d.toString()));
+  const ended = new Promise<number | null>((r) => job.on('exit', (code) => r(code)));
+  return { out, ended };
+}
+
+/** Resolves to the exit code, or 'hung' after a minute. */
+const withinAMinute = (ended: Promise<number | null>) =>
+  Promise.race([ended, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000).unref())]);
+
 const runDir = (root: string) => join(root, readdirSync(root).sort().at(-1)!);
 const lastCheckpoint = (run: string) => listCheckpoints(join(run, 'checkpoints')).at(-1)!;
 const paramsOf = (run: string) => loadCheckpoint(lastCheckpoint(run).dir).trees['params']!;
@@ -316,13 +303,7 @@ describe('over MPI', { skip: mpiSkip }, () => {
       '--distributed',
       'mpi',
     ]);
-    const job = spawn('mpirun', ['--oversubscribe', '-np', '2', process.execPath, ...CLI, ...args], {
-      env: MPI_ENV,
-    });
-    let text = '';
-    job.stdout.on('data', (d: Buffer) => (text += d.toString()));
-    job.stderr.on('data', (d: Buffer) => (text += d.toString()));
-    const ended = new Promise<number | null>((r) => job.on('exit', (code) => r(code)));
+    const { out: log, ended } = startJob(args);
     // wait for a checkpoint past step 0
     const t0 = Date.now();
     const ckpts = () =>
@@ -332,22 +313,19 @@ describe('over MPI', { skip: mpiSkip }, () => {
           )
         : [];
     while (ckpts().length === 0) {
-      assert.ok(Date.now() - t0 < 120_000, `no checkpoint after 2 minutes:\n${text}`);
+      assert.ok(Date.now() - t0 < 120_000, `no checkpoint after 2 minutes:\n${log.text}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     const rank1 = findRank(1);
     assert.ok(rank1, 'found rank 1');
     const killedAt = Date.now();
     process.kill(Number(rank1), 'SIGKILL');
-    const code = await Promise.race([
-      ended,
-      new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000).unref()),
-    ]);
-    assert.notEqual(code, 'hung', `the job still runs a minute after a rank was killed:\n${text}`);
+    const code = await withinAMinute(ended);
+    assert.notEqual(code, 'hung', `the job still runs a minute after a rank was killed:\n${log.text}`);
     assert.notEqual(code, 0);
     assert.ok(Date.now() - killedAt < 60_000);
-    assert.match(text, /rank 0: stopped by the MPI launcher/);
-    assert.match(text, /the last checkpoint \(step \d+\) in .* is intact/);
+    assert.match(log.text, /rank 0: stopped by the MPI launcher/);
+    assert.match(log.text, /the last checkpoint \(step \d+\) in .* is intact/);
     // resume on one process from the last checkpoint; Ctrl-C once it runs saves and stops it
     const run = runDir(out);
     const saved = lastCheckpoint(run).step;
@@ -380,31 +358,22 @@ describe('over MPI', { skip: mpiSkip }, () => {
       '--distributed',
       'mpi',
     ]);
-    const job = spawn('mpirun', ['--oversubscribe', '-np', '2', process.execPath, ...CLI, ...args], {
-      env: MPI_ENV,
-    });
-    let text = '';
-    job.stdout.on('data', (d: Buffer) => (text += d.toString()));
-    job.stderr.on('data', (d: Buffer) => (text += d.toString()));
-    const ended = new Promise<number | null>((r) => job.on('exit', (code) => r(code)));
+    const { out: log, ended } = startJob(args);
     const t0 = Date.now();
-    while (!/Run folder/.test(text)) {
-      assert.ok(Date.now() - t0 < 120_000, `the job did not start:\n${text}`);
+    while (!/Run folder/.test(log.text)) {
+      assert.ok(Date.now() - t0 < 120_000, `the job did not start:\n${log.text}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     await new Promise((r) => setTimeout(r, 1000));
     const rank1 = findRank(1);
     assert.ok(rank1, 'found rank 1');
     process.kill(Number(rank1), 'SIGSTOP');
-    const code = await Promise.race([
-      ended,
-      new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000).unref()),
-    ]);
+    const code = await withinAMinute(ended);
     if (code === 'hung') process.kill(Number(rank1), 'SIGKILL');
-    assert.notEqual(code, 'hung', `the job still runs a minute after a rank froze:\n${text}`);
+    assert.notEqual(code, 'hung', `the job still runs a minute after a rank froze:\n${log.text}`);
     assert.notEqual(code, 0);
     assert.match(
-      text,
+      log.text,
       /rank 0: no answer from the other ranks for 3 s in the .* (gradients|metrics|decision)/,
     );
   });

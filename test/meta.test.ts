@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Dataset } from '../src/data/dataset.js';
 import { EpisodeSampler } from '../src/data/episodes.js';
-import { writeSyntheticDataset } from '../src/data/synthetic/write.js';
 import { initEngine } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/rng.js';
 import { tf } from '../src/engine/tf.js';
@@ -29,22 +28,13 @@ import { advScale, metaTrain, resolveMetaConfig } from '../src/train/meta.js';
 import { PAPER_WEIGHTS, type LossWeights } from '../src/train/losses.js';
 import { initMetaParams, MetaTrainer, type MetaBatch } from '../src/train/meta_step.js';
 import { unreachableBias } from './helpers/params.js';
+import { writeTinyDataset } from './helpers/data.js';
 import { tempDir } from './helpers/tmp.js';
 
 const data = join(tempDir(), 'ds');
 before(async () => {
   await initEngine({});
-  await writeSyntheticDataset({
-    out: data,
-    identities: 6,
-    sequences: 2,
-    frames: 8,
-    size: 32,
-    seed: 3,
-    frameStep: 3,
-    firstIdentity: 0,
-    workers: 1,
-  });
+  await writeTinyDataset(data);
 });
 
 /** The tiny preset, K = 2, fast optimiser settings: the trainer most tests here need. */

@@ -28,6 +28,15 @@ export interface EpisodePlan {
   targets: number[];
 }
 
+/** Episodes [from, to) of a plan (a rank's share of a global batch). */
+export function slicePlan(plan: EpisodePlan, from: number, to: number): EpisodePlan {
+  return {
+    videos: plan.videos.slice(from, to),
+    kFrames: plan.kFrames.slice(from, to),
+    targets: plan.targets.slice(from, to),
+  };
+}
+
 export interface EpisodeBatch {
   /** [B*K, H, W, 3] frames for the embedder, episode-major */
   xk: tf.Tensor4D;

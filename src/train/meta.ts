@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Dataset, manifestHash } from '../data/dataset.js';
-import { EpisodeSampler, splitByIdentity, type EpisodeBatch } from '../data/episodes.js';
+import { EpisodeSampler, slicePlan, splitByIdentity, type EpisodeBatch } from '../data/episodes.js';
 import { grid, toRgb8, type RgbImage } from '../data/png.js';
 import { cpus } from 'node:os';
 import { initEngine, type EngineInfo } from '../engine/backend.js';
@@ -337,11 +337,7 @@ export async function metaTrain(
     while (step < cfg.steps) {
       // The global batch's plan on every rank (same stream); each rank loads only its own episodes.
       const plan = sampler.plan(globalBatch);
-      const ep = sampler.load({
-        videos: plan.videos.slice(start, end),
-        kFrames: plan.kFrames.slice(start, end),
-        targets: plan.targets.slice(start, end),
-      });
+      const ep = sampler.load(slicePlan(plan, start, end));
       const b = toBatch(ep, colOf);
       const ts = performance.now();
       const scale = advScale(step + 1, cfg.advWarmup);
