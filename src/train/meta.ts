@@ -7,12 +7,12 @@
  *     config.json  metrics.jsonl  events.out.tfevents.*  samples/step-00000500.png  checkpoints/step-*
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Dataset, manifestHash } from '../data/dataset.js';
 import { EpisodeSampler, slicePlan, splitByIdentity, type EpisodeBatch } from '../data/episodes.js';
 import { grid, toRgb8, type RgbImage } from '../data/png.js';
-import { cpus } from 'node:os';
 import { initEngine, type EngineInfo } from '../engine/backend.js';
 import { localRanks, type Communicator } from '../engine/mpi.js';
 import { tf } from '../engine/tf.js';
@@ -286,8 +286,8 @@ export async function metaTrain(
         : '',
     );
   }
-  const ranks = comm
-    ? `, ${comm.size} ranks (${share!.end - share!.start} episodes on rank 0; ${comm.library})`
+  const ranks = share
+    ? `, ${share.size} ranks (${share.end - share.start} episodes on rank 0; ${share.comm.library})`
     : '';
   log(
     `Meta-learning (${cfg.variant.toUpperCase()}) preset ${cfg.preset} ${net.resolution}px, K=${cfg.k}, batch ${globalBatch}${ranks}, ` +
