@@ -282,10 +282,20 @@ describe('over MPI', { skip: mpiSkip }, () => {
       JSON.parse(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').at(-1)!);
     assert.ok(Math.abs(last(a).lossEG - last(b).lossEG) < 1e-3, 'the logged loss is the global batch mean');
     assert.ok(last(a).commBytes > 0, 'communication is logged');
-    // the 2-rank run continued in one process (global batch 2) stays with the 1-process run
+    // the 2-rank run continued in one process and the 1-process run continued on 2 ranks stay together
     const c1 = single(['meta-train', '--resume', a, '--steps', '6', '--threads', '1']);
     assert.equal(c1.status, 0, c1.stdout + c1.stderr);
-    const c2 = single(['meta-train', '--resume', b, '--steps', '6', '--threads', '1']);
+    const c2 = mpi(2, [
+      'meta-train',
+      '--resume',
+      b,
+      '--steps',
+      '6',
+      '--threads',
+      '1',
+      '--distributed',
+      'mpi',
+    ]);
     assert.equal(c2.status, 0, c2.stdout + c2.stderr);
     const d2 = maxDiff(paramsOf(a), paramsOf(b));
     assert.ok(d2 < 2e-5, `after resuming on 1 process: max |diff| ${d2}`);

@@ -101,9 +101,15 @@ ${EXIT_STATUSES}`,
         vggface: o.vggface,
         init: o.init,
       };
+      let comm: Communicator | undefined;
+      if (o.distributed !== undefined) {
+        if (o.distributed !== 'mpi')
+          throw new RangeError(`--distributed: "${o.distributed}" is not known; use mpi`);
+        comm = mpiCommunicator({ timeoutS: o.rankTimeout as number });
+      }
       let cfg;
       if (o.resume) {
-        requireRunDir(o.resume);
+        if (!comm || comm.rank === 0) requireRunDir(o.resume); // only rank 0 reads the run folder
         // the run's saved config is used; these flags may extend or move it
         cfg = resolveMetaConfig(undefined, { ...flags, data: flags.data ?? 'unused' });
       } else {
@@ -114,12 +120,6 @@ ${EXIT_STATUSES}`,
           const w = Object.fromEntries(Object.entries(weights).filter(([, v]) => v !== undefined));
           cfg = resolveMetaConfig(o.config, { ...flags, weights: { ...cfg.weights, ...w } });
         }
-      }
-      let comm: Communicator | undefined;
-      if (o.distributed !== undefined) {
-        if (o.distributed !== 'mpi')
-          throw new RangeError(`--distributed: "${o.distributed}" is not known; use mpi`);
-        comm = mpiCommunicator({ timeoutS: o.rankTimeout as number });
       }
       let bar: ReturnType<typeof progress> | null = null;
       const res = await metaTrain(
