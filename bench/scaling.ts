@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeSyntheticDataset } from '../src/data/synthetic/write.js';
 import { initEngine } from '../src/engine/backend.js';
-import { loadMpiAddon, mpiLoadError } from '../src/engine/mpi.js';
+import { loadMpiAddon, mpiLoadError, mpirunEnv } from '../src/engine/mpi.js';
 import { tf } from '../src/engine/tf.js';
 import { flatten, type ParamTree } from '../src/models/params.js';
 import { preset } from '../src/models/presets.js';
@@ -79,12 +79,7 @@ function traffic(name: string, batchPerRank: number, videos: number): Traffic {
   };
 }
 
-const MPI_ENV = {
-  ...process.env,
-  OMPI_ALLOW_RUN_AS_ROOT: '1',
-  OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
-  OMPI_MCA_btl_vader_single_copy_mechanism: 'none',
-};
+const MPI_ENV = mpirunEnv();
 const TSX = ['--import', 'tsx'];
 
 /** Seconds of one all-reduce (sum, in place) of `bytes` between 2 ranks: median of 7 after 2. */

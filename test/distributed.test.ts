@@ -3,14 +3,14 @@
 // when Open MPI and the addon are installed), and a killed rank ending the job with a resumable
 // checkpoint.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { Dataset } from '../src/data/dataset.js';
 import { EpisodeSampler, slicePlan, type EpisodePlan } from '../src/data/episodes.js';
 import { initEngine } from '../src/engine/backend.js';
-import { loadMpiAddon, localGroup, mpiLoadError } from '../src/engine/mpi.js';
+import { loadMpiAddon, localGroup, mpiLoadError, mpirunEnv } from '../src/engine/mpi.js';
 import { tf } from '../src/engine/tf.js';
 import { flatten, type ParamTree } from '../src/models/params.js';
 import { preset } from '../src/models/presets.js';
@@ -184,15 +184,8 @@ const mpiSkip =
       : false;
 if (mpiSkip) console.log(`# skipping the MPI tests: ${mpiSkip}`);
 
-// Root in CI containers: Open MPI refuses root unless told; shared-memory single copy (CMA) is
-// often forbidden in containers.
-const MPI_ENV = {
-  ...process.env,
-  OMPI_ALLOW_RUN_AS_ROOT: '1',
-  OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
-  OMPI_MCA_btl_vader_single_copy_mechanism: 'none',
-  TALKING_HEADS_TEST_RUN: tmp,
-};
+// TALKING_HEADS_TEST_RUN marks this file's ranks, so findRank picks them out.
+const MPI_ENV = mpirunEnv({ TALKING_HEADS_TEST_RUN: tmp });
 const CLI = ['--import', 'tsx', join('test', 'helpers', 'cli.ts')];
 const train = (out: string, extra: string[]) => [
   'meta-train',
@@ -235,16 +228,35 @@ function findRank(r: number): string | undefined {
       }
     });
 }
-/** mpirun -np 2 of the CLI with `args`, its output collected as it comes. */
-function startJob(args: string[]) {
-  const job = spawn('mpirun', ['--oversubscribe', '-np', '2', process.execPath, ...CLI, ...args], {
-    env: MPI_ENV,
-  });
+// Jobs a test starts and has not seen end; a failing test must not leave a long run holding a core.
+const running = new Set<ChildProcess>();
+after(() => running.forEach((p) => p.kill('SIGTERM')));
+
+/** `cmd args` (mpirun, or one process), its output collected as it comes. */
+function startJob(cmd: string, args: string[]) {
+  const job = spawn(cmd, args, { env: MPI_ENV });
+  running.add(job);
   const out = { text: '' };
   job.stdout.on('data', (d: Buffer) => (out.text += d.toString()));
   job.stderr.on('data', (d: Buffer) => (out.text += d.toString()));
-  const ended = new Promise<number | null>((r) => job.on('exit', (code) => r(code)));
-  return { out, ended };
+  const ended = new Promise<number | null>((r) =>
+    job.on('exit', (code) => {
+      running.delete(job);
+      r(code);
+    }),
+  );
+  return { job, out, ended };
+}
+const mpiJob = (args: string[]) =>
+  startJob('mpirun', ['--oversubscribe', '-np', '2', process.execPath, ...CLI, ...args]);
+
+/** Polls `ready` every 200 ms; fails with `what` and the job's output after 2 minutes. */
+async function waitFor(ready: () => boolean, what: string, log: { text: string }): Promise<void> {
+  const t0 = Date.now();
+  while (!ready()) {
+    assert.ok(Date.now() - t0 < 120_000, `${what} after 2 minutes:\n${log.text}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** Resolves to the exit code, or 'hung' after a minute. */
@@ -313,19 +325,14 @@ describe('over MPI', { skip: mpiSkip }, () => {
       '--distributed',
       'mpi',
     ]);
-    const { out: log, ended } = startJob(args);
-    // wait for a checkpoint past step 0
-    const t0 = Date.now();
+    const { out: log, ended } = mpiJob(args);
     const ckpts = () =>
       existsSync(out) && readdirSync(out).length && existsSync(join(runDir(out), 'checkpoints'))
         ? readdirSync(join(runDir(out), 'checkpoints')).filter(
             (n) => /^step-\d+$/.test(n) && n !== 'step-00000000',
           )
         : [];
-    while (ckpts().length === 0) {
-      assert.ok(Date.now() - t0 < 120_000, `no checkpoint after 2 minutes:\n${log.text}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitFor(() => ckpts().length > 0, 'no checkpoint past step 0', log);
     const rank1 = findRank(1);
     assert.ok(rank1, 'found rank 1');
     const killedAt = Date.now();
@@ -339,20 +346,13 @@ describe('over MPI', { skip: mpiSkip }, () => {
     // resume on one process from the last checkpoint; Ctrl-C once it runs saves and stops it
     const run = runDir(out);
     const saved = lastCheckpoint(run).step;
-    const resumed = spawn(process.execPath, [...CLI, 'meta-train', '--resume', run, '--threads', '1'], {
-      env: MPI_ENV,
-    });
-    let said = '';
-    const hear = (d: Buffer) => {
-      const before = said;
-      said += d.toString();
-      if (/Resuming/.test(said) && !/Resuming/.test(before)) setTimeout(() => resumed.kill('SIGINT'), 1500);
-    };
-    resumed.stdout.on('data', hear);
-    resumed.stderr.on('data', hear);
-    const rc = await new Promise<number | null>((r) => resumed.on('exit', (c) => r(c)));
-    assert.match(said, new RegExp(`Resuming .* at step ${saved}`));
-    assert.equal(rc, 130, said);
+    const resumed = startJob(process.execPath, [...CLI, 'meta-train', '--resume', run, '--threads', '1']);
+    await waitFor(() => /Resuming/.test(resumed.out.text), 'the resumed run did not start', resumed.out);
+    await new Promise((r) => setTimeout(r, 1500));
+    resumed.job.kill('SIGINT');
+    const rc = await resumed.ended;
+    assert.match(resumed.out.text, new RegExp(`Resuming .* at step ${saved}`));
+    assert.equal(rc, 130, resumed.out.text);
     assert.ok(lastCheckpoint(run).step > saved, 'the resumed run went on and saved');
   });
 
@@ -368,12 +368,8 @@ describe('over MPI', { skip: mpiSkip }, () => {
       '--distributed',
       'mpi',
     ]);
-    const { out: log, ended } = startJob(args);
-    const t0 = Date.now();
-    while (!/Run folder/.test(log.text)) {
-      assert.ok(Date.now() - t0 < 120_000, `the job did not start:\n${log.text}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const { out: log, ended } = mpiJob(args);
+    await waitFor(() => /Run folder/.test(log.text), 'the job did not start', log);
     await new Promise((r) => setTimeout(r, 1000));
     const rank1 = findRank(1);
     assert.ok(rank1, 'found rank 1');

@@ -77,13 +77,19 @@ export function mpiLoadError(): string {
   return loadError;
 }
 
-/** Whether this process was started by an MPI launcher (mpirun, srun with PMI). */
-export function launchedByMpi(env: NodeJS.ProcessEnv = process.env): boolean {
-  return (
-    env['OMPI_COMM_WORLD_SIZE'] !== undefined ||
-    env['PMI_SIZE'] !== undefined ||
-    env['PMIX_RANK'] !== undefined
-  );
+/**
+ * The environment for starting `mpirun` from a program (the tests, the scaling benchmark): Open MPI
+ * refuses root unless told (CI containers run as root), and cross-process memory access (CMA, its
+ * shared-memory single copy) is often forbidden in containers.
+ */
+export function mpirunEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    OMPI_ALLOW_RUN_AS_ROOT: '1',
+    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
+    OMPI_MCA_btl_vader_single_copy_mechanism: 'none',
+    ...extra,
+  };
 }
 
 /** Ranks of this job on this machine (to share its cores between them). */

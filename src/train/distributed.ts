@@ -190,10 +190,6 @@ export class DataParallel {
     return out;
   }
 
-  shareJson<T>(value: T | undefined, what: string): Promise<T> {
-    return shareJson(this.comm, value, what);
-  }
-
   /**
    * Rank 0's values of `trees` on every rank: other ranks get new trees of the same layout (their
    * old ones are disposed); rank 0 gets its own back. A rank whose layout differs is an error that
@@ -202,7 +198,7 @@ export class DataParallel {
   async shareTrees(trees: ParamTree[], what: string): Promise<ParamTree[]> {
     const flat = trees.map(sortedLeaves);
     const layout = flat.map((ls) => ls.map(([p, t]) => `${p}:${t.shape.join('x')}`));
-    const root = await this.shareJson(this.rank === 0 ? layout : undefined, `${what} (layout)`);
+    const root = await shareJson(this.comm, this.rank === 0 ? layout : undefined, `${what} (layout)`);
     for (let i = 0; i < layout.length; i++) {
       const a = layout[i]!;
       const b = root[i] ?? [];

@@ -169,7 +169,7 @@ export async function metaTrain(
   }
   const dataHash = manifestHash(cfg.data);
   if (share) {
-    const rootHash = await share.shareJson(lead ? dataHash : undefined, 'the dataset hash');
+    const rootHash = await shareJson(share.comm, lead ? dataHash : undefined, 'the dataset hash');
     if (rootHash !== dataHash)
       throw new Error(
         `rank ${share.rank}: the dataset "${cfg.data}" differs from rank 0's (manifest hash); every rank needs the same data`,
@@ -267,7 +267,8 @@ export async function metaTrain(
   let savedStep = step;
   if (share) {
     // Rank 0's starting state (fresh, --init or a checkpoint) on every rank: identical replicas.
-    const s = await share.shareJson(
+    const s = await shareJson(
+      share.comm,
       lead ? { dir, step, samplerRng: sampler.rng.state, adamSteps: trainer.adam.state().steps } : undefined,
       'the run state',
     );
@@ -311,10 +312,10 @@ export async function metaTrain(
   /** Before a checkpoint: replicas that floating point made differ get rank 0's weights again. */
   const syncReplicas = async (): Promise<void> => {
     if (!share) return;
-    const { m, v } = trainer.adam.state();
+    const { m, v, steps } = trainer.adam.state();
     if (!(await share.replicasDiffer([trainer.params, trainer.sn, m, v]))) return;
     log(`\nReplicas differed at step ${step} (floating point); rank 0's weights broadcast to all`);
-    await shareTrainerState(share, trainer, trainer.adam.state().steps);
+    await shareTrainerState(share, trainer, steps);
   };
   const nanStop = (why: string): 'nan' => {
     log(`\nStopped: ${why}. The last good checkpoint is kept; lower the learning rates and --resume.`);
