@@ -5,6 +5,7 @@
 //   driver landmarks | feed-forward | fine-tuned | real frame
 // and the mean pixel L1 of both against the real frames is printed.
 //   npx tsx scripts/fewshot-sheet.ts MODEL_RUN OUT.png [identities=3] [T=8] [holdout=5]
+import { singleDataset } from '../src/train/config.js';
 import { renderFrames } from '../src/animate/animate.js';
 import { Dataset } from '../src/data/dataset.js';
 import { splitByIdentity } from '../src/data/episodes.js';
@@ -26,7 +27,7 @@ const T = Number(tArg ?? 8);
 const nHold = Number(holdArg ?? 5);
 await initEngine({});
 const meta = loadMetaModel(modelPath);
-const ds = Dataset.open(meta.config.data);
+const ds = Dataset.open(singleDataset(meta.config));
 const split = splitByIdentity(ds, meta.config.holdout, meta.config.seed);
 const r = meta.net.resolution;
 const fb = r * r * 3;

@@ -3,6 +3,7 @@
 // (src/eval/heldout.ts), then the first N frames of its second video synthesised from their
 // landmarks and compared with the real frames (SSIM, PSNR; src/eval/metrics.ts).
 //   npx tsx scripts/heldout-eval.ts MODEL [--data DIR] [--identities 20] [-T 8] [--frames 32] [--json FILE] [--sheet FILE.png]
+import { singleDataset } from '../src/train/config.js';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,9 +54,9 @@ const T = Number(o.T);
 const engine = await initEngine({ backend: o.backend });
 const meta = loadMetaModel(modelPath);
 const untrained = untrainedModel(meta);
-const ds = Dataset.open(o.data ?? meta.config.data);
+const ds = Dataset.open(o.data ?? singleDataset(meta.config));
 // The model's own data: its held-out identities; any other dataset: all of it (never seen).
-const own = o.data === undefined || resolve(o.data) === resolve(meta.config.data);
+const own = o.data === undefined || resolve(o.data) === resolve(singleDataset(meta.config));
 const cases = fewShotCases(ds, {
   T,
   frames: Number(o.frames),

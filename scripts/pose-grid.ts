@@ -3,6 +3,7 @@
 // from their landmark images alone. Columns per target: landmarks | generated | real.
 //   npx tsx scripts/pose-grid.ts RUN_DIR OUT.png [videos=0,1,2] [targets=4] [scale=2]
 // Videos are indices into the run's dataset; the script says which of them were held out.
+import { singleDataset } from '../src/train/config.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Dataset } from '../src/data/dataset.js';
@@ -28,7 +29,7 @@ const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as {
 };
 const cfg = resolveMetaConfig(undefined, saved.config);
 const net = netConfigOf(cfg);
-const ds = Dataset.open(cfg.data);
+const ds = Dataset.open(singleDataset(cfg));
 const ckDir = latestCheckpoint(join(runDir, 'checkpoints'));
 if (!ckDir) throw new Error(`no checkpoint in ${runDir}`);
 const ck = loadCheckpoint(ckDir);

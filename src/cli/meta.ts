@@ -1,5 +1,5 @@
 /** `talking-heads meta-train`: flags -> validated config -> run. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { mpiCommunicator, type Communicator } from '../engine/mpi.js';
 import { metaTrain, resolveMetaConfig } from '../train/meta.js';
 import { requireRunDir } from '../train/run.js';
@@ -11,7 +11,34 @@ export function addMetaTrain(program: Command): void {
   program
     .command('meta-train')
     .description('meta-learn E, G and D on K-shot episodes (Zakharov et al. 2019, sec. 3.2)')
-    .option('--data <dir>', 'dataset folder (talking-heads synth / preprocess)')
+    .option(
+      '--data <dir>',
+      'dataset folder (talking-heads synth / preprocess); repeat it to train on a mix of datasets',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
+    .option('--mix <w,w,...>', 'sampling weight of each --data dataset (default: equal)', (v: string) =>
+      v.split(',').map((x) => {
+        const n = Number(x);
+        if (!(n >= 0)) throw new InvalidArgumentError(`--mix: "${x}" is not a weight >= 0`);
+        return n;
+      }),
+    )
+    .option('--flip <p>', 'augmentation: probability that an episode is mirrored', num)
+    .option(
+      '--jitter <x>',
+      'augmentation: similarity jitter per frame (1: up to 8 deg, 8% scale, 4% shift)',
+      num,
+    )
+    .option(
+      '--colour <x>',
+      'augmentation: colour jitter per episode (1: 10% gain, 20% contrast, 30% saturation)',
+      num,
+    )
+    .option(
+      '--warp <p>',
+      "augmentation: probability that a photo person's target is its photo warped to another face's expression (one-photo people: always)",
+      num,
+    )
     .option('--config <file>', 'JSON or YAML config; flags override it')
     .option('--preset <name>', 'network size: paper (256px), medium (128px), small (64px), tiny (32px)')
     .option('--variant <ft|ff>', 'ft: with L_MCH (for fine-tuning); ff: without (feed-forward)')
@@ -80,8 +107,10 @@ ${EXIT_STATUSES}`,
       const weights = [o.pixel, o.fm, o.mch, o.identity, o.perceptual].some((x) => x !== undefined)
         ? { pixel: o.pixel, fm: o.fm, mch: o.mch, identity: o.identity, perceptual: o.perceptual }
         : undefined;
+      const data = o.data as string[] | undefined;
       const flags = {
-        data: o.data,
+        data: data && data.length === 1 ? data[0] : data,
+        mix: o.mix,
         preset: o.preset,
         variant: o.variant,
         k: o.k,
@@ -116,10 +145,15 @@ ${EXIT_STATUSES}`,
         if (!o.data && !o.config)
           throw new Error('meta-train needs --data DIR (or a --config file that names it)');
         cfg = resolveMetaConfig(o.config, flags);
-        if (weights) {
-          const w = Object.fromEntries(Object.entries(weights).filter(([, v]) => v !== undefined));
-          cfg = resolveMetaConfig(o.config, { ...flags, weights: { ...cfg.weights, ...w } });
-        }
+        const given = (x: Record<string, unknown>) =>
+          Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined));
+        const augment = given({ flip: o.flip, jitter: o.jitter, colour: o.colour, warp: o.warp });
+        if (weights || Object.keys(augment).length)
+          cfg = resolveMetaConfig(o.config, {
+            ...flags,
+            weights: { ...cfg.weights, ...given(weights ?? {}) },
+            augment: { ...cfg.augment, ...augment },
+          });
       }
       let bar: ReturnType<typeof progress> | null = null;
       const res = await metaTrain(

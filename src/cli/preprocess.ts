@@ -22,7 +22,7 @@ export async function runPreprocess(
     `Preprocessing ${o.input} -> ${o.out} (faces and landmarks: face-api on ${engine.backend}, ${o.workers ?? 1} worker(s))`,
   );
   // One video: a bar over its frames (sampled frames expected from its duration); else over files.
-  const units = findUnits(o.input);
+  const units = findUnits(o.input, o.photosBy);
   let bar: ReturnType<typeof progress> | null = null;
   let frames = 0;
   let onFrame: (() => void) | undefined;
@@ -68,6 +68,16 @@ export function addPreprocess(program: Command): void {
     .option('--min-frames <n>', 'drop (and report) videos with fewer frames with a face', intArg(1), 1)
     .option('--min-confidence <p>', 'face detector threshold', Number, 0.5)
     .option('--crop-scale <x>', 'crop side / landmark box side', Number, 1.8)
+    .option(
+      '--photos-by <folder|name>',
+      'folder: a folder of photos is one person; name: photos with the same file name in different folders are one person (neutral/001.jpg + smiling/001.jpg)',
+      'folder',
+    )
+    .option(
+      '--hold-out <N|ids>',
+      'identities meta-learning never sees, recorded in the manifest: a number (seeded draw) or a comma list of names',
+      '0',
+    )
     .option('--resume', 'skip videos already in the output dataset')
     .option('--workers <n>', 'files processed in parallel (default: one per core, at most 4)', intArg(1, 64))
     .option(
@@ -79,6 +89,11 @@ export function addPreprocess(program: Command): void {
       if (!(o.fps > 0)) throw new InvalidArgumentError(`--fps must be positive, got ${o.fps}`);
       if (!(o.minConfidence > 0 && o.minConfidence < 1))
         throw new InvalidArgumentError(`--min-confidence must be in (0, 1)`);
+      if (o.photosBy !== 'folder' && o.photosBy !== 'name')
+        throw new InvalidArgumentError(`--photos-by must be folder or name, got "${o.photosBy}"`);
+      const holdOut = /^\d+$/.test(o.holdOut)
+        ? Number(o.holdOut)
+        : String(o.holdOut).split(',').filter(Boolean);
       await runPreprocess({
         input,
         out: o.out,
@@ -90,6 +105,8 @@ export function addPreprocess(program: Command): void {
         minConfidence: o.minConfidence,
         crop: { scale: o.cropScale, shiftUp: 0.1 },
         resume: Boolean(o.resume),
+        photosBy: o.photosBy,
+        holdOut,
         shard: o.shard ? parseShard(o.shard) : shardFromEnv(),
         workers: o.workers ?? Math.min(4, availableParallelism()),
       });

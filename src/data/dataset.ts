@@ -91,6 +91,18 @@ export function readManifest(dir: string): Manifest {
   return parsed.data;
 }
 
+/**
+ * The identities a dataset keeps out of meta-learning (preprocess --hold-out records them in
+ * info.heldOut): evaluation's test people. Null when the dataset records none.
+ */
+export function heldOutIdentities(m: Manifest): string[] | null {
+  const h = m.info['heldOut'];
+  if (h === undefined) return null;
+  const parsed = z.array(z.string()).safeParse(h);
+  if (!parsed.success) throw new DatasetError('manifest.json: info.heldOut must be a list of identities');
+  return parsed.data;
+}
+
 /** SHA-256 of the manifest file: identifies the data a checkpoint was trained on. */
 export function manifestHash(dir: string): string {
   return createHash('sha256')

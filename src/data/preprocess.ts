@@ -6,13 +6,22 @@
  * Units: each video file is one dataset video; a folder of photos is one video whose frames are its
  * photos (one person's few shots); a photo at the top level is a one-frame video. Identity = the
  * first folder below the input (VoxCeleb's speaker id), or the file name at the top level.
+ * With `photosBy: 'name'` photos are grouped by file name instead: `neutral/001.jpg` and
+ * `smiling/001.jpg` are one person "001" with two frames, in folder order (the London Set's layout);
+ * a name found once is a one-frame person (a folder of portraits).
+ *
+ * Held-out people (`holdOut`): identities chosen here (a seeded draw, or named) are recorded in the
+ * manifest (info.heldOut) so meta-learning never sees them and evaluation tests on them. A licence
+ * file beside the input (LICENSE*, the input folder's or its parent's) is copied into the dataset:
+ * images derived from other people's photos keep their terms next to them.
  *
  * Nothing is dropped silently: every frame without a face, every file that fails to decode and every
  * video left with too few frames is listed in the summary and in DIR/preprocess_log.json. Finished
  * videos are kept when the run is interrupted; running again with --resume skips them.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join, relative, sep } from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, relative, sep } from 'node:path';
+import { Rng } from '../engine/rng.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import {
   cropResize,
@@ -69,6 +78,10 @@ export interface PreprocessOptions {
   resume: boolean;
   /** only this shard of the inputs (shard.ts); null: all of them */
   shard: Shard | null;
+  /** how photos become people: by folder (a folder = one person) or by file name across folders */
+  photosBy: 'folder' | 'name';
+  /** identities kept out of meta-learning: a count (a seeded draw) or their names; 0: none */
+  holdOut: number | string[];
 }
 
 export const DEFAULT_PREPROCESS: Omit<PreprocessOptions, 'input' | 'out'> = {
@@ -81,6 +94,8 @@ export const DEFAULT_PREPROCESS: Omit<PreprocessOptions, 'input' | 'out'> = {
   crop: DEFAULT_CROP,
   resume: false,
   shard: null,
+  photosBy: 'folder',
+  holdOut: 0,
 };
 
 export interface Unit {
@@ -115,7 +130,7 @@ export interface UnitReport {
 }
 
 /** Finds the videos and photo folders under `input` (or the single file it names). */
-export function findUnits(input: string): Unit[] {
+export function findUnits(input: string, photosBy: PreprocessOptions['photosBy'] = 'folder'): Unit[] {
   if (!existsSync(input)) throw new Error(`Input "${input}" does not exist`);
   const ext = (f: string) => extname(f).toLowerCase();
   if (statSync(input).isFile()) {
@@ -129,6 +144,7 @@ export function findUnits(input: string): Unit[] {
     );
   }
   const units: Unit[] = [];
+  const byName = new Map<string, string[]>();
   const walk = (dir: string) => {
     const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
     const photos: string[] = [];
@@ -148,7 +164,12 @@ export function findUnits(input: string): Unit[] {
     }
     if (photos.length === 0) return;
     const relDir = relative(input, dir);
-    if (relDir === '') {
+    if (photosBy === 'name') {
+      for (const p of photos) {
+        const stem = basename(p, extname(p));
+        byName.set(stem, [...(byName.get(stem) ?? []), p]);
+      }
+    } else if (relDir === '') {
       for (const p of photos) {
         const stem = basename(p, extname(p));
         units.push({ id: stem, identity: stem, kind: 'photos', files: [p] });
@@ -163,7 +184,39 @@ export function findUnits(input: string): Unit[] {
     }
   };
   walk(input);
+  for (const [stem, files] of byName) units.push({ id: stem, identity: stem, kind: 'photos', files });
   return units.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** The identities to hold out of meta-learning: `count` drawn with `seed`, or the ones named. */
+export function chooseHeldOut(identities: readonly string[], holdOut: number | string[], seed = 0): string[] {
+  const ids = [...new Set(identities)].sort();
+  if (Array.isArray(holdOut)) {
+    const missing = holdOut.filter((h) => !ids.includes(h));
+    if (missing.length)
+      throw new Error(
+        `--hold-out names ${missing.map((m) => `"${m}"`).join(', ')}, not among the identities found (${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', ...' : ''})`,
+      );
+    return [...holdOut].sort();
+  }
+  if (!Number.isInteger(holdOut) || holdOut < 0 || holdOut >= ids.length)
+    throw new Error(`--hold-out ${holdOut}: needs 0 <= N < ${ids.length} (the identities found)`);
+  return new Rng(seed)
+    .sample(ids.length, holdOut)
+    .map((i) => ids[i]!)
+    .sort();
+}
+
+/** Licence files (LICENSE*) in `input`'s folder or the folder above it: the terms of the images. */
+export function licenceFiles(input: string): string[] {
+  const dir = existsSync(input) && statSync(input).isDirectory() ? input : dirname(input);
+  for (const d of [dir, dirname(dir)]) {
+    const found = readdirSync(d)
+      .filter((f) => /^licen[cs]e/i.test(f))
+      .map((f) => join(d, f));
+    if (found.length) return found;
+  }
+  return [];
 }
 
 async function* unitFrames(u: Unit, o: PreprocessOptions): AsyncGenerator<Frame> {
@@ -335,8 +388,12 @@ export async function preprocess(
 ): Promise<PreprocessResult> {
   const started = performance.now();
   const o: PreprocessOptions = { ...DEFAULT_PREPROCESS, ...opts };
-  const all = findUnits(o.input);
+  const all = findUnits(o.input, o.photosBy);
   if (all.length === 0) throw new Error(`No videos or photos found under "${o.input}"`);
+  const heldOut = chooseHeldOut(
+    all.map((u) => u.identity),
+    o.holdOut,
+  );
   const shard = o.shard;
   const units = shard ? all.filter((u) => inShard(u.id, shard)) : all;
   const writer = new DatasetWriter(
@@ -345,10 +402,19 @@ export async function preprocess(
       resolution: o.resolution,
       source: `preprocess of ${o.input}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}`,
       landmarkSource: `@vladmandic/face-api 68-point landmark net (SSD MobileNet v1 detector every ${DEFAULT_TRACK.detectEvery} frames, appearance tracking between, One Euro smoothing)`,
-      info: { fps: o.fps, crop: o.crop, minConfidence: o.minConfidence },
+      info: {
+        fps: o.fps,
+        crop: o.crop,
+        minConfidence: o.minConfidence,
+        photosBy: o.photosBy,
+        heldOut,
+      },
     },
     o.resume,
   );
+  const licences = licenceFiles(o.input);
+  for (const f of licences) copyFileSync(f, join(o.out, basename(f)));
+  if (licences.length) writer.setInfo({ licence: licences.map((f) => basename(f)) });
   const logPath = join(o.out, 'preprocess_log.json');
   const previous: UnitReport[] =
     o.resume && existsSync(logPath)

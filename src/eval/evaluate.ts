@@ -17,7 +17,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Dataset } from '../data/dataset.js';
+import { Dataset, heldOutIdentities } from '../data/dataset.js';
 import { framesFromDatasetAt, InputError } from '../data/fewshot.js';
 import { drawText } from '../data/font.js';
 import { rasterizeLandmarks } from '../data/landmarks.js';
@@ -488,7 +488,12 @@ export async function runEvaluate(
     : await proceduralTestSet(join(o.out, 'testset'), o.videos, meta.net.resolution, length);
   if (ds.resolution !== meta.net.resolution)
     throw new InputError(`The test data is ${ds.resolution}px and the model ${meta.net.resolution}px`);
-  const videos = ds.videos.map((_, i) => i).filter((v) => ds.video(v).frames >= length);
+  // A dataset that records its held-out people (preprocess --hold-out) is tested on those only:
+  // the people meta-learning never saw.
+  const held = o.data ? heldOutIdentities(ds.manifest) : null;
+  const videos = ds.videos
+    .map((_, i) => i)
+    .filter((v) => ds.video(v).frames >= length && (!held?.length || held.includes(ds.video(v).identity)));
   if (videos.length === 0)
     throw new InputError(
       `No video of "${ds.dir}" has the ${length} frames T = ${Math.max(...o.Ts)} and ${o.frames} hold-out frames need`,
@@ -517,7 +522,7 @@ export async function runEvaluate(
       onUnit?.(units.length, total, unit, resumed);
     }
   const rows = summarise(units, o.Ts, o.out);
-  const title = `Self-reenactment: ${chosen.length} test videos of ${ds.dir}, ${o.frames} hold-out frames each; model ${meta.source} (step ${meta.step}); ${backend}`;
+  const title = `Self-reenactment: ${chosen.length} test videos of ${ds.dir}${held?.length ? ' (its held-out people)' : ''}, ${o.frames} hold-out frames each; model ${meta.source} (step ${meta.step}); ${backend}`;
   const t1 = table1(rows, title);
   const t2 = table2(units, o.Ts, backend);
   const sheets: string[] = [];

@@ -9,7 +9,20 @@ import { PAPER_OPTIM } from './meta_step.js';
 
 export const MetaConfigSchema = z
   .object({
-    data: z.string().min(1),
+    /** a dataset folder, or several read as one (data/mix.ts), each with its own W columns */
+    data: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    /** sampling weight per dataset of `data` (normalised); absent: equal weights */
+    mix: z.array(z.number().min(0)).min(1).optional(),
+    /** augmentations of episodes (data/episodes.ts AugmentConfig); all 0 = none */
+    augment: z
+      .object({
+        flip: z.number().min(0).max(1).default(0),
+        jitter: z.number().min(0).max(2).default(0),
+        colour: z.number().min(0).max(2).default(0),
+        warp: z.number().min(0).max(1).default(0),
+      })
+      .strict()
+      .default({ flip: 0, jitter: 0, colour: 0, warp: 0 }),
     preset: z.string().default('small'),
     /** overrides of the preset's network config */
     net: NetConfigSchema.partial().default({}),
@@ -49,7 +62,8 @@ export const MetaConfigSchema = z
     /**
      * Start from a meta-trained model's weights (a shipped model's name, a model file, a run or a
      * checkpoint) instead of random ones, with a fresh optimizer: how training continues across
-     * machines from the shipped model, whose file holds no optimizer state. Same preset and data.
+     * machines from the shipped model, whose file holds no optimizer state. Same preset; on other
+     * data (other training videos) D's W gets new columns (meta.ts, initColumns).
      */
     init: z.string().optional(),
     out: z.string().default('runs'),
@@ -65,4 +79,19 @@ export type MetaConfig = z.infer<typeof MetaConfigSchema>;
 
 export function netConfigOf(c: MetaConfig) {
   return checkNetConfig({ ...preset(c.preset), ...c.net });
+}
+
+/** The dataset folders of a config, as a list. */
+export function dataDirs(c: Pick<MetaConfig, 'data'>): string[] {
+  return typeof c.data === 'string' ? [c.data] : c.data;
+}
+
+/** The one dataset of a config (scripts that read one); a mix is refused by name. */
+export function singleDataset(c: Pick<MetaConfig, 'data'>): string {
+  const dirs = dataDirs(c);
+  if (dirs.length > 1)
+    throw new RangeError(
+      `This reads one dataset; the model was trained on a mix (${dirs.join(', ')}): pass --data`,
+    );
+  return dirs[0]!;
 }

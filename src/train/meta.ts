@@ -10,8 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { Dataset, manifestHash } from '../data/dataset.js';
-import { EpisodeSampler, slicePlan, splitByIdentity, type EpisodeBatch } from '../data/episodes.js';
+import { EpisodeSampler, slicePlan, type EpisodeBatch } from '../data/episodes.js';
+import { DataMix } from '../data/mix.js';
 import { grid, toRgb8, type RgbImage } from '../data/png.js';
 import { initEngine, type EngineInfo } from '../engine/backend.js';
 import { localRanks, type Communicator } from '../engine/mpi.js';
@@ -21,10 +21,10 @@ import { PRESETS } from '../models/presets.js';
 import { listCheckpoints, matchTree, type LoadedCheckpoint } from './checkpoint.js';
 import { DataParallel, shareJson } from './distributed.js';
 import { MemoryGuard, nonFinite } from './loop.js';
-import { initMetaParams, MetaTrainer, type MetaBatch, type MetaMetrics } from './meta_step.js';
-import { disposeModel, loadMetaModel } from './model.js';
+import { embedEpisodes, initMetaParams, MetaTrainer, type MetaBatch, type MetaMetrics } from './meta_step.js';
+import { disposeModel, loadMetaModel, type MetaModel } from './model.js';
 import { Run } from './run.js';
-import { MetaConfigSchema, netConfigOf, type MetaConfig } from './config.js';
+import { dataDirs, MetaConfigSchema, netConfigOf, type MetaConfig } from './config.js';
 
 export { MetaConfigSchema, netConfigOf, type MetaConfig };
 
@@ -161,37 +161,39 @@ export async function metaTrain(
   const engine: EngineInfo = await initEngine({ backend: cfg.backend, threads: cfg.threads });
   if (run) ck = run.latestIntact({ setAside: true });
   const net = netConfigOf(cfg);
-  const ds = Dataset.open(cfg.data);
+  const ds = new DataMix(dataDirs(cfg), cfg.mix);
   if (ds.resolution !== net.resolution) {
     throw new RangeError(
-      `Dataset "${cfg.data}" is ${ds.resolution}px but preset "${cfg.preset}" is ${net.resolution}px (make data with --size ${net.resolution})`,
+      `Dataset "${ds.dir}" is ${ds.resolution}px but preset "${cfg.preset}" is ${net.resolution}px (make data with --size ${net.resolution})`,
     );
   }
-  const dataHash = manifestHash(cfg.data);
+  const dataHash = ds.hash();
   if (share) {
     const rootHash = await shareJson(share.comm, lead ? dataHash : undefined, 'the dataset hash');
     if (rootHash !== dataHash)
       throw new Error(
-        `rank ${share.rank}: the dataset "${cfg.data}" differs from rank 0's (manifest hash); every rank needs the same data`,
+        `rank ${share.rank}: the dataset "${ds.dir}" differs from rank 0's (manifest hash); every rank needs the same data`,
       );
   }
   if (ck && ck.meta.dataManifestHash !== dataHash) {
     throw new Error(
-      `Cannot resume "${resumeDir}": its dataset "${cfg.data}" changed since the checkpoint (manifest hash differs)`,
+      `Cannot resume "${resumeDir}": its dataset "${ds.dir}" changed since the checkpoint (manifest hash differs)`,
     );
   }
-  const split = splitByIdentity(ds, cfg.holdout, cfg.seed);
-  const pool = split.train.filter((i) => ds.video(i).frames >= cfg.k + 1);
-  if (pool.length === 0)
-    throw new RangeError(`No training video has the ${cfg.k + 1} frames a ${cfg.k}-shot episode needs`);
+  const split = ds.split(cfg.holdout, cfg.seed);
+  // Every training video the episodes can use gets a column of W: videos of two frames or more, and
+  // one-frame videos (a single photo) when the warp can make their second frame.
+  const samplerOptions = { weights: ds.poolWeights(split.train), augment: cfg.augment };
+  const pool = new EpisodeSampler(ds, cfg.k, cfg.seed + 1, split.train, samplerOptions).pool;
   const colOf = new Map(pool.map((v, i) => [v, i]));
-  const sampler = new EpisodeSampler(ds, cfg.k, cfg.seed + 1, pool);
+  const sampler = new EpisodeSampler(ds, cfg.k, cfg.seed + 1, split.train, samplerOptions);
+  const skipped = split.train.length - pool.length;
   const trainer = new MetaTrainer(net, cfg.k, cfg.weights, cfg, initMetaParams(net, pool.length, cfg.seed), {
     vgg19: cfg.vgg19,
     vggface: cfg.vggface,
   });
   let step = 0;
-  let init: { source: string; sha256: string; step: number } | undefined;
+  let init: { source: string; sha256: string; step: number; newColumns?: number } | undefined;
   if (lead && !run && cfg.init) {
     const m = loadMetaModel(cfg.init);
     try {
@@ -199,15 +201,19 @@ export async function metaTrain(
         throw new RangeError(
           `--init "${cfg.init}" is preset ${m.config.preset} (${m.net.resolution}px), this run is ${cfg.preset} (${net.resolution}px): use the model's preset`,
         );
-      if (m.columns !== pool.length)
-        throw new RangeError(
-          `--init "${cfg.init}" has ${m.columns} columns of W (training videos), this dataset and hold-out split have ${pool.length}: use the data it was trained on (its config: ${m.config.data}, holdout ${m.config.holdout}, seed ${m.config.seed})`,
-        );
       disposeTree(trainer.params);
       disposeTree(trainer.sn);
       trainer.params = m.params;
       trainer.sn = m.sn;
-      init = { source: m.source, sha256: m.hash, step: m.step };
+      const sameData =
+        m.columns === pool.length && JSON.stringify(m.config.data) === JSON.stringify(cfg.data);
+      if (!sameData) initColumns(trainer, m, ds, pool, cfg.k, log);
+      init = {
+        source: m.source,
+        sha256: m.hash,
+        step: m.step,
+        ...(sameData ? {} : { newColumns: pool.length }),
+      };
     } catch (e) {
       disposeModel(m);
       trainer.dispose();
@@ -249,10 +255,25 @@ export async function metaTrain(
         ...(comm ? { distributed: { ranks: comm.size, library: comm.library, globalBatch } } : {}),
         data: {
           dir: cfg.data,
+          ...(ds.parts.length > 1
+            ? {
+                mix: ds.parts.map((p, k) => ({
+                  dir: p.dir,
+                  weight: ds.weights[k],
+                  videos: p.numVideos,
+                  trainVideos: pool.filter((v) => ds.locate(v).part === k).length,
+                })),
+              }
+            : {}),
           manifestHash: dataHash,
           trainVideos: pool.length,
           heldOutVideos: split.test.length,
+          heldOutIdentities: [...new Set(split.test.map((v) => ds.video(v).identity))],
+          ...(skipped
+            ? { unusable: `${skipped} one-frame videos (no warp to make their second frame)` }
+            : {}),
         },
+        augment: cfg.augment,
         parameters: {
           E: countParams(trainer.params['E'] as ParamTree),
           G: countParams(trainer.params['G'] as ParamTree),
@@ -323,7 +344,9 @@ export async function metaTrain(
   };
   // A fixed batch for sample grids, so pictures of different steps are comparable.
   const fixedEp = lead
-    ? new EpisodeSampler(ds, cfg.k, cfg.seed + 99, pool).next(Math.min(3, Math.max(1, globalBatch)))
+    ? new EpisodeSampler(ds, cfg.k, cfg.seed + 99, pool, samplerOptions).next(
+        Math.min(3, Math.max(1, globalBatch)),
+      )
     : null;
   const fixed = fixedEp ? toBatch(fixedEp, colOf) : null;
   // A fresh run saves step 0, so there is always a good checkpoint to go back to.
@@ -395,6 +418,53 @@ export async function metaTrain(
     trainer.dispose();
   }
   return { dir, step, last, stopped };
+}
+
+/**
+ * `--init` on data other than the model's own: D's W gets one new column per training video of this
+ * run and the old ones are dropped. A model meta-learned with L_MCH has its columns in the embedding's
+ * space (sec. 3.2: W_i is matched to e_i), so W_i starts as video i's embedding (the VT port's
+ * init_Wi); an FF model's columns bear no relation to embeddings, so each starts as the mean old
+ * column (the score D gave an average training video).
+ */
+function initColumns(
+  trainer: MetaTrainer,
+  m: MetaModel,
+  ds: DataMix,
+  pool: readonly number[],
+  k: number,
+  log: (s: string) => void,
+): void {
+  const D = trainer.params['D'] as ParamTree;
+  const proj = D['proj'] as ParamTree;
+  const old = proj['W'] as tf.Tensor2D;
+  let W: tf.Tensor2D;
+  if (m.config.weights.mch > 0) {
+    const cols: tf.Tensor2D[] = [];
+    const loader = new EpisodeSampler(ds, k, 0, pool);
+    for (let i = 0; i < pool.length; i += 16) {
+      const videos = pool.slice(i, i + 16);
+      const ep = loader.load({
+        videos,
+        kFrames: videos.map((v) => Array.from({ length: k }, (_, j) => j % ds.video(v).frames)),
+        targets: videos.map(() => 0),
+      });
+      cols.push(trainer.infer((p) => embedEpisodes(p['E'] as ParamTree, trainer.config, ep.xk, ep.yk, k)));
+      tf.dispose([ep.xk, ep.yk, ep.xt, ep.yt, ep.video]);
+    }
+    W = tf.tidy(() => tf.transpose(tf.concat(cols, 0)) as tf.Tensor2D);
+    tf.dispose(cols);
+    log(
+      `--init on other data: ${pool.length} new columns of W, each its video's embedding (${m.columns} dropped)`,
+    );
+  } else {
+    W = tf.tidy(() => tf.tile(tf.mean(old, 1, true), [1, pool.length]) as tf.Tensor2D);
+    log(
+      `--init on other data: ${pool.length} new columns of W, each the mean old column (${m.columns} dropped)`,
+    );
+  }
+  old.dispose();
+  trainer.params = { ...trainer.params, D: { ...D, proj: { ...proj, W } } };
 }
 
 /** Rank 0's weights, spectral-norm vectors and optimizer state on every rank. */
