@@ -1,13 +1,13 @@
 // Issue 21 (real people): photo people as datasets, held-out people recorded, several datasets
 // mixed with weights, episodes from videos of 1 and 2 frames, and --init onto other data.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { Dataset, DatasetWriter } from '../src/data/dataset.js';
+import { Dataset, DatasetWriter, heldOutIdentities } from '../src/data/dataset.js';
 import { disposeEpisode, EpisodeSampler } from '../src/data/episodes.js';
 import { DataMix } from '../src/data/mix.js';
-import { chooseHeldOut, findUnits, licenceFiles } from '../src/data/preprocess.js';
+import { chooseHeldOut, findUnits, licenceFiles, preprocess } from '../src/data/preprocess.js';
 import { initEngine } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
 import type { ParamTree } from '../src/models/params.js';
@@ -271,4 +271,50 @@ describe('meta-train on a mix, then --init onto other data', () => {
       /--mix has 3 weight\(s\) for 2 dataset\(s\)/,
     );
   });
+});
+
+/** The project's real material (../shared/data/real-faces): CI has it; a clone without it skips. */
+const REAL = join(import.meta.dirname, '..', '..', 'shared', 'data', 'real-faces');
+
+describe('the real material (../shared/data/real-faces)', () => {
+  test(
+    'London people preprocess as 2-frame people (neutral, then smiling), held out as asked, with their licence',
+    {
+      skip: existsSync(join(REAL, 'london'))
+        ? false
+        : `${REAL} is absent (the team's shared folder; CI has it)`,
+    },
+    async () => {
+      const input = tempDir();
+      for (const sub of ['neutral', 'smiling']) {
+        mkdirSync(join(input, sub));
+        for (const id of ['001', '004', '005'])
+          copyFileSync(join(REAL, 'london', sub, `${id}.jpg`), join(input, sub, `${id}.jpg`));
+      }
+      copyFileSync(join(REAL, 'london', 'LICENSE.md'), join(input, 'LICENSE.md'));
+      const out = join(tempDir(), 'ds');
+      const res = await preprocess({ input, out, resolution: 64, photosBy: 'name', holdOut: ['004'] });
+      assert.deepEqual(
+        res.reports.map((r) => [r.id, r.status, r.kept]),
+        [
+          ['001', 'ok', 2],
+          ['004', 'ok', 2],
+          ['005', 'ok', 2],
+        ],
+      );
+      const ds = Dataset.open(out);
+      assert.deepEqual(heldOutIdentities(ds.manifest), ['004']);
+      assert.equal(
+        readFileSync(join(out, 'LICENSE.md'), 'utf8'),
+        readFileSync(join(REAL, 'london', 'LICENSE.md'), 'utf8'),
+      );
+      // frame 0 is the neutral photo, frame 1 the smiling one: the mouth is wider when smiling
+      const width = (lm: Float32Array) =>
+        Math.hypot(lm[2 * 54]! - lm[2 * 48]!, lm[2 * 54 + 1]! - lm[2 * 48 + 1]!);
+      const wider = [0, 1, 2].filter(
+        (v) => width(ds.frameLandmarks(v, 1)) > width(ds.frameLandmarks(v, 0)),
+      ).length;
+      assert.ok(wider >= 2, `the smile widens the mouth in ${wider} of 3 people`);
+    },
+  );
 });
