@@ -241,6 +241,20 @@ describe('meta-train on a mix, then --init onto other data', () => {
     assert.equal(m.columns, 15);
     disposeModel(m);
 
+    // without the warp the one-photo people are left out, and the run says so
+    const res1 = await metaTrain(
+      cfg(tempDir(), { data: [synth, photos], holdout: 0.2, steps: 1 }),
+      undefined,
+      {
+        log: () => {},
+      },
+    );
+    const saved1 = JSON.parse(readFileSync(join(res1.dir, 'config.json'), 'utf8')) as {
+      data: { trainVideos: number; unusable: string };
+    };
+    assert.equal(saved1.data.trainVideos, 12);
+    assert.match(saved1.data.unusable, /3 one-frame videos/);
+
     // --init from it onto another dataset: new columns, the old ones dropped; W_i = video i's embedding
     const res2 = await metaTrain(
       cfg(tempDir(), { data: other, init: res.dir, variant: 'ft', holdout: 0, steps: 1 }),

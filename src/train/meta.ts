@@ -184,9 +184,9 @@ export async function metaTrain(
   // Every training video the episodes can use gets a column of W: videos of two frames or more, and
   // one-frame videos (a single photo) when the warp can make their second frame.
   const samplerOptions = { weights: ds.poolWeights(split.train), augment: cfg.augment };
-  const pool = new EpisodeSampler(ds, cfg.k, cfg.seed + 1, split.train, samplerOptions).pool;
-  const colOf = new Map(pool.map((v, i) => [v, i]));
   const sampler = new EpisodeSampler(ds, cfg.k, cfg.seed + 1, split.train, samplerOptions);
+  const pool = sampler.pool;
+  const colOf = new Map(pool.map((v, i) => [v, i]));
   const skipped = split.train.length - pool.length;
   const trainer = new MetaTrainer(net, cfg.k, cfg.weights, cfg, initMetaParams(net, pool.length, cfg.seed), {
     vgg19: cfg.vgg19,
@@ -344,7 +344,7 @@ export async function metaTrain(
   };
   // A fixed batch for sample grids, so pictures of different steps are comparable.
   const fixedEp = lead
-    ? new EpisodeSampler(ds, cfg.k, cfg.seed + 99, pool, samplerOptions).next(
+    ? new EpisodeSampler(ds, cfg.k, cfg.seed + 99, split.train, samplerOptions).next(
         Math.min(3, Math.max(1, globalBatch)),
       )
     : null;
