@@ -13,7 +13,7 @@ import { generator } from '../models/networks.js';
 import type { PersonalModel } from '../models/personal.js';
 import type { Driver, DriverFrame } from './drivers.js';
 import type { FrameWriter } from './output.js';
-import { neutralShape, Retargeter } from './retarget.js';
+import { neutralShape, Retargeter } from '../data/retarget.js';
 
 export interface AnimateOptions {
   /** map the driver's motion onto the model's face (default: on for a foreign driver) */

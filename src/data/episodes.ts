@@ -4,7 +4,7 @@
  * public ports is letting t leak into the K set). Splits by video and by identity, and few-shot sets
  * (T frames to fine-tune on + disjoint hold-out frames, design.md sec. 6).
  */
-import { neutralShape, Retargeter } from '../animate/retarget.js';
+import { neutralShape, Retargeter } from './retarget.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { openDriver } from '../animate/drivers.js';
 import { renderTrack } from '../animate/animate.js';
 import { openOutput, checkOutput } from '../animate/output.js';
-import { neutralShape, Retargeter } from '../animate/retarget.js';
+import { neutralShape, Retargeter } from '../data/retarget.js';
 import { framesFromPhotos, InputError, type FaceChoice, type FewShotFrames } from '../data/fewshot.js';
 import { drawText, textWidth } from '../data/font.js';
 import { rasterizeLandmarks, stackLandmarks } from '../data/landmarks.js';

@@ -2,12 +2,12 @@
  * The engine worker: all the computing but G' (render_worker.ts), off the page's thread, with the
  * library of src/ as the CLI uses it: face-api's detector with our landmark net and tracker
  * (data/faces.ts, data/track.ts), photo crops (data/fewshot.ts), the few-shot model and fine-tuning
- * (train/finetune.ts) and retargeting (animate/retarget.ts). Only the I/O differs: the model and
+ * (train/finetune.ts) and retargeting (data/retarget.ts). Only the I/O differs: the model and
  * face-api's weights are fetched from the page's server.
  */
 import './wasm_setup.js';
 import * as faceapi from '@vladmandic/face-api/dist/face-api.esm-nobundle.js';
-import { neutralShape, Retargeter } from '../../src/animate/retarget.js';
+import { neutralShape, Retargeter } from '../../src/data/retarget.js';
 import { FaceDetector, type FaceApi } from '../../src/data/faces.js';
 import { gatherFrames, InputError, photoFrame, type FewShotFrames } from '../../src/data/fewshot.js';
 import { cropResize, DEFAULT_CROP, landmarksInCrop, squareFor } from '../../src/data/crop.js';
@@ -244,7 +244,7 @@ function resetDrive(): void {
 
 /**
  * The landmarks G draws from, in model pixels. Retargeted (the default): the driver's motion on this
- * person's face (animate/retarget.ts), measured against the driver's neutral shape, which is the
+ * person's face (data/retarget.ts), measured against the driver's neutral shape, which is the
  * whole clip's, or the camera's first NEUTRAL_FRAMES frames' (re-measured once they are in). Raw: the
  * driver's own landmarks, cropped as preprocessing crops a face (squareFor).
  */

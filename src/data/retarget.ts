@@ -15,7 +15,7 @@
  * A driver frame equal to its neutral shape gives exactly the target's neutral shape; distances
  * within the output are the target's, moved as the driver moves.
  */
-import { align, applySimilarity, centroidScale, NUM_LANDMARKS, type Similarity } from '../data/landmarks.js';
+import { align, applySimilarity, centroidScale, NUM_LANDMARKS, type Similarity } from './landmarks.js';
 
 const N = NUM_LANDMARKS;
 

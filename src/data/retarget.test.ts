@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { align, applySimilarity, centroidScale, type Similarity } from '../data/landmarks.js';
+import { align, applySimilarity, centroidScale, type Similarity } from './landmarks.js';
 import { neutralShape, Retargeter } from './retarget.js';
 
 /** A plausible 68-point face: an ellipse jaw, eyes, nose and a mouth whose opening is `open`. */
