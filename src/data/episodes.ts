@@ -4,7 +4,6 @@
  * public ports is letting t leak into the K set). Splits by video and by identity, and few-shot sets
  * (T frames to fine-tune on + disjoint hold-out frames, design.md sec. 6).
  */
-import { neutralShape, Retargeter } from './retarget.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import {
@@ -17,6 +16,7 @@ import {
 import type { Dataset } from './dataset.js';
 import { rasterizeLandmarks } from './landmarks.js';
 import type { VideoSource } from './mix.js';
+import { neutralShape, Retargeter } from './retarget.js';
 
 /** uint8 [0, 255] -> [-1, 1], the value range of frames and landmark images in the networks. */
 export function toUnit(

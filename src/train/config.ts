@@ -22,6 +22,7 @@ export const MetaConfigSchema = z
         warp: z.number().min(0).max(1).default(0),
       })
       .strict()
+      // data/episodes.ts NO_AUGMENT (not imported: this file stays free of tensors for the browser)
       .default({ flip: 0, jitter: 0, colour: 0, warp: 0 }),
     preset: z.string().default('small'),
     /** overrides of the preset's network config */
