@@ -451,7 +451,12 @@ export function examplesSheet(strips: RgbImage[], T: number, scale = 2): RgbImag
   const w = n * (r + gap);
   const h = top + strips.length * (r + gap);
   const im: RgbImage = { width: w, height: h, data: new Uint8Array(w * h * 3).fill(255) };
-  drawText(im, `T = ${T}: THE FIRST HOLD-OUT FRAME OF EACH TEST VIDEO. GENERATED COLUMNS ARE SYNTHETIC.`, 2, 2);
+  drawText(
+    im,
+    `T = ${T}: THE FIRST HOLD-OUT FRAME OF EACH TEST VIDEO. GENERATED COLUMNS ARE SYNTHETIC.`,
+    2,
+    2,
+  );
   SHEET_COLUMNS.forEach((c, j) => drawText(im, c.toUpperCase(), j * (r + gap) + 2, 16));
   strips.forEach((s, i) => {
     for (let j = 0; j < n; j++)
