@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { Dataset, DatasetWriter, heldOutIdentities } from '../src/data/dataset.js';
+import { Dataset, DatasetWriter, heldOutIdentities, mergeDatasets } from '../src/data/dataset.js';
 import { disposeEpisode, EpisodeSampler } from '../src/data/episodes.js';
 import { DataMix } from '../src/data/mix.js';
 import { chooseHeldOut, findUnits, licenceFiles, preprocess } from '../src/data/preprocess.js';
@@ -118,6 +118,16 @@ describe('a mix of datasets', () => {
     }).plan(4000);
     const share = even.videos.filter((v) => v >= s.numVideos).length / 4000;
     assert.ok(Math.abs(share - 0.5) < 0.03, `photo share ${share}`);
+  });
+
+  test('a merge of shards keeps their held-out people', () => {
+    const shard = tempDir();
+    const w = new DatasetWriter(shard, { resolution: 32, source: 'shard', landmarkSource: 'synthetic' });
+    const src = Dataset.open(synth);
+    w.addVideo('z', 'z', src.readFrames(0, 0, 2), src.landmarks(0).slice(0, 272));
+    w.setInfo({ heldOut: ['z'] });
+    const merged = mergeDatasets(join(tempDir(), 'm'), [photos, shard]);
+    assert.deepEqual(heldOutIdentities(merged.manifest), ['p0', 'z']);
   });
 
   test('bad mixes get clear errors', () => {

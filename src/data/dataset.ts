@@ -444,6 +444,7 @@ export function mergeDatasets(out: string, parts: string[]): Dataset {
       videos.push({ ...v, dir: holder });
     }
   }
+  const held = manifests.map(({ m }) => heldOutIdentities(m)).filter((h): h is string[] => h !== null);
   mkdirSync(out, { recursive: true });
   if (existsSync(join(out, 'videos')))
     throw new DatasetError(`merge: "${out}" holds videos of its own; merge into a new folder`);
@@ -454,7 +455,11 @@ export function mergeDatasets(out: string, parts: string[]): Dataset {
     source: `merge of ${parts.length}: ${manifests.map(({ m }) => m.source).join('; ')}`,
     landmarkSource: [...new Set(manifests.map(({ m }) => m.landmarkSource))].join('; '),
     created: new Date().toISOString(),
-    info: { parts: parts.map((d) => relative(resolve(out), resolve(d))) },
+    info: {
+      parts: parts.map((d) => relative(resolve(out), resolve(d))),
+      // shards of one preprocess run record the same held-out people: keep them
+      ...(held.length ? { heldOut: [...new Set(held.flat())].sort() } : {}),
+    },
     videos,
   };
   writeFileAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
