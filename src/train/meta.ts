@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { EpisodeSampler, slicePlan, type EpisodeBatch } from '../data/episodes.js';
+import { disposeEpisode, EpisodeSampler, slicePlan, type EpisodeBatch } from '../data/episodes.js';
 import { DataMix } from '../data/mix.js';
 import { grid, toRgb8, type RgbImage } from '../data/png.js';
 import { initEngine, type EngineInfo } from '../engine/backend.js';
@@ -367,7 +367,8 @@ export async function metaTrain(
       const scale = advScale(step + 1, cfg.advWarmup);
       let m = await trainer.step(b, scale);
       if (cfg.advWarmup > 0) m['advScale'] = scale;
-      tf.dispose([ep.xk, ep.yk, ep.xt, ep.yt, ep.video, b.column]);
+      disposeEpisode(ep);
+      b.column.dispose();
       if (share) m = { ...(await share.average(m)), ...share.takeStats() };
       const bad = nonFinite(m);
       if (bad) {
@@ -414,7 +415,10 @@ export async function metaTrain(
     }
   } finally {
     run?.close();
-    if (fixedEp) tf.dispose([fixedEp.xk, fixedEp.yk, fixedEp.xt, fixedEp.yt, fixedEp.video, fixed!.column]);
+    if (fixedEp) {
+      disposeEpisode(fixedEp);
+      fixed!.column.dispose();
+    }
     trainer.dispose();
   }
   return { dir, step, last, stopped };
@@ -450,7 +454,7 @@ function initColumns(
         targets: videos.map(() => 0),
       });
       cols.push(trainer.infer((p) => embedEpisodes(p['E'] as ParamTree, trainer.config, ep.xk, ep.yk, k)));
-      tf.dispose([ep.xk, ep.yk, ep.xt, ep.yt, ep.video]);
+      disposeEpisode(ep);
     }
     W = tf.tidy(() => tf.transpose(tf.concat(cols, 0)) as tf.Tensor2D);
     tf.dispose(cols);
