@@ -6,7 +6,7 @@ import { untrainedModel } from '../eval/heldout.js';
 import { ArcFace } from '../eval/arcface.js';
 import { InceptionV3 } from '../eval/inception.js';
 import { DEFAULT_MODEL, disposeModel, loadMetaModel } from '../train/model.js';
-import { backendOption, EXIT_STATUSES, intArg } from './options.js';
+import { backendOption, EXIT_STATUSES, IDENTITY_OPTION, intArg, PERCEPTUAL_OPTION } from './options.js';
 import { progress } from './progress.js';
 
 const listOfT = (s: string) => {
@@ -35,6 +35,8 @@ export function addEvaluate(program: Command): void {
     .option('-T <list>', 'few-shot sizes', listOfT, DEFAULT_EVALUATE.Ts)
     .option('--frames <n>', 'hold-out frames per video', intArg(1), DEFAULT_EVALUATE.frames)
     .option('--epochs <n>', "fine-tuning epochs (default: fine-tune's)", intArg(1))
+    .option(...IDENTITY_OPTION)
+    .option(...PERCEPTUAL_OPTION)
     .option(
       '--max-steps <n>',
       'at most this many fine-tuning steps per person',
@@ -72,7 +74,11 @@ export function addEvaluate(program: Command): void {
             videos: o.videos,
             Ts: o.T,
             frames: o.frames,
-            finetune: o.epochs ? { epochs: o.epochs } : {},
+            finetune: {
+              ...(o.epochs ? { epochs: o.epochs } : {}),
+              ...(o.identity !== undefined ? { identity: o.identity } : {}),
+              ...(o.perceptual !== undefined ? { perceptual: o.perceptual } : {}),
+            },
             maxSteps: o.maxSteps,
             seed: 0,
             inception,

@@ -18,7 +18,14 @@ import { checkOutput } from '../animate/output.js';
 import { disposePersonalised, FineTuneConfigSchema, personalise, personalSheet } from '../train/finetune.js';
 import { DEFAULT_MODEL, disposeModel, loadMetaModel } from '../train/model.js';
 import { Run } from '../train/run.js';
-import { backendOption, EXIT_STATUSES, intArg, numArg } from './options.js';
+import {
+  backendOption,
+  EXIT_STATUSES,
+  IDENTITY_OPTION,
+  intArg,
+  numArg,
+  PERCEPTUAL_OPTION,
+} from './options.js';
 import { progress } from './progress.js';
 
 export interface FineTuneCliOptions {
@@ -36,6 +43,8 @@ export interface FineTuneCliOptions {
   batch: number;
   lrG?: number;
   lrD?: number;
+  identity?: number;
+  perceptual?: number;
   seed: number;
   runs: string;
   backend?: string;
@@ -66,6 +75,8 @@ export async function runFineTune(
     batch: o.batch,
     lrG: o.lrG,
     lrD: o.lrD,
+    identity: o.identity,
+    perceptual: o.perceptual,
     seed: o.seed,
     finetune: o.finetune,
   });
@@ -176,6 +187,8 @@ export function addFineTune(program: Command): void {
       numArg,
     )
     .option('--lr-d <x>', 'Adam learning rate of D (default: 3e-3, measured on held-out identities)', numArg)
+    .option(...IDENTITY_OPTION)
+    .option(...PERCEPTUAL_OPTION)
     .option('--seed <n>', 'random seed', intArg(0), 0)
     .option('--runs <dir>', 'folder for the fine-tuning run folder (metrics, sheet)', 'runs')
     .addOption(backendOption())

@@ -27,3 +27,15 @@ export function backendOption(): Option {
 
 /** The exit statuses, for every command's --help epilogue and the README. */
 export const EXIT_STATUSES = `Exit status: 0 ok, 1 error (the message says what and how to fix it), 2 partial failure (preprocess: some files failed), 3 stopped on a NaN/Inf loss (the last good checkpoint is kept), 130 interrupted (Ctrl-C; a training run saved a checkpoint).`;
+
+/** Fine-tuning's face-api content terms (fine-tune, evaluate): unset keeps the meta-trained model's. */
+export const IDENTITY_OPTION = [
+  '--identity <w>',
+  "fine-tuning: weight of the identity-feature content term (face-api's face-recognition ResNet; default: the model's)",
+  numArg,
+] as const;
+export const PERCEPTUAL_OPTION = [
+  '--perceptual <w>',
+  "fine-tuning: weight of the perceptual content term (face-api's MobileNetV1 features; default: the model's)",
+  numArg,
+] as const;

@@ -26,6 +26,7 @@ import { disposeTree, leaf, mapTree, type ParamTree } from '../models/params.js'
 import { withoutProjection, type PersonalModel } from '../models/personal.js';
 import type { NetConfig } from '../models/presets.js';
 import { AdversarialTrainer, type GanModel, type StepMetrics } from './adversarial.js';
+import type { LossWeights } from './losses.js';
 import { MemoryGuard, nonFinite } from './loop.js';
 import type { MetaModel } from './model.js';
 import type { Run } from './run.js';
@@ -60,6 +61,13 @@ export const FineTuneConfigSchema = z
      * held-out SSIM 0.825 / 0.830 / 0.840 / 0.844 at 5e-5 / 2e-4 / 1e-3 / 3e-3.
      */
     lrD: z.number().positive().default(FINETUNE_LR_D),
+    /**
+     * Weights of the face-api content terms in L'_CNT (identity: the face-recognition ResNet in
+     * VGGFace's role; perceptual: MobileNetV1 in VGG19's); unset: the meta-trained model's own.
+     * Fine-tuning is where they are cheap enough to use here (T frames, not the whole mix).
+     */
+    identity: z.number().min(0).optional(),
+    perceptual: z.number().min(0).optional(),
     seed: z.number().int().min(0).default(0),
     /** false: the feed-forward mode (psi' = P e_NEW, nothing trained) */
     finetune: z.boolean().default(true),
@@ -174,6 +182,19 @@ export function fineTuneParams(
   });
 }
 
+/** L'_CNT + L'_ADV's weights: the meta-trained model's, without L_MCH, content terms as asked. */
+export function fineTuneWeights(
+  meta: LossWeights,
+  cfg: Pick<FineTuneConfig, 'identity' | 'perceptual'>,
+): LossWeights {
+  return {
+    ...meta,
+    mch: 0,
+    identity: cfg.identity ?? meta.identity,
+    perceptual: cfg.perceptual ?? meta.perceptual,
+  };
+}
+
 /** G' of one person from T frames; fine-tuned unless `cfg.finetune` is false. */
 export async function personalise(
   meta: MetaModel,
@@ -238,7 +259,7 @@ export async function personalise(
   const optim = meta.config;
   const trainer = new AdversarialTrainer(
     fineTuneModel(c),
-    { ...meta.config.weights, mch: 0 },
+    fineTuneWeights(meta.config.weights, cfg),
     {
       lrEG: cfg.lrG,
       lrD: cfg.lrD,

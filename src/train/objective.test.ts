@@ -5,6 +5,7 @@ import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import type { Tensor4 } from '../models/layers.js';
 import { ContentLoss } from './objective.js';
+import { fineTuneWeights } from './finetune.js';
 import { PAPER_WEIGHTS } from './losses.js';
 
 before(async () => {
@@ -55,4 +56,13 @@ test('content loss terms: gradients match finite differences on a tiny image', (
   loss.disposeReal(r);
   loss.dispose();
   real.dispose();
+});
+
+test("fine-tuning's weights: the model's, without L_MCH, face-api content terms as asked", () => {
+  const meta = { ...PAPER_WEIGHTS, identity: 0.3 };
+  assert.deepEqual(fineTuneWeights(meta, {}), { ...meta, mch: 0 });
+  const w = fineTuneWeights(meta, { identity: 0, perceptual: 0.5 });
+  assert.equal(w.identity, 0);
+  assert.equal(w.perceptual, 0.5);
+  assert.equal(w.pixel, PAPER_WEIGHTS.pixel);
 });
