@@ -5,9 +5,9 @@
  */
 import { Rng } from '../src/engine/rng.js';
 import { tf } from '../src/engine/tf.js';
-import type { Flops } from '../src/models/layers.js';
+import type { Flops } from '../src/nn/layers.js';
 import { discriminator, embedder, generator, psiSize } from '../src/models/networks.js';
-import { flatten, type ParamTree } from '../src/models/params.js';
+import { flatten, type ParamTree } from '../src/nn/params.js';
 import { preset, type NetConfig } from '../src/models/presets.js';
 import { probeNetFlops } from '../src/models/probe_net.js';
 import { defaultChunk, renderFrames } from '../src/animate/animate.js';

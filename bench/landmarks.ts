@@ -21,10 +21,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initEngine } from '../src/engine/backend.js';
-import { cropResize, DEFAULT_CROP, squareFor } from '../src/data/crop.js';
-import { FaceDetector } from '../src/data/faces.js';
-import { closeUpClip, wideClip, type Clip } from '../src/data/synthetic/clips.js';
-import { photoCloseUpClip } from '../src/data/photo_clips.js';
+import { cropResize, DEFAULT_CROP, squareFor } from '../src/faces/crop.js';
+import { FaceDetector } from '../src/faces/detect.js';
+import { closeUpClip, wideClip, type Clip } from '../src/synthetic/clips.js';
+import { photoCloseUpClip } from '../src/synthetic/photo_clips.js';
 import {
   DETECT_EVERY_FRAME,
   faceSize,
@@ -32,8 +32,8 @@ import {
   newTrackStats,
   trackLandmarks,
   type TrackOptions,
-} from '../src/data/track.js';
-import { decodeFrames, encodeVideo, probe } from '../src/data/video.js';
+} from '../src/faces/track.js';
+import { decodeFrames, encodeVideo, probe } from '../src/media/video.js';
 
 const MEGAMIND = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi';
 const require = createRequire(import.meta.url);

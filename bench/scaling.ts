@@ -20,11 +20,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeSyntheticDataset } from '../src/data/synthetic/write.js';
+import { writeSyntheticDataset } from '../src/synthetic/write.js';
 import { initEngine } from '../src/engine/backend.js';
 import { loadMpiAddon, mpiLoadError, mpirunEnv } from '../src/engine/mpi.js';
 import { tf } from '../src/engine/tf.js';
-import { flatten, type ParamTree } from '../src/models/params.js';
+import { flatten, type ParamTree } from '../src/nn/params.js';
 import { preset } from '../src/models/presets.js';
 import { PAPER_OPTIM } from '../src/train/adversarial.js';
 import { initMetaParams } from '../src/train/meta_step.js';

@@ -15,9 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
-import { encodePng } from '../src/data/png.js';
-import { closeUpClip, wideClip } from '../src/data/synthetic/clips.js';
-import { encodeY4m } from '../src/data/y4m.js';
+import { encodePng } from '../src/media/png.js';
+import { closeUpClip, wideClip } from '../src/synthetic/clips.js';
+import { encodeY4m } from '../src/media/y4m.js';
 import { appStats, launchChromium, waitForApp } from '../src/serve/chromium.js';
 import { serve } from '../src/serve/server.js';
 

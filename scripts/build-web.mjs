@@ -15,7 +15,14 @@ const watch = process.argv.includes('--watch');
 
 const twins = {
   [join(root, 'src', 'engine', 'tf.ts')]: join(root, 'web', 'src', 'shims', 'tf.ts'),
-  [join(root, 'src', 'data', 'tools.ts')]: join(root, 'web', 'src', 'shims', 'tools.ts'),
+  [join(root, 'src', 'pretrained', 'faceapi_files.ts')]: join(
+    root,
+    'web',
+    'src',
+    'shims',
+    'faceapi_files.ts',
+  ),
+  [join(root, 'src', 'media', 'ffmpeg.ts')]: join(root, 'web', 'src', 'shims', 'ffmpeg.ts'),
 };
 
 /** @type {import('esbuild').Plugin} */

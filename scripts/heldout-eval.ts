@@ -9,8 +9,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Dataset } from '../src/data/dataset.js';
 import { framesFromDataset } from '../src/data/fewshot.js';
-import { rasterizeLandmarks } from '../src/data/landmarks.js';
-import { grid, upscale, writePng, type RgbImage } from '../src/data/png.js';
+import { rasterizeLandmarks } from '../src/faces/landmarks.js';
+import { grid, upscale, writePng, type RgbImage } from '../src/media/png.js';
 import { initEngine } from '../src/engine/backend.js';
 import {
   disposePersonModels,

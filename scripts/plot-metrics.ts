@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { plotPanel, smooth, stack, type Series } from '../src/data/plot.js';
-import { writePng } from '../src/data/png.js';
+import { plotPanel, smooth, stack, type Series } from '../src/media/plot.js';
+import { writePng } from '../src/media/png.js';
 
 const { values: o, positionals } = parseArgs({
   allowPositionals: true,

@@ -5,8 +5,8 @@
 //   npx tsx scripts/real-sheet.ts OUT.png T "LABEL A" EVAL_A "LABEL B" EVAL_B [rows=8] [scale=2]
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { drawText } from '../src/data/font.js';
-import { cut, paste, readPng, upscale, writePng, type RgbImage } from '../src/data/png.js';
+import { drawText } from '../src/media/font.js';
+import { cut, paste, readPng, upscale, writePng, type RgbImage } from '../src/media/png.js';
 
 const [out, tArg, labelA, dirA, labelB, dirB, rowsArg, scaleArg] = process.argv.slice(2);
 if (!out || !tArg || !labelA || !dirA || !labelB || !dirB) {

@@ -12,7 +12,7 @@ import { EpisodeSampler, slicePlan, type EpisodePlan } from '../src/data/episode
 import { initEngine } from '../src/engine/backend.js';
 import { loadMpiAddon, localGroup, mpiLoadError, mpirunEnv } from '../src/engine/mpi.js';
 import { tf } from '../src/engine/tf.js';
-import { flatten, type ParamTree } from '../src/models/params.js';
+import { flatten, type ParamTree } from '../src/nn/params.js';
 import { preset } from '../src/models/presets.js';
 import { listCheckpoints, loadCheckpoint } from '../src/train/checkpoint.js';
 import { batchShare, DataParallel } from '../src/train/distributed.js';

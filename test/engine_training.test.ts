@@ -9,8 +9,8 @@ import { initEngine } from '../src/engine/backend.js';
 import { relativeError } from '../src/engine/kernel_check.js';
 import { Rng } from '../src/engine/rng.js';
 import { tf } from '../src/engine/tf.js';
-import type { Tensor4 } from '../src/models/layers.js';
-import { flatten } from '../src/models/params.js';
+import type { Tensor4 } from '../src/nn/layers.js';
+import { flatten } from '../src/nn/params.js';
 import { initProbeNet } from '../src/models/probe_net.js';
 import {
   CheckpointError,

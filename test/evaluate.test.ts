@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { writePng } from '../src/data/png.js';
-import { closeUpClip } from '../src/data/synthetic/clips.js';
-import { encodeVideo } from '../src/data/video.js';
+import { writePng } from '../src/media/png.js';
+import { closeUpClip } from '../src/synthetic/clips.js';
+import { encodeVideo } from '../src/media/video.js';
 import { initEngine } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
 import { compareMedia, compareTable } from '../src/eval/compare.js';
@@ -19,8 +19,8 @@ import {
   type UnitResult,
 } from '../src/eval/evaluate.js';
 import { untrainedModel } from '../src/eval/heldout.js';
-import { ArcFace } from '../src/eval/arcface.js';
-import { InceptionV3 } from '../src/eval/inception.js';
+import { ArcFace } from '../src/pretrained/arcface.js';
+import { InceptionV3 } from '../src/pretrained/inception.js';
 import { proceduralTestSet } from '../src/eval/evaluate.js';
 import { rankDrivers, rankTable } from '../src/eval/rank.js';
 import { framesFromDatasetAt } from '../src/data/fewshot.js';

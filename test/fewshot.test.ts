@@ -9,21 +9,23 @@ import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { animate } from '../src/animate/animate.js';
 import { openDriver, type Driver, type DriverFrame } from '../src/animate/drivers.js';
-import { checkOutput, openOutput, type FrameWriter } from '../src/animate/output.js';
+import { openOutput, type FrameWriter } from '../src/animate/output.js';
+import { checkOutput } from '../src/core/output.js';
 import { runAnimate } from '../src/cli/animate.js';
 import { runFineTune } from '../src/cli/finetune.js';
 import { Dataset } from '../src/data/dataset.js';
-import { framesFromDataset, framesFromPhotos, InputError } from '../src/data/fewshot.js';
-import { encodePng, readPng } from '../src/data/png.js';
-import { writeSyntheticDataset } from '../src/data/synthetic/write.js';
-import { findFfmpeg } from '../src/data/tools.js';
-import { probe } from '../src/data/video.js';
+import { framesFromDataset, framesFromPhotos } from '../src/data/fewshot.js';
+import { InputError } from '../src/core/errors.js';
+import { encodePng, readPng } from '../src/media/png.js';
+import { writeSyntheticDataset } from '../src/synthetic/write.js';
+import { findFfmpeg } from '../src/media/ffmpeg.js';
+import { probe } from '../src/media/video.js';
 import { encodeSafetensors, decodeSafetensors } from '../src/io/safetensors.js';
 import { initEngine } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
 import { embedder, projectPsi } from '../src/models/networks.js';
 import { powerIteration, spectralNorm } from '../src/models/blocks.js';
-import { flatten, leaf, type ParamTree } from '../src/models/params.js';
+import { flatten, leaf, type ParamTree } from '../src/nn/params.js';
 import {
   loadPersonalModel,
   ModelFileError,
@@ -255,6 +257,37 @@ describe('few-shot personalisation', () => {
     writeFileSync(ck, b);
     assert.throws(() => loadMetaModel(run), /no intact checkpoint.*SHA-256/s);
     assert.ok(existsSync(ck), 'reading a model leaves the run folder as it is (only resume sets aside)');
+  });
+
+  test('a model file builds the network it stores; one from before that builds its preset', () => {
+    const meta = loadMetaModel(modelRun);
+    const file = join(tmp, 'self.safetensors');
+    saveModelFile(meta, file);
+    disposeModel(meta);
+    const dec = decodeSafetensors(readFileSync(file));
+    assert.deepEqual(JSON.parse(dec.metadata['network']!), preset('tiny'));
+    // The presets "changed": the file's config now names another preset, its network is still tiny.
+    const cfg = { ...JSON.parse(dec.metadata['config']!), preset: 'small' };
+    const moved = join(tmp, 'moved.safetensors');
+    writeFileSync(moved, encodeSafetensors(dec.tensors, { ...dec.metadata, config: JSON.stringify(cfg) }));
+    const m = loadMetaModel(moved);
+    assert.equal(m.net.resolution, 32);
+    assert.deepEqual(m.net, preset('tiny'));
+    disposeModel(m);
+    // Without a stored network (files written before it was stored) the config's preset is built.
+    const old = { ...dec.metadata };
+    delete old['network'];
+    const before = join(tmp, 'before.safetensors');
+    writeFileSync(before, encodeSafetensors(dec.tensors, old));
+    const o = loadMetaModel(before);
+    assert.deepEqual(o.net, preset('tiny'));
+    disposeModel(o);
+    writeFileSync(before, encodeSafetensors(dec.tensors, { ...old, config: JSON.stringify(cfg) }));
+    assert.throws(() => loadMetaModel(before), /preset small.*is \[|shape/s);
+    // A stored network that is no network is refused by name.
+    const bad = join(tmp, 'badnet.safetensors');
+    writeFileSync(bad, encodeSafetensors(dec.tensors, { ...dec.metadata, network: '{"resolution": 3}' }));
+    assert.throws(() => loadMetaModel(bad), /badnet.safetensors.*Invalid network config/);
   });
 
   test('the model in models/ loads with every check (format, preset, shapes)', () => {
@@ -507,7 +540,7 @@ describe('bad input', () => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'x');
     assert.throws(
-      () => checkOutput(join(file, 'out.mp4'), false),
+      () => checkOutput(join(file, 'out.mp4'), false, false),
       /Cannot write ".*out.mp4": its folder .* is not writable \(ENOTDIR|EEXIST/,
     );
     assert.throws(() => openDriver(join(tmp, 'no-such.mp4'), { resolution: 32 }), /does not exist/);

@@ -10,7 +10,7 @@ import { initEngine } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/rng.js';
 import { tf } from '../src/engine/tf.js';
 import { initSpectral, powerIteration, spectralNorm } from '../src/models/blocks.js';
-import { countParams, disposeTree, flatten, type ParamTree } from '../src/models/params.js';
+import { countParams, disposeTree, flatten, type ParamTree } from '../src/nn/params.js';
 import {
   discriminator,
   embedder,

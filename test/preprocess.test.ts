@@ -6,13 +6,13 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { cropResize, landmarksInCrop, squareFor } from '../src/data/crop.js';
+import { cropResize, landmarksInCrop, squareFor } from '../src/faces/crop.js';
 import { Dataset, mergeDatasets } from '../src/data/dataset.js';
-import { detectFaces, FaceDetector } from '../src/data/faces.js';
-import { encodePng } from '../src/data/png.js';
+import { detectFaces, FaceDetector } from '../src/faces/detect.js';
+import { encodePng } from '../src/media/png.js';
 import { findUnits, preprocess } from '../src/data/preprocess.js';
-import { HeadRenderer } from '../src/data/synthetic/render.js';
-import { decodeFrames, encodeVideo, probe } from '../src/data/video.js';
+import { HeadRenderer } from '../src/synthetic/render.js';
+import { decodeFrames, encodeVideo, probe } from '../src/media/video.js';
 import { initEngine } from '../src/engine/backend.js';
 import { tempDir } from './helpers/tmp.js';
 

@@ -10,7 +10,7 @@ import { DataMix } from '../src/data/mix.js';
 import { chooseHeldOut, findUnits, licenceFiles, preprocess } from '../src/data/preprocess.js';
 import { initEngine } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
-import type { ParamTree } from '../src/models/params.js';
+import type { ParamTree } from '../src/nn/params.js';
 import { metaTrain, resolveMetaConfig } from '../src/train/meta.js';
 import { loadMetaModel, disposeModel } from '../src/train/model.js';
 import { writeTinyDataset } from './helpers/data.js';

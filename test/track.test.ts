@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { faceTemplate, searchBox } from '../src/data/box_track.js';
+import { faceTemplate, searchBox } from '../src/faces/box_track.js';
 import {
   detectFaces,
   FaceDetector,
@@ -15,10 +15,10 @@ import {
   landmarkSquare,
   locateFaces,
   type Box,
-} from '../src/data/faces.js';
-import { photoCloseUpClip } from '../src/data/photo_clips.js';
+} from '../src/faces/detect.js';
+import { photoCloseUpClip } from '../src/synthetic/photo_clips.js';
 import { fitSquare, MAX_CROP_BORDER, preprocess } from '../src/data/preprocess.js';
-import { closeUpClip, type Clip } from '../src/data/synthetic/clips.js';
+import { closeUpClip, type Clip } from '../src/synthetic/clips.js';
 import {
   DETECT_EVERY_FRAME,
   faceSize,
@@ -28,8 +28,8 @@ import {
   trackLandmarks,
   type FaceFrame,
   type TrackOptions,
-} from '../src/data/track.js';
-import { decodeFrames, encodeVideo, type Frame } from '../src/data/video.js';
+} from '../src/faces/track.js';
+import { decodeFrames, encodeVideo, type Frame } from '../src/media/video.js';
 import { initEngine } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
 import { tempDir } from './helpers/tmp.js';

@@ -1,19 +1,19 @@
 /**
- * Animation (paper sec. 3.3, "puppeteering"; design.md sec. 1): a personalised generator G' driven
+ * Animation (paper sec. 3.3, "puppeteering"; docs/design.md sec. 1): a personalised generator G' driven
  * by a sequence of landmarks. psi' is fixed per model, so each frame costs one generator pass and
  * nothing else; frames are made in small batches and streamed to the output, so memory stays flat
  * however long the driver is.
  */
-import { paste, toRgb8, upscale, type RgbImage } from '../data/image.js';
-import { toUnit } from '../data/episodes.js';
-import { InputError } from '../data/fewshot.js';
-import { rasterizeLandmarks, stackLandmarks } from '../data/landmarks.js';
+import { paste, toRgb8, upscale, type RgbImage } from '../media/image.js';
+import { toUnit } from '../core/units.js';
+import { InputError } from '../core/errors.js';
+import { LANDMARK_VALUES, landmarkSet, rasterizeLandmarks, stackLandmarks } from '../faces/landmarks.js';
 import { tf } from '../engine/tf.js';
 import { generator } from '../models/networks.js';
 import type { PersonalModel } from '../models/personal.js';
 import type { Driver, DriverFrame } from './drivers.js';
 import type { FrameWriter } from './output.js';
-import { neutralShape, Retargeter } from '../data/retarget.js';
+import { neutralShape, Retargeter } from '../faces/retarget.js';
 
 export interface AnimateOptions {
   /** map the driver's motion onto the model's face (default: on for a foreign driver) */
@@ -90,15 +90,13 @@ export function renderTrack(
   landmarks: Float32Array,
   chunk = defaultChunk(model.net.resolution),
 ): RgbImage[] {
-  const n = landmarks.length / 136;
+  const n = landmarks.length / LANDMARK_VALUES;
   const out: RgbImage[] = [];
   for (let i = 0; i < n; i += chunk)
     out.push(
       ...renderFrames(
         model,
-        Array.from({ length: Math.min(chunk, n - i) }, (_, j) =>
-          landmarks.subarray((i + j) * 136, (i + j + 1) * 136),
-        ),
+        Array.from({ length: Math.min(chunk, n - i) }, (_, j) => landmarkSet(landmarks, i + j)),
       ),
     );
   return out;

@@ -12,14 +12,14 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { DEFAULT_CROP } from '../data/crop.js';
+import { DEFAULT_CROP } from '../faces/crop.js';
 import { Dataset } from '../data/dataset.js';
-import { InputError } from '../data/fewshot.js';
-import { WorkerFaceDetector } from '../data/faces.js';
+import { InputError } from '../core/errors.js';
+import { WorkerFaceDetector } from '../faces/detect.js';
 import { prefetch } from '../data/prefetch.js';
-import { NUM_LANDMARKS } from '../data/landmarks.js';
+import { LANDMARK_VALUES, NUM_LANDMARKS } from '../faces/landmarks.js';
 import { PHOTO_EXTENSIONS, trackFaces, VIDEO_EXTENSIONS } from '../data/preprocess.js';
-import { decodeFrames, probe } from '../data/video.js';
+import { decodeFrames, probe } from '../media/video.js';
 
 export interface DriverFrame {
   index: number;
@@ -66,7 +66,7 @@ const LandmarkFile = (raw: unknown, path: string, res: number): { frames: Float3
   const frames = (obj['frames'] as unknown[]).map((f, i) => {
     if (!Array.isArray(f) || f.length !== NUM_LANDMARKS)
       bad(`frame ${i} has ${Array.isArray(f) ? f.length : 'no'} points, not 68`);
-    const out = new Float32Array(136);
+    const out = new Float32Array(LANDMARK_VALUES);
     (f as unknown[]).forEach((p, j) => {
       if (!Array.isArray(p) || p.length !== 2 || !p.every((v) => typeof v === 'number' && Number.isFinite(v)))
         bad(`frame ${i} point ${j} is not [x, y] with finite numbers`);
@@ -80,7 +80,7 @@ const LandmarkFile = (raw: unknown, path: string, res: number): { frames: Float3
 };
 
 /**
- * A video's or photo's frames, faces tracked as in preprocessing (data/track.ts): the networks run in
+ * A video's or photo's frames, faces tracked as in preprocessing (faces/track.ts): the networks run in
  * a worker thread, beside the animation, and tracking runs up to 16 frames (two landmark batches)
  * ahead of it. Frames without a usable face (none found, or landmarks flagged) come as null.
  */

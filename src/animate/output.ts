@@ -4,12 +4,12 @@
  * of PNG frames. Frames stream to ffmpeg as they are made; everything is written under a temporary
  * name and renamed into place at the end, so a failure or Ctrl-C leaves no half-written output.
  */
-import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { InputError } from '../data/fewshot.js';
-import { encodePng, type RgbImage } from '../data/png.js';
-import { findFfmpeg } from '../data/tools.js';
-import { VideoEncoder } from '../data/video.js';
+import { InputError } from '../core/errors.js';
+import { encodePng, type RgbImage } from '../media/png.js';
+import { findFfmpeg } from '../media/ffmpeg.js';
+import { VideoEncoder } from '../media/video.js';
 import { writeAndSync, commitRename } from '../io/atomic.js';
 
 export type OutputKind = 'mp4' | 'gif' | 'frames';
@@ -17,31 +17,6 @@ export type OutputKind = 'mp4' | 'gif' | 'frames';
 export function outputKind(path: string): OutputKind {
   const ext = extname(path).toLowerCase();
   return ext === '.mp4' ? 'mp4' : ext === '.gif' ? 'gif' : 'frames';
-}
-
-/**
- * Checks an output path before any work: exists (without --force), a file where a folder is wanted
- * or the reverse (`folder`: by default, a frames folder for animation), folder unwritable.
- */
-export function checkOutput(path: string, force: boolean, folder = outputKind(path) === 'frames'): void {
-  if (existsSync(path) && !force)
-    throw new InputError(
-      `Output "${path}" already exists. Pass --force to replace it, or choose another -o.`,
-    );
-  if (existsSync(path) && statSync(path).isDirectory() !== folder)
-    throw new InputError(
-      `Output "${path}" exists and is a ${statSync(path).isDirectory() ? 'folder' : 'file'}; choose another -o.`,
-    );
-  const dir = dirname(path);
-  try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
-  } catch (e) {
-    throw new InputError(
-      `Cannot write "${path}": its folder "${dir}" is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Choose another -o.`,
-    );
-  }
-  if (!statSync(dir).isDirectory()) throw new InputError(`Cannot write "${path}": "${dir}" is not a folder.`);
 }
 
 export interface FrameWriter {

@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { animate } from '../animate/animate.js';
 import { openDriver } from '../animate/drivers.js';
-import { checkOutput, openOutput, outputKind } from '../animate/output.js';
-import { InputError } from '../data/fewshot.js';
+import { openOutput, outputKind } from '../animate/output.js';
+import { checkOutput } from '../core/output.js';
+import { InputError } from '../core/errors.js';
 import { initEngine } from '../engine/backend.js';
 import { disposePersonal, loadPersonalModel } from '../models/personal.js';
 import { listShippedModels } from '../train/model.js';
@@ -29,7 +30,7 @@ export async function runAnimate(
   o: AnimateCliOptions,
   log: (s: string) => void = console.log,
 ): Promise<void> {
-  checkOutput(o.out, Boolean(o.force));
+  checkOutput(o.out, Boolean(o.force), outputKind(o.out) === 'frames');
   const engine = await initEngine({ backend: o.backend, threads: o.threads });
   if (!existsSync(o.model) && listShippedModels().some((m) => m.name === o.model))
     throw new InputError(

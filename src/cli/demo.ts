@@ -3,13 +3,14 @@
  * saw from T = 8 frames and drives it (src/demo/demo.ts). `--photos DIR [--driver VIDEO]`: the same
  * with a real person's photos.
  */
+import { FINETUNE_EPOCHS } from '../train/finetune.js';
 import type { Command } from 'commander';
 import { runDemo } from '../demo/demo.js';
 import { parseFaceChoice } from '../data/fewshot.js';
 import { initEngine } from '../engine/backend.js';
 import { DEFAULT_MODEL } from '../train/model.js';
 import { backendOption, EXIT_STATUSES, intArg } from './options.js';
-import { progress } from './progress.js';
+import { StepBar } from './progress.js';
 
 interface Opts {
   model: string;
@@ -46,7 +47,7 @@ export function addDemo(program: Command): void {
     .option('--driver <video>', 'drive the person with this video instead of a procedural head (retargeted)')
     .option(
       '--epochs <n>',
-      "fine-tuning epochs over the T frames (default: fine-tune's 80; 40 on wasm and cpu, to stay near 3 minutes)",
+      `fine-tuning epochs over the T frames (default: fine-tune's ${FINETUNE_EPOCHS}; half on wasm and cpu, to stay near 3 minutes)`,
       intArg(1),
     )
     .option(
@@ -63,12 +64,12 @@ export function addDemo(program: Command): void {
       // Without oneDNN, fine-tuning is most of the demo's time: half the epochs keep it near 3
       // minutes (80 epochs took 4.7 minutes on wasm here, 41 s on native).
       const slow = engine.backend === 'wasm' || engine.backend === 'cpu';
-      const epochs = o.epochs ?? (slow ? 40 : undefined);
+      const epochs = o.epochs ?? (slow ? FINETUNE_EPOCHS / 2 : undefined);
       if (slow && o.epochs === undefined)
         console.log(
-          `Fine-tuning for 40 epochs on ${engine.backend} (80 with oneDNN; --epochs 80 for the full recipe)`,
+          `Fine-tuning for ${epochs} epochs on ${engine.backend} (${FINETUNE_EPOCHS} with oneDNN; --epochs ${FINETUNE_EPOCHS} for the full recipe)`,
         );
-      let bar: ReturnType<typeof progress> | null = null;
+      const bar = new StepBar('fine-tune');
       const res = await runDemo(
         {
           model: o.model,
@@ -83,12 +84,10 @@ export function addDemo(program: Command): void {
           scale: o.scale,
         },
         {
-          onStart: (total) => {
-            bar = progress('fine-tune', total);
-          },
-          onStep: (step, _t, m) => {
-            bar?.update(step, { G: m['lossEG']!, D: m['lossD']!, L1: m['pixel']! });
-            if (step === _t) bar?.stop();
+          onStart: (total) => bar.start(total),
+          onStep: (step, total, m) => {
+            bar.step(step, m);
+            if (step === total) bar.stop();
           },
         },
       );

@@ -20,7 +20,8 @@ import { compareWithCpu, HEALTH_CASES, REL_TOLERANCE } from '../engine/kernel_ch
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import { WASM_PATCHES } from '../engine/wasm_kernels.js';
-import { findFaceModels, findFfmpeg, type Found } from '../data/tools.js';
+import { findFaceModels } from '../pretrained/faceapi_files.js';
+import { findFfmpeg, type Found } from '../media/ffmpeg.js';
 import { blobImages, makeProbeTrainer } from '../train/probe.js';
 
 /** Kernels a training step of our networks calls (forward and backward). */

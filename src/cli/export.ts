@@ -1,8 +1,8 @@
 /** `talking-heads export-model`: a meta-trained run or checkpoint as one model file. */
 import type { Command } from 'commander';
 import { statSync } from 'node:fs';
-import { checkOutput } from '../animate/output.js';
-import { InputError } from '../data/fewshot.js';
+import { checkOutput } from '../core/output.js';
+import { InputError } from '../core/errors.js';
 import { initEngine } from '../engine/backend.js';
 import { disposeModel, loadMetaModel, saveModelFile } from '../train/model.js';
 import { EXIT_STATUSES } from './options.js';

@@ -7,15 +7,22 @@ import {
   framesFromDataset,
   framesFromPhotos,
   framesFromVideo,
-  InputError,
   parseFaceChoice,
   type FewShotFrames,
 } from '../data/fewshot.js';
-import { writePng } from '../data/png.js';
+import { InputError } from '../core/errors.js';
+import { writePng } from '../media/png.js';
 import { initEngine } from '../engine/backend.js';
 import { savePersonalModel, disposePersonal } from '../models/personal.js';
-import { checkOutput } from '../animate/output.js';
-import { disposePersonalised, FineTuneConfigSchema, personalise, personalSheet } from '../train/finetune.js';
+import { checkOutput } from '../core/output.js';
+import {
+  disposePersonalised,
+  FINETUNE_BATCH,
+  FINETUNE_EPOCHS,
+  FineTuneConfigSchema,
+  personalise,
+  personalSheet,
+} from '../train/finetune.js';
 import { DEFAULT_MODEL, disposeModel, loadMetaModel } from '../train/model.js';
 import { Run } from '../train/run.js';
 import {
@@ -26,7 +33,7 @@ import {
   numArg,
   PERCEPTUAL_OPTION,
 } from './options.js';
-import { progress } from './progress.js';
+import { StepBar } from './progress.js';
 
 export interface FineTuneCliOptions {
   model: string;
@@ -116,12 +123,12 @@ export async function runFineTune(
           output: o.out,
         })
       : null;
-    let bar: ReturnType<typeof progress> | null = null;
+    const bar = new StepBar('fine-tune');
     const p = await personalise(meta, frames, cfg, run, {
-      onStart: (total) => (bar = progress('fine-tune', total)),
-      onStep: (step, _t, m) => bar?.update(step, { G: m['lossEG']!, D: m['lossD']!, L1: m['pixel']! }),
+      onStart: (total) => bar.start(total),
+      onStep: (step, _t, m) => bar.step(step, m),
     }).finally(() => run?.close());
-    (bar as ReturnType<typeof progress> | null)?.stop();
+    bar.stop();
     try {
       if (p.stopped === 'interrupted') {
         log('Interrupted: nothing written.');
@@ -179,8 +186,8 @@ export function addFineTune(program: Command): void {
     )
     .option('--force', 'replace an existing output')
     .option('--no-finetune', 'feed-forward mode: psi = P e_NEW, nothing trained')
-    .option('--epochs <n>', 'passes over the T frames (paper: 40)', intArg(1), 80)
-    .option('--batch <n>', 'frames per step (paper: 8)', intArg(1), 4)
+    .option('--epochs <n>', 'passes over the T frames (paper: 40)', intArg(1), FINETUNE_EPOCHS)
+    .option('--batch <n>', 'frames per step (paper: 8)', intArg(1), FINETUNE_BATCH)
     .option(
       '--lr-g <x>',
       "Adam learning rate of G and psi' (default: 2e-3, measured on held-out identities)",

@@ -4,7 +4,7 @@ import { mpiCommunicator, type Communicator } from '../engine/mpi.js';
 import { metaTrain, resolveMetaConfig } from '../train/meta.js';
 import { requireRunDir } from '../train/run.js';
 import { backendOption, EXIT_STATUSES, intArg, numArg } from './options.js';
-import { progress } from './progress.js';
+import { StepBar } from './progress.js';
 
 export function addMetaTrain(program: Command): void {
   const num = numArg;
@@ -155,20 +155,14 @@ ${EXIT_STATUSES}`,
             augment: { ...cfg.augment, ...augment },
           });
       }
-      let bar: ReturnType<typeof progress> | null = null;
+      const bar = new StepBar('meta-train');
       const res = await metaTrain(
         cfg,
         o.resume,
-        {
-          onStart: (step, total) => {
-            bar = progress('meta-train', total, step);
-          },
-          onStep: (step, _total, m) =>
-            bar?.update(step, { G: m['lossEG']!, D: m['lossD']!, L1: m['pixel']! }),
-        },
+        { onStart: (step, total) => bar.start(total, step), onStep: (step, _t, m) => bar.step(step, m) },
         comm ? { comm } : undefined,
       );
-      (bar as ReturnType<typeof progress> | null)?.stop();
+      bar.stop();
       comm?.finalize();
       if (comm && comm.rank !== 0) return;
       if (res.stopped === 'interrupted') {

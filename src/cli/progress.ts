@@ -72,3 +72,22 @@ export function progress(
     stop() {},
   };
 }
+
+/** The bar of a training loop (meta-train, fine-tune): each step's G and D losses and pixel L1. */
+export class StepBar {
+  private bar: Progress | null = null;
+  constructor(private readonly label: string) {}
+
+  start(total: number, from = 0): void {
+    this.bar = progress(this.label, total, from);
+  }
+
+  step(step: number, m: Record<string, number>): void {
+    this.bar?.update(step, { G: m['lossEG']!, D: m['lossD']!, L1: m['pixel']! });
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = null;
+  }
+}

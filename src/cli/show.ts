@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { contactSheet } from '../data/contact_sheet.js';
 import { Dataset } from '../data/dataset.js';
-import { writePng } from '../data/png.js';
+import { writePng } from '../media/png.js';
 import { intArg } from './options.js';
 
 export function runShow(

@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { contactSheet } from '../data/contact_sheet.js';
 import { Dataset } from '../data/dataset.js';
-import { writePng } from '../data/png.js';
-import { writeSyntheticDataset, type SynthOptions } from '../data/synthetic/write.js';
+import { writePng } from '../media/png.js';
+import { writeSyntheticDataset, type SynthOptions } from '../synthetic/write.js';
 import { intArg } from './options.js';
 import { progress } from './progress.js';
 

@@ -1,7 +1,7 @@
 /** `talking-heads user-study make|score`: the paper's USER column (src/eval/user_study.ts). */
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { InputError } from '../data/fewshot.js';
+import { InputError } from '../core/errors.js';
 import { makeStudy, scoreStudy, scoreText, type Answers, type StudyKey } from '../eval/user_study.js';
 import { EXIT_STATUSES, intArg } from './options.js';
 

@@ -8,13 +8,13 @@
  *   - similarity jitter: a small rotation, scale and shift of a frame and its landmarks;
  *   - colour jitter: brightness, contrast, saturation and per-channel gain;
  *   - landmark-driven warp: a thin-plate spline that moves the photo's 68 points to a moved set
- *     (another face's expression and pose retargeted onto this face, data/retarget.ts), with the
+ *     (another face's expression and pose retargeted onto this face, faces/retarget.ts), with the
  *     crop's border pinned, so a one-photo person gets a second frame with a new expression.
  *
  * Geometry is one inverse map per output frame (out pixel -> source point), sampled bilinearly once.
  * Coordinates are continuous: pixel x covers [x, x + 1), its centre is x + 0.5 (landmarks.ts).
  */
-import { NUM_LANDMARKS } from './landmarks.js';
+import { NUM_LANDMARKS } from '../faces/landmarks.js';
 
 const N = NUM_LANDMARKS;
 

@@ -4,8 +4,8 @@
  * landmarks sit on the faces.
  */
 import type { Dataset } from './dataset.js';
-import { rasterizeLandmarks } from './landmarks.js';
-import { grid, type RgbImage } from './png.js';
+import { rasterizeLandmarks } from '../faces/landmarks.js';
+import { grid, type RgbImage } from '../media/png.js';
 
 /**
  * The frame with its landmark image drawn on top. A landmark pixel is colour x coverage, so with

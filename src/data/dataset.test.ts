@@ -7,7 +7,7 @@ import { initEngine } from '../engine/backend.js';
 import { tf } from '../engine/tf.js';
 import { Dataset, DatasetError, DatasetWriter, manifestHash } from './dataset.js';
 import { disposeEpisode, EpisodeSampler, fewShotSet, splitByIdentity, splitByVideo } from './episodes.js';
-import { writeSyntheticDataset } from './synthetic/write.js';
+import { writeSyntheticDataset } from '../synthetic/write.js';
 
 const RES = 16;
 

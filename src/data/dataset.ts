@@ -29,7 +29,7 @@ import {
 import { join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../io/atomic.js';
-import { NUM_LANDMARKS } from './landmarks.js';
+import { LANDMARK_VALUES, landmarkSet, NUM_LANDMARKS } from '../faces/landmarks.js';
 
 export const DATASET_FORMAT = 'neural-talking-heads/dataset';
 export const DATASET_VERSION = 1;
@@ -184,7 +184,7 @@ export class Dataset {
         if (!Number.isFinite(lm[k]!)) {
           const f = Math.floor(k / (NUM_LANDMARKS * 2));
           throw new DatasetError(
-            `Dataset "${this.dir}": video "${this.video(i).id}" frame ${f} landmark ${Math.floor((k % 136) / 2)} is ${lm[k]}`,
+            `Dataset "${this.dir}": video "${this.video(i).id}" frame ${f} landmark ${Math.floor((k % LANDMARK_VALUES) / 2)} is ${lm[k]}`,
           );
         }
       }
@@ -196,7 +196,7 @@ export class Dataset {
   /** One frame's landmarks (136 numbers, a view). */
   frameLandmarks(i: number, frame: number): Float32Array {
     this.checkFrame(i, frame);
-    return this.landmarks(i).subarray(frame * 136, (frame + 1) * 136);
+    return landmarkSet(this.landmarks(i), frame);
   }
 
   private checkFrame(i: number, frame: number): void {
@@ -269,12 +269,12 @@ export class VideoWriter {
         `Video "${this.entry.id}": frame has ${rgb.length} bytes, expected ${res}x${res}x3 = ${frameBytes(res)}`,
       );
     }
-    if (landmarks.length !== 136)
+    if (landmarks.length !== LANDMARK_VALUES)
       throw new DatasetError(
         `Video "${this.entry.id}": expected 136 landmark numbers, got ${landmarks.length}`,
       );
     const lm = Buffer.alloc(lmBytes);
-    for (let k = 0; k < 136; k++) {
+    for (let k = 0; k < LANDMARK_VALUES; k++) {
       const x = landmarks[k]!;
       if (!Number.isFinite(x))
         throw new DatasetError(`Video "${this.entry.id}" frame ${this.frames}: landmark ${k >> 1} is ${x}`);
@@ -400,15 +400,14 @@ export class DatasetWriter {
     landmarks: Float32Array,
     source?: string,
   ): VideoEntry {
-    const n = landmarks.length / 136;
+    const n = landmarks.length / LANDMARK_VALUES;
     const v = this.begin(id, identity, source);
     const fb = frameBytes(this.options.resolution);
     if (frames.length !== n * fb) {
       v.abort();
       throw new DatasetError(`Video "${id}": ${frames.length} frame bytes for ${n} landmark sets`);
     }
-    for (let f = 0; f < n; f++)
-      v.addFrame(frames.subarray(f * fb, (f + 1) * fb), landmarks.subarray(f * 136, (f + 1) * 136));
+    for (let f = 0; f < n; f++) v.addFrame(frames.subarray(f * fb, (f + 1) * fb), landmarkSet(landmarks, f));
     return v.end();
   }
 
@@ -464,4 +463,16 @@ export function mergeDatasets(out: string, parts: string[]): Dataset {
   };
   writeFileAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
   return Dataset.open(out);
+}
+
+/** What episodes read: a Dataset, or a mix of several. */
+export interface VideoSource {
+  readonly dir: string;
+  readonly resolution: number;
+  readonly videos: readonly VideoEntry[];
+  readonly numVideos: number;
+  video(i: number): VideoEntry;
+  readFrames(i: number, start: number, count?: number, out?: Uint8Array): Uint8Array;
+  frameLandmarks(i: number, frame: number): Float32Array;
+  landmarks(i: number): Float32Array;
 }

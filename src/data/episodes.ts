@@ -1,9 +1,10 @@
 /**
- * K-shot episodes for meta-learning (Zakharov et al. 2019, sec. 3.2; design.md sec. 5): a video i,
+ * K-shot episodes for meta-learning (Zakharov et al. 2019, sec. 3.2; docs/design.md sec. 5): a video i,
  * K frames for the embedder and one target frame t that is never among them (a known pitfall of
  * public ports is letting t leak into the K set). Splits by video and by identity, and few-shot sets
- * (T frames to fine-tune on + disjoint hold-out frames, design.md sec. 6).
+ * (T frames to fine-tune on + disjoint hold-out frames, docs/design.md sec. 6).
  */
+import { toUnit } from '../core/units.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import {
@@ -13,20 +14,9 @@ import {
   type FrameAugment,
   type SimilarityJitter,
 } from './augment.js';
-import type { Dataset } from './dataset.js';
-import { rasterizeLandmarks } from './landmarks.js';
-import type { VideoSource } from './mix.js';
-import { neutralShape, Retargeter } from './retarget.js';
-
-/** uint8 [0, 255] -> [-1, 1], the value range of frames and landmark images in the networks. */
-export function toUnit(
-  src: Uint8Array,
-  out: Float32Array = new Float32Array(src.length),
-  offset = 0,
-): Float32Array {
-  for (let i = 0; i < src.length; i++) out[offset + i] = src[i]! / 127.5 - 1;
-  return out;
-}
+import type { Dataset, VideoSource } from './dataset.js';
+import { rasterizeLandmarks } from '../faces/landmarks.js';
+import { neutralShape, Retargeter } from '../faces/retarget.js';
 
 export interface EpisodePlan {
   /** dataset video index per episode */
@@ -336,7 +326,7 @@ export interface FewShotSet {
 }
 
 /**
- * T fine-tuning frames and up to `holdout` evaluation frames of one video, disjoint (design.md
+ * T fine-tuning frames and up to `holdout` evaluation frames of one video, disjoint (docs/design.md
  * sec. 6: fine-tune on T frames, synthesise 32 hold-out frames from their landmarks).
  */
 export function fewShotSet(ds: Dataset, video: number, t: number, holdout: number, seed: number): FewShotSet {

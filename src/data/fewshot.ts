@@ -6,13 +6,14 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { DEFAULT_CROP, cropResize, landmarksInCrop, squareFor, type Square } from './crop.js';
+import { InputError } from '../core/errors.js';
+import { DEFAULT_CROP, cropResize, landmarksInCrop, squareFor, type Square } from '../faces/crop.js';
 import type { Dataset } from './dataset.js';
 import { fewShotSet } from './episodes.js';
-import { stackLandmarks } from './landmarks.js';
-import { detectFaces, WorkerFaceDetector, type DetectedFace, type Detector } from './faces.js';
+import { stackLandmarks } from '../faces/landmarks.js';
+import { detectFaces, WorkerFaceDetector, type DetectedFace, type Detector } from '../faces/detect.js';
 import { PHOTO_EXTENSIONS, trackFaces } from './preprocess.js';
-import { decodeFrames, probe } from './video.js';
+import { decodeFrames, probe } from '../media/video.js';
 
 /** T frames of one person at the model's resolution. */
 export interface FewShotFrames {
@@ -28,10 +29,6 @@ export interface FewShotFrames {
   identity?: string | undefined;
   /** the frames' indices in their source (dataset frames, video frames, photos) */
   indices: number[];
-}
-
-export class InputError extends Error {
-  override name = 'InputError';
 }
 
 /** Which face of a photo with several: the largest, or the N-th from the left (1-based). */

@@ -5,20 +5,15 @@
  * column of D's W. With one dataset the mix is that dataset, read exactly as before.
  */
 import { createHash } from 'node:crypto';
-import { Dataset, DatasetError, heldOutIdentities, manifestHash, type VideoEntry } from './dataset.js';
+import {
+  Dataset,
+  DatasetError,
+  heldOutIdentities,
+  manifestHash,
+  type VideoEntry,
+  type VideoSource,
+} from './dataset.js';
 import { splitByIdentity, type Split } from './episodes.js';
-
-/** What episodes read: a Dataset, or a mix of several. */
-export interface VideoSource {
-  readonly dir: string;
-  readonly resolution: number;
-  readonly videos: readonly VideoEntry[];
-  readonly numVideos: number;
-  video(i: number): VideoEntry;
-  readFrames(i: number, start: number, count?: number, out?: Uint8Array): Uint8Array;
-  frameLandmarks(i: number, frame: number): Float32Array;
-  landmarks(i: number): Float32Array;
-}
 
 export class DataMix implements VideoSource {
   readonly parts: Dataset[];

@@ -1,5 +1,5 @@
 /**
- * Real media -> dataset (design.md sec. 2): decode videos (any format ffmpeg reads; the VoxCeleb
+ * Real media -> dataset (docs/design.md sec. 2): decode videos (any format ffmpeg reads; the VoxCeleb
  * layout id/video/clip.mp4 included) or photos, sample frames at a chosen rate, detect faces and 68
  * landmarks, follow the main face, crop with temporal smoothing, resize, write the dataset.
  *
@@ -31,11 +31,11 @@ import {
   squareFor,
   type CropOptions,
   type Square,
-} from './crop.js';
+} from '../faces/crop.js';
 import { DatasetWriter } from './dataset.js';
 import { inShard, type Shard } from './shard.js';
 import { runOrdered, startWorker } from '../engine/workers.js';
-import { FaceDetector, type Detector } from './faces.js';
+import { FaceDetector, type Detector } from '../faces/detect.js';
 import {
   DEFAULT_TRACK,
   newTrackStats,
@@ -43,8 +43,8 @@ import {
   type FrameFlag,
   type TrackOptions,
   type TrackStats,
-} from './track.js';
-import { decodeFrames, type Frame } from './video.js';
+} from '../faces/track.js';
+import { decodeFrames, type Frame } from '../media/video.js';
 
 export const VIDEO_EXTENSIONS = [
   '.mp4',

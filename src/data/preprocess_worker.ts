@@ -1,7 +1,7 @@
 /** Worker thread for preprocess --workers N: one face detector per thread, one unit per message. */
 import { parentPort } from 'node:worker_threads';
 import { initEngine } from '../engine/backend.js';
-import { FaceDetector } from './faces.js';
+import { FaceDetector } from '../faces/detect.js';
 import { processUnit, type PreprocessOptions, type Unit, type UnitResult } from './preprocess.js';
 
 let detector: FaceDetector | null = null;

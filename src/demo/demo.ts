@@ -13,13 +13,15 @@
 import { join } from 'node:path';
 import { openDriver } from '../animate/drivers.js';
 import { renderTrack } from '../animate/animate.js';
-import { openOutput, checkOutput } from '../animate/output.js';
-import { neutralShape, Retargeter } from '../data/retarget.js';
-import { framesFromPhotos, InputError, type FaceChoice, type FewShotFrames } from '../data/fewshot.js';
-import { drawText, textWidth } from '../data/font.js';
-import { rasterizeLandmarks, stackLandmarks } from '../data/landmarks.js';
-import { paste, upscale, writePng, type RgbImage } from '../data/png.js';
-import { renderVideo } from '../data/synthetic/worker.js';
+import { openOutput } from '../animate/output.js';
+import { checkOutput } from '../core/output.js';
+import { neutralShape, Retargeter } from '../faces/retarget.js';
+import { framesFromPhotos, type FaceChoice, type FewShotFrames } from '../data/fewshot.js';
+import { InputError } from '../core/errors.js';
+import { drawText, textWidth } from '../media/font.js';
+import { LANDMARK_VALUES, landmarkSet, rasterizeLandmarks, stackLandmarks } from '../faces/landmarks.js';
+import { paste, upscale, writePng, type RgbImage } from '../media/png.js';
+import { renderVideo } from '../synthetic/worker.js';
 import {
   disposePersonModels,
   METHODS,
@@ -44,7 +46,7 @@ export interface DemoOptions {
   photos?: string | undefined;
   face?: FaceChoice | undefined;
   driver?: string | undefined;
-  /** fine-tuning epochs (paper: 40) */
+  /** fine-tuning epochs (default: fine-tune's; paper: 40) */
   epochs?: number | undefined;
   /** pixels per model pixel in the video and sheet */
   scale?: number | undefined;
@@ -82,11 +84,10 @@ const tile = (data: Uint8Array, r: number): RgbImage => ({ width: r, height: r, 
 function retargeted(person: FewShotFrames, driver: Float32Array, n: number): Float32Array {
   const rt = new Retargeter(
     neutralShape(person.landmarks, person.count),
-    neutralShape(driver.subarray(0, Math.min(n, 25) * 136), Math.min(n, 25)),
+    neutralShape(driver.subarray(0, Math.min(n, 25) * LANDMARK_VALUES), Math.min(n, 25)),
   );
-  const out = new Float32Array(n * 136);
-  for (let i = 0; i < n; i++)
-    rt.map(driver.subarray(i * 136, (i + 1) * 136), out.subarray(i * 136, (i + 1) * 136));
+  const out = new Float32Array(n * LANDMARK_VALUES);
+  for (let i = 0; i < n; i++) rt.map(landmarkSet(driver, i), landmarkSet(out, i));
   return out;
 }
 
@@ -127,7 +128,7 @@ function composite(drives: Drive[], i: number, r: number, scale: number): RgbIma
   );
   drives.forEach((d, row) => {
     const k = Math.min(i, d.driver.length - 1);
-    const lm = tile(rasterizeLandmarks(d.landmarks.subarray(k * 136, (k + 1) * 136), r), r);
+    const lm = tile(rasterizeLandmarks(landmarkSet(d.landmarks, k), r), r);
     const parts = [
       d.driver[k]!,
       lm,
@@ -181,7 +182,7 @@ function sheet(person: FewShotFrames, drives: Drive[], r: number, scale: number)
     const at = Array.from({ length: n }, (_, j) => Math.round((j * (d.driver.length - 1)) / (n - 1)));
     const rows: [string, (k: number) => RgbImage][] = [
       ['DRIVER', (k) => d.driver[k]!],
-      ['LANDMARKS', (k) => tile(rasterizeLandmarks(d.landmarks.subarray(k * 136, (k + 1) * 136), r), r)],
+      ['LANDMARKS', (k) => tile(rasterizeLandmarks(landmarkSet(d.landmarks, k), r), r)],
       ['FEED-FORWARD', (k) => d.outputs['feed-forward']![k]!],
       ['FINE-TUNED', (k) => d.outputs['fine-tuned']![k]!],
     ];
@@ -228,10 +229,10 @@ export async function runDemo(
       const v = procedural(targetId, stride * T + n, r);
       const idx = Array.from({ length: T }, (_, i) => stride * i);
       const rgb = new Uint8Array(T * fb);
-      const lms = new Float32Array(T * 136);
+      const lms = new Float32Array(T * LANDMARK_VALUES);
       idx.forEach((f, i) => {
         rgb.set(v.frames.subarray(f * fb, (f + 1) * fb), i * fb);
-        lms.set(v.landmarks.subarray(f * 136, (f + 1) * 136), i * 136);
+        lms.set(landmarkSet(v.landmarks, f), i * LANDMARK_VALUES);
       });
       person = {
         rgb,
@@ -241,7 +242,10 @@ export async function runDemo(
         source: `procedural identity ${targetId}`,
         indices: idx,
       };
-      holdout = { lms: v.landmarks.slice(stride * T * 136), real: v.frames.slice(stride * T * fb) };
+      holdout = {
+        lms: v.landmarks.slice(stride * T * LANDMARK_VALUES),
+        real: v.frames.slice(stride * T * fb),
+      };
       log(
         `Person: procedural identity ${targetId} (never seen in meta-learning): T = ${T} frames, ${n} hold-out frames`,
       );

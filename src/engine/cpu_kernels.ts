@@ -10,16 +10,11 @@
  * [2,1,M,K] x [1,3,K,N]) gives wrong values. The networks never do that; the wasm kernel is tested
  * against a direct loop for it instead.
  */
-import type { Conv2DBackpropFilterAttrs, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { Conv2DBackpropFilterAttrs, KernelFunc } from '@tensorflow/tfjs-core';
+import type { CpuBackend } from './cpu_backend.js';
 import { avgPoolGradCpu } from './pool_grad.js';
 import { registerCpuResizeGrads } from './resize_grad.js';
 import { tf } from './tf.js';
-
-/** What the JavaScript kernels use of tfjs-backend-cpu's backend (its typed-array storage). */
-export interface CpuBackend {
-  data: { get(id: object): { values: ArrayLike<number> } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-}
 
 // dW[kh,kw,ci,co] = sum_{n,oh,ow} x[n, oh*s + kh*d - pt, ow*s + kw*d - pl, ci] * dy[n,oh,ow,co],
 // accumulated with the output channel innermost so the hot loop walks contiguous memory.

@@ -3,14 +3,14 @@
  * Models and optimizers name them only through this module, never through one backend's file. A
  * backend that registers a kernel under one of these names must match its reference composition
  * (the TF.js ops the caller falls back to when `hasFused` is false): conv + bias in
- * models/layers.ts, instance norm and spectral norm in models/layers.ts and models/blocks.ts, Adam
+ * nn/layers.ts, instance norm and spectral norm in nn/layers.ts and models/blocks.ts, Adam
  * in train/optim.ts. src/engine/native.test.ts holds each kernel to its twin. Today the native
  * backend implements all of them; wasm, cpu and tensorflow run the compositions.
  */
 import { tf } from './tf.js';
 
 /** Conv2D + bias (inputs x, filter, bias; Conv2D's attrs); its gradient is registered in
- * src/models/layers.ts, one pass per input that needs one. */
+ * src/nn/layers.ts, one pass per input that needs one. */
 export const CONV_BIAS_KERNEL = 'NthConv2DBias';
 
 /** Fused instance norm: inputs x [B,H,W,C], gamma and beta ([C] or [B,C] values); attr eps; outputs

@@ -5,7 +5,7 @@
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { AvgPoolGradAttrs, KernelFunc } from '@tensorflow/tfjs-core';
-import type { CpuBackend } from './cpu_kernels.js';
+import type { CpuBackend } from './cpu_backend.js';
 import { tf } from './tf.js';
 
 interface PoolGeometry {

@@ -8,7 +8,7 @@
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { KernelFunc, ResizeBilinearGradAttrs } from '@tensorflow/tfjs-core';
-import type { CpuBackend } from './cpu_kernels.js';
+import type { CpuBackend } from './cpu_backend.js';
 import { tf } from './tf.js';
 
 /** Source coordinate of output index o along one axis, as the forward kernel computes it. */

@@ -3,10 +3,11 @@
  * protocol's own metrics (SSIM, PSNR, CSIM-faceapi) so any output can be measured against a
  * reference the way `evaluate` measures models.
  */
-import { InputError } from '../data/fewshot.js';
-import { decodeFrames, probe, type Frame } from '../data/video.js';
+import { InputError } from '../core/errors.js';
+import { decodeFrames, probe, type Frame } from '../media/video.js';
 import { CSIM_NAME, csim } from './identity.js';
-import { psnr, ssim, type Rgb8 } from './metrics.js';
+import { psnr, ssim } from './metrics.js';
+import { type RgbImage } from '../media/image.js';
 
 export interface CompareResult {
   a: string;
@@ -41,7 +42,7 @@ export async function compareMedia(a: string, b: string, batch = 32): Promise<Co
     );
   const n = Math.min(fa.length, fb.length);
   const frames: CompareResult['frames'] = [];
-  const im = (f: Frame): Rgb8 => ({ width: w, height: h, data: f.rgb });
+  const im = (f: Frame): RgbImage => ({ width: w, height: h, data: f.rgb });
   for (let i = 0; i < n; i += batch) {
     const xa = fa.slice(i, Math.min(n, i + batch)).map(im);
     const xb = fb.slice(i, Math.min(n, i + batch)).map(im);

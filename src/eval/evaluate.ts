@@ -1,5 +1,5 @@
 /**
- * `talking-heads evaluate`: the paper's self-reenactment protocol (sec. 4, design.md sec. 6). Per test
+ * `talking-heads evaluate`: the paper's self-reenactment protocol (sec. 4, docs/design.md sec. 6). Per test
  * video and T in {1, 8, 32}: T frames make a person's model, the video's last 32 frames (disjoint
  * from them) are synthesised from their landmarks and scored against the real frames. Methods:
  *
@@ -18,28 +18,29 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Dataset, heldOutIdentities } from '../data/dataset.js';
-import { framesFromDatasetAt, InputError } from '../data/fewshot.js';
-import { drawText } from '../data/font.js';
-import { rasterizeLandmarks } from '../data/landmarks.js';
-import { cut, grid, paste, readPng, upscale, writePng, type RgbImage } from '../data/png.js';
-import { writeSyntheticDataset } from '../data/synthetic/write.js';
+import { framesFromDatasetAt } from '../data/fewshot.js';
+import { InputError } from '../core/errors.js';
+import { drawText } from '../media/font.js';
+import { LANDMARK_VALUES, landmarkSet, rasterizeLandmarks } from '../faces/landmarks.js';
+import { cut, grid, paste, readPng, upscale, writePng, type RgbImage } from '../media/png.js';
+import { writeSyntheticDataset } from '../synthetic/write.js';
 import { renderTrack } from '../animate/animate.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { meanPointDistance } from '../data/track.js';
+import { meanPointDistance } from '../faces/track.js';
 import { FineTuneConfigSchema, type FineTuneConfig } from '../train/finetune.js';
 import type { MetaModel } from '../train/model.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import { fitGaussian, frechetDistance, frechetDistanceOfSamples, cosineSimilarity } from './frechet.js';
-import type { ArcFace } from './arcface.js';
-import { INCEPTION_FEATURES, type InceptionV3 } from './inception.js';
+import type { ArcFace } from '../pretrained/arcface.js';
+import { INCEPTION_FEATURES, type InceptionV3 } from '../pretrained/inception.js';
 import { disposePersonModels, personModels, type Method } from './heldout.js';
 import { CSIM_NAME, FD_NAME, faceDescriptors } from './identity.js';
-import { psnr, ssim } from './metrics.js';
+import { meanQuality } from './metrics.js';
 
 export const EVAL_METHODS = ['untrained', 'copy', 'feed-forward', 'fine-tuned'] as const;
 export type EvalMethod = (typeof EVAL_METHODS)[number];
 
-/** The paper's Table 1 (VoxCeleb2; FID, SSIM, CSIM, USER) for its FF and FT rows (design.md sec. 6). */
+/** The paper's Table 1 (VoxCeleb2; FID, SSIM, CSIM, USER) for its FF and FT rows (docs/design.md sec. 6). */
 export const PAPER_TABLE1: Record<string, { fid: number; ssim: number; csim: number; user: number }> = {
   'feed-forward 1': { fid: 46.1, ssim: 0.61, csim: 0.42, user: 0.43 },
   'fine-tuned 1': { fid: 48.5, ssim: 0.64, csim: 0.35, user: 0.46 },
@@ -219,9 +220,9 @@ export async function evaluateUnit(
   const cfg = { ...base, epochs: Math.max(1, Math.min(base.epochs, Math.floor(o.maxSteps / perEpoch))) };
   const pm = await personModels(meta, untrained, person, cfg);
   try {
-    const lms = new Float32Array(hold.length * 136);
+    const lms = new Float32Array(hold.length * LANDMARK_VALUES);
     const real: RgbImage[] = hold.map((f, i) => {
-      lms.set(ds.frameLandmarks(video, f), i * 136);
+      lms.set(ds.frameLandmarks(video, f), i * LANDMARK_VALUES);
       return { width: r, height: r, data: ds.readFrames(video, f, 1) };
     });
     const outputs = {} as Record<EvalMethod, RgbImage[]>;
@@ -233,10 +234,8 @@ export async function evaluateUnit(
     }
     // copy: the given frame whose landmarks are nearest each target's
     outputs.copy = hold.map((_, i) => {
-      const target = lms.subarray(i * 136, (i + 1) * 136);
-      const d = train.map((_f, k) =>
-        meanPointDistance(person.landmarks.subarray(k * 136, (k + 1) * 136), target),
-      );
+      const target = landmarkSet(lms, i);
+      const d = train.map((_f, k) => meanPointDistance(landmarkSet(person.landmarks, k), target));
       const best = d.indexOf(Math.min(...d));
       return { width: r, height: r, data: person.rgb.slice(best * fb, (best + 1) * fb) };
     });
@@ -248,8 +247,7 @@ export async function evaluateUnit(
       const d = faceDescriptors(ims);
       const mean = (f: (i: number) => number) => ims.reduce((s, _, i) => s + f(i), 0) / ims.length;
       methods[m] = {
-        ssim: mean((i) => ssim(ims[i]!, real[i]!)),
-        psnr: mean((i) => psnr(ims[i]!, real[i]!)),
+        ...meanQuality(ims, real),
         csim: mean((i) => cosineSimilarity(d[i]!, realD[i]!)),
         descriptors: d.map(round),
       };
@@ -258,7 +256,7 @@ export async function evaluateUnit(
         methods[m].csimArcface = mean((i) => cosineSimilarity(a[i]!, realA[i]!));
       }
     }
-    const lm0 = { width: r, height: r, data: rasterizeLandmarks(lms.subarray(0, 136), r) };
+    const lm0 = { width: r, height: r, data: rasterizeLandmarks(lms.subarray(0, LANDMARK_VALUES), r) };
     const images = {
       given: { width: r, height: r, data: person.rgb.slice(0, fb) },
       landmarks: lm0,

@@ -1,5 +1,5 @@
 /**
- * Few-shot quality on hold-out frames (paper sec. 4, design.md sec. 6): a person's model made from
+ * Few-shot quality on hold-out frames (paper sec. 4, docs/design.md sec. 6): a person's model made from
  * T frames synthesises other frames of that person from their landmarks, and the results are
  * compared with the real frames (SSIM, PSNR). Three methods, as the demo's and the model card's
  * tables name them:
@@ -11,7 +11,7 @@
 import type { FewShotFrames } from '../data/fewshot.js';
 import type { Dataset } from '../data/dataset.js';
 import { fewShotSet, splitByIdentity } from '../data/episodes.js';
-import type { RgbImage } from '../data/png.js';
+import type { RgbImage } from '../media/png.js';
 import { disposePersonal, type PersonalModel } from '../models/personal.js';
 import { renderTrack } from '../animate/animate.js';
 import {
@@ -22,7 +22,8 @@ import {
 } from '../train/finetune.js';
 import { initMetaParams } from '../train/meta_step.js';
 import type { MetaModel } from '../train/model.js';
-import { psnr, ssim } from './metrics.js';
+import { meanQuality } from './metrics.js';
+import { LANDMARK_VALUES } from '../faces/landmarks.js';
 
 export const METHODS = ['untrained', 'feed-forward', 'fine-tuned'] as const;
 export type Method = (typeof METHODS)[number];
@@ -96,18 +97,12 @@ export function scoreAgainst(
 ): Scores & { images: RgbImage[] } {
   const r = model.net.resolution;
   const fb = r * r * 3;
-  const n = landmarks.length / 136;
+  const n = landmarks.length / LANDMARK_VALUES;
   if (!Number.isInteger(n) || real.length !== n * fb)
     throw new RangeError(`scoreAgainst: ${n} landmark sets and ${real.length / fb} ${r}px frames`);
   const images = renderTrack(model, landmarks);
-  let s = 0;
-  let p = 0;
-  images.forEach((im, i) => {
-    const ref = { width: r, height: r, data: real.subarray(i * fb, (i + 1) * fb) };
-    s += ssim(im, ref);
-    p += psnr(im, ref);
-  });
-  return { ssim: s / n, psnr: p / n, frames: n, images };
+  const refs = images.map((_, i) => ({ width: r, height: r, data: real.subarray(i * fb, (i + 1) * fb) }));
+  return { ...meanQuality(images, refs), frames: n, images };
 }
 
 /** One held-out person: T frames from one video, hold-out frames from another of the same identity. */

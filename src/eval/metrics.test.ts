@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { gaussianWindow, mse, psnr, ssim, type Rgb8 } from './metrics.js';
+import { gaussianWindow, meanQuality, mse, psnr, ssim } from './metrics.js';
+import { type RgbImage } from '../media/image.js';
 
-const image = (w: number, h: number, f: (x: number, y: number, c: number) => number): Rgb8 => {
+const image = (w: number, h: number, f: (x: number, y: number, c: number) => number): RgbImage => {
   const data = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) data[(y * w + x) * 3 + c] = f(x, y, c);
@@ -13,7 +14,7 @@ const image = (w: number, h: number, f: (x: number, y: number, c: number) => num
  * The reference twin: Wang et al.'s formula at one window position written out directly in 2-D
  * (no separable filtering), for a window-sized image where the SSIM map has exactly one value.
  */
-function ssimOneWindow(a: Rgb8, b: Rgb8): number {
+function ssimOneWindow(a: RgbImage, b: RgbImage): number {
   const s = 11;
   const sigma = 1.5;
   const w2: number[] = [];
@@ -141,4 +142,19 @@ describe('PSNR', () => {
     assert.ok(Math.abs(psnr(a, b) - 38.588) < 1e-3); // 48.131 dB at d = 1, minus 20 log10 3
     assert.equal(psnr(a, a), Infinity);
   });
+});
+
+test('meanQuality: the mean of each pair SSIM and PSNR; mismatched lists refused', () => {
+  const im = (v: number[]): RgbImage => ({
+    width: 16,
+    height: 16,
+    data: Uint8Array.from({ length: 16 * 16 * 3 }, (_, i) => v[i % v.length]!),
+  });
+  const a = im([10, 200, 90, 40]);
+  const b = im([12, 190, 95, 44, 7]);
+  const c = im([200, 20, 10]);
+  const q = meanQuality([a, b], [b, c]);
+  assert.ok(Math.abs(q.ssim - (ssim(a, b) + ssim(b, c)) / 2) < 1e-12);
+  assert.ok(Math.abs(q.psnr - (psnr(a, b) + psnr(b, c)) / 2) < 1e-12);
+  assert.throws(() => meanQuality([a], [b, c]), /1 generated and 2 real/);
 });

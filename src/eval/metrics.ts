@@ -1,5 +1,5 @@
 /**
- * Image quality metrics of the paper's evaluation (sec. 4, design.md sec. 6), on 8-bit RGB images.
+ * Image quality metrics of the paper's evaluation (sec. 4, docs/design.md sec. 6), on 8-bit RGB images.
  *
  * SSIM as Wang, Bovik, Sheikh & Simoncelli (2004) define it: local means, variances and covariance
  * under an 11x11 Gaussian window (sigma 1.5, normalised), C1 = (K1 L)^2 and C2 = (K2 L)^2 with
@@ -8,12 +8,7 @@
  * averaged over the channels. PSNR = 10 log10(255^2 / MSE) over all pixels and channels.
  */
 
-/** An 8-bit RGB image, row-major, channels interleaved (what png.ts and the renderers use). */
-export interface Rgb8 {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
+import type { RgbImage } from '../media/image.js';
 
 export const SSIM_WINDOW = 11;
 export const SSIM_SIGMA = 1.5;
@@ -32,7 +27,7 @@ export function gaussianWindow(size = SSIM_WINDOW, sigma = SSIM_SIGMA): Float64A
   return w;
 }
 
-function checkPair(a: Rgb8, b: Rgb8): void {
+function checkPair(a: RgbImage, b: RgbImage): void {
   if (a.width !== b.width || a.height !== b.height)
     throw new RangeError(`Images differ in size: ${a.width}x${a.height} and ${b.width}x${b.height}`);
   const n = a.width * a.height * 3;
@@ -93,7 +88,7 @@ function ssimPlane(x: Float64Array, y: Float64Array, w: number, h: number, g: Fl
 }
 
 /** SSIM of two RGB images (1 = identical), averaged over R, G and B. */
-export function ssim(a: Rgb8, b: Rgb8): number {
+export function ssim(a: RgbImage, b: RgbImage): number {
   checkPair(a, b);
   const { width: w, height: h } = a;
   if (w < SSIM_WINDOW || h < SSIM_WINDOW)
@@ -113,7 +108,7 @@ export function ssim(a: Rgb8, b: Rgb8): number {
 }
 
 /** Mean squared error over all pixels and channels, in 8-bit units. */
-export function mse(a: Rgb8, b: Rgb8): number {
+export function mse(a: RgbImage, b: RgbImage): number {
   checkPair(a, b);
   let s = 0;
   for (let i = 0; i < a.data.length; i++) s += (a.data[i]! - b.data[i]!) ** 2;
@@ -121,7 +116,23 @@ export function mse(a: Rgb8, b: Rgb8): number {
 }
 
 /** PSNR in dB (Infinity for identical images). */
-export function psnr(a: Rgb8, b: Rgb8): number {
+export function psnr(a: RgbImage, b: RgbImage): number {
   const m = mse(a, b);
   return m === 0 ? Infinity : 10 * Math.log10((DATA_RANGE * DATA_RANGE) / m);
+}
+
+/** Mean SSIM and PSNR over pairs of frames (generated, real), as every table of the project reports them. */
+export function meanQuality(
+  fake: readonly RgbImage[],
+  real: readonly RgbImage[],
+): { ssim: number; psnr: number } {
+  if (fake.length !== real.length || fake.length === 0)
+    throw new RangeError(`meanQuality: ${fake.length} generated and ${real.length} real frames`);
+  let s = 0;
+  let p = 0;
+  fake.forEach((f, i) => {
+    s += ssim(f, real[i]!);
+    p += psnr(f, real[i]!);
+  });
+  return { ssim: s / fake.length, psnr: p / fake.length };
 }

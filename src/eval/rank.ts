@@ -6,10 +6,11 @@
  */
 import { animate, renderFrames } from '../animate/animate.js';
 import { openDriver } from '../animate/drivers.js';
-import type { RgbImage } from '../data/png.js';
+import type { RgbImage } from '../media/png.js';
 import type { PersonalModel } from '../models/personal.js';
 import { cosineSimilarity } from './frechet.js';
 import { faceDescriptors } from './identity.js';
+import { LANDMARK_VALUES } from '../faces/landmarks.js';
 
 export interface DriverRank {
   driver: string;
@@ -27,7 +28,9 @@ export async function rankDrivers(
   drivers: string[],
   o: { maxFrames?: number; retarget?: boolean; onDriver?: (i: number, r: DriverRank) => void } = {},
 ): Promise<DriverRank[]> {
-  const own = Array.from({ length: model.frames }, (_, t) => model.landmarks.slice(t * 136, (t + 1) * 136));
+  const own = Array.from({ length: model.frames }, (_, t) =>
+    model.landmarks.slice(t * LANDMARK_VALUES, (t + 1) * LANDMARK_VALUES),
+  );
   const ref = faceDescriptors(renderFrames(model, own));
   const proto = new Float32Array(128);
   for (const d of ref) d.forEach((v, i) => (proto[i]! += v / ref.length));

@@ -11,9 +11,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../engine/rng.js';
-import { InputError } from '../data/fewshot.js';
-import { upscale, type RgbImage } from '../data/png.js';
-import { VideoEncoder } from '../data/video.js';
+import { InputError } from '../core/errors.js';
+import { upscale, type RgbImage } from '../media/png.js';
+import { VideoEncoder } from '../media/video.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readClips } from './evaluate.js';
 

@@ -1,5 +1,5 @@
 /**
- * The talking-head networks' building blocks (Zakharov et al. 2019, sec. 3.4; design.md sec. 3):
+ * The talking-head networks' building blocks (Zakharov et al. 2019, sec. 3.4; docs/design.md sec. 3):
  * spectral normalisation, residual down/up/same blocks, AdaIN fed from a slice of the parameter
  * vector psi, SAGAN attention, global sum pooling. Parameters are plain trees (params.ts); spectral
  * norm is applied to a whole tree up front (`spectralNorm`), so the blocks read ordinary weights.
@@ -18,15 +18,8 @@ import {
   upsample2,
   type Flops,
   type Tensor4,
-} from './layers.js';
-import { flatten, leaf, unflatten, type ParamTree } from './params.js';
-
-const sub = (p: ParamTree, k: string): ParamTree => {
-  const v = p[k];
-  if (!v || v instanceof tf.Tensor)
-    throw new RangeError(`Missing parameter group "${k}" (have: ${Object.keys(p).join(', ')})`);
-  return v;
-};
+} from '../nn/layers.js';
+import { flatten, leaf, type ParamTree, subtree, unflatten } from '../nn/params.js';
 
 // ---------------------------------------------------------------- spectral normalisation
 
@@ -165,7 +158,7 @@ export function psiLayout(slots: AdainSlot[]): { offsets: Map<string, number>; s
 
 /**
  * AdaIN (Huang & Belongie 2017) with its own psi slice: scale * IN(x) + mean, where
- * scale = 1 + psi_scale so that scales start near 1, not 0 (a known pitfall, design.md sec. 5).
+ * scale = 1 + psi_scale so that scales start near 1, not 0 (a known pitfall, docs/design.md sec. 5).
  */
 export function adain(x: Tensor4, psi: tf.Tensor2D, offset: number): Tensor4 {
   const c = x.shape[3];
@@ -206,12 +199,12 @@ export function initResDown(
 
 export function resDown(p: ParamTree, x: Tensor4, first: boolean, o: BlockOpts = {}): Tensor4 {
   const norm = (h: Tensor4, k: string) =>
-    p[k] ? instanceNorm(h, leaf(sub(p, k), 'gamma'), leaf(sub(p, k), 'beta')) : h;
+    p[k] ? instanceNorm(h, leaf(subtree(p, k), 'gamma'), leaf(subtree(p, k), 'beta')) : h;
   let h = norm(x, 'norm1');
   if (!first) h = tf.relu(h);
-  h = conv2d(sub(p, 'conv1'), h, o);
-  h = conv2d(sub(p, 'conv2'), tf.relu(norm(h, 'norm2')), o);
-  return tf.add(avgPool2(h), avgPool2(conv2d(sub(p, 'skip'), x, o))) as Tensor4;
+  h = conv2d(subtree(p, 'conv1'), h, o);
+  h = conv2d(subtree(p, 'conv2'), tf.relu(norm(h, 'norm2')), o);
+  return tf.add(avgPool2(h), avgPool2(conv2d(subtree(p, 'skip'), x, o))) as Tensor4;
 }
 
 /** Residual block at constant resolution (the discriminator's last block): x + conv(act(conv(act(x)))). */
@@ -220,7 +213,10 @@ export function initResSame(rng: Rng, c: number): ParamTree {
 }
 
 export function resSame(p: ParamTree, x: Tensor4, o: BlockOpts = {}): Tensor4 {
-  return tf.add(x, conv2d(sub(p, 'conv2'), tf.relu(conv2d(sub(p, 'conv1'), tf.relu(x), o)), o)) as Tensor4;
+  return tf.add(
+    x,
+    conv2d(subtree(p, 'conv2'), tf.relu(conv2d(subtree(p, 'conv1'), tf.relu(x), o)), o),
+  ) as Tensor4;
 }
 
 /**
@@ -257,10 +253,10 @@ export function resAdain(
   };
   let h = tf.relu(adain(x, psi, off('a1')));
   if (up) h = upsample2(h, up);
-  h = conv2d(sub(p, 'conv1'), h, o);
-  h = conv2d(sub(p, 'conv2'), tf.relu(adain(h, psi, off('a2'))), o);
+  h = conv2d(subtree(p, 'conv1'), h, o);
+  h = conv2d(subtree(p, 'conv2'), tf.relu(adain(h, psi, off('a2'))), o);
   let s = up ? upsample2(x, up) : x;
-  if (p['skip']) s = conv2d(sub(p, 'skip'), s, o);
+  if (p['skip']) s = conv2d(subtree(p, 'skip'), s, o);
   return tf.add(h, s) as Tensor4;
 }
 

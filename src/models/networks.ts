@@ -26,11 +26,9 @@ import {
   type AdainSlot,
   type BlockOpts,
 } from './blocks.js';
-import { conv2d, initConv, type Tensor4 } from './layers.js';
-import { leaf, type ParamTree } from './params.js';
+import { conv2d, initConv, type Tensor4 } from '../nn/layers.js';
+import { leaf, type ParamTree, subtree } from '../nn/params.js';
 import type { NetConfig } from './presets.js';
-
-const sub = (p: ParamTree, k: string) => p[k] as ParamTree;
 
 // ---------------------------------------------------------------- down path (E and D)
 
@@ -64,8 +62,8 @@ function downPath(
   assertShape(y, ['B', c.resolution, c.resolution, 3], `${what} landmark images`, dims);
   let h = tf.concat([x, y], 3) as Tensor4;
   c.downChannels.forEach((_, i) => {
-    h = resDown(sub(p, `down${i}`), h, i === 0, o);
-    if (i === c.downAttention) h = attention(sub(p, 'attn'), h, o.flops);
+    h = resDown(subtree(p, `down${i}`), h, i === 0, o);
+    if (i === c.downAttention) h = attention(subtree(p, 'attn'), h, o.flops);
     features?.push(h);
   });
   return h;
@@ -83,7 +81,7 @@ export function initEmbedder(c: NetConfig, rng: Rng): ParamTree {
 /** x, y [B, R, R, 3] -> e [B, N] (sum pooling + ReLU, sec. 3.4). */
 export function embedder(p: ParamTree, c: NetConfig, x: Tensor4, y: Tensor4, o: BlockOpts = {}): tf.Tensor2D {
   let h = downPath(p, c, x, y, 'embedder', o);
-  if (p['out']) h = conv2d(sub(p, 'out'), h, o);
+  if (p['out']) h = conv2d(subtree(p, 'out'), h, o);
   return sumPoolRelu(h);
 }
 
@@ -135,7 +133,7 @@ export function initGenerator(c: NetConfig, rng: Rng): ParamTree {
 
 /** psi = P e [B, |psi|]. */
 export function projectPsi(p: ParamTree, e: tf.Tensor2D): tf.Tensor2D {
-  return tf.matMul(e, leaf(sub(p, 'proj'), 'P')) as tf.Tensor2D;
+  return tf.matMul(e, leaf(subtree(p, 'proj'), 'P')) as tf.Tensor2D;
 }
 
 /** y [B, R, R, 3], psi [B, |psi|] -> x_hat [B, R, R, 3] (tanh: images in [-1, 1]). */
@@ -152,17 +150,18 @@ export function generator(
   const { offsets } = psiLayout(generatorSlots(c));
   let h = y;
   c.encoderChannels.forEach((_, i) => {
-    h = resDown(sub(p, `enc${i}`), h, i === 0, o);
-    if (i === c.encoderAttention) h = attention(sub(p, 'encAttn'), h, o.flops);
+    h = resDown(subtree(p, `enc${i}`), h, i === 0, o);
+    if (i === c.encoderAttention) h = attention(subtree(p, 'encAttn'), h, o.flops);
   });
-  for (let i = 0; i < c.resBlocks; i++) h = resAdain(sub(p, `res${i}`), h, psi, offsets, `res${i}`, null, o);
+  for (let i = 0; i < c.resBlocks; i++)
+    h = resAdain(subtree(p, `res${i}`), h, psi, offsets, `res${i}`, null, o);
   c.decoderChannels.forEach((_, i) => {
-    h = resAdain(sub(p, `up${i}`), h, psi, offsets, `up${i}`, c.upsample, o);
-    if (i === c.decoderAttention) h = attention(sub(p, 'decAttn'), h, o.flops);
+    h = resAdain(subtree(p, `up${i}`), h, psi, offsets, `up${i}`, c.upsample, o);
+    if (i === c.decoderAttention) h = attention(subtree(p, 'decAttn'), h, o.flops);
   });
   // final AdaIN -> act -> conv3x3 -> tanh (sec. 3.4), with its own psi slot
   h = adain(h, psi, offsets.get('out')!);
-  return tf.tanh(conv2d(sub(p, 'out'), tf.relu(h), o));
+  return tf.tanh(conv2d(subtree(p, 'out'), tf.relu(h), o));
 }
 
 // ---------------------------------------------------------------- discriminator
@@ -198,7 +197,7 @@ export interface DiscOut {
  * is a small matmul (a gather's gradient is a scatter, slow on the JavaScript fallbacks).
  */
 export function videoColumns(p: ParamTree, video: tf.Tensor1D): tf.Tensor2D {
-  const w = leaf(sub(p, 'proj'), 'W') as tf.Tensor2D; // [N, V]
+  const w = leaf(subtree(p, 'proj'), 'W') as tf.Tensor2D; // [N, V]
   // tf.oneHot needs depth >= 2; with one training video every episode uses column 0
   if (w.shape[1] === 1) return tf.tile(tf.transpose(w), [video.shape[0], 1]) as tf.Tensor2D;
   const hot = tf.cast(tf.oneHot(video, w.shape[1]), 'float32') as tf.Tensor2D; // [B, V]
@@ -219,11 +218,11 @@ export function discriminator(
 ): DiscOut {
   const features: Tensor4[] = [];
   let h = downPath(p, c, x, y, 'discriminator', o, features);
-  h = resSame(sub(p, 'last'), h, o);
+  h = resSame(subtree(p, 'last'), h, o);
   features.push(h);
-  if (p['out']) h = conv2d(sub(p, 'out'), h, o);
+  if (p['out']) h = conv2d(subtree(p, 'out'), h, o);
   const v = sumPoolRelu(h);
-  const proj = sub(p, 'proj');
+  const proj = subtree(p, 'proj');
   let w: tf.Tensor2D;
   if (o.columns) w = o.columns;
   else if (video) w = tf.add(videoColumns(p, video), leaf(proj, 'w0')) as tf.Tensor2D;

@@ -11,13 +11,13 @@
  * Written atomically (temp name + rename); read with every check a user's file can fail.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { NUM_LANDMARKS } from '../data/landmarks.js';
+import { NUM_LANDMARKS } from '../faces/landmarks.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type RawTensor } from '../io/safetensors.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import { initGenerator, psiSize } from './networks.js';
-import { disposeTree, flatten, unflatten, type ParamTree } from './params.js';
+import { disposeTree, flatten, unflatten, type ParamTree } from '../nn/params.js';
 import { checkNetConfig, type NetConfig } from './presets.js';
 
 export const PERSONAL_FORMAT = 'neural-talking-heads/personal';

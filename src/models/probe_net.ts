@@ -18,16 +18,14 @@ import {
   upsample2,
   type Flops,
   type Tensor4,
-} from './layers.js';
-import { leaf, type ParamTree } from './params.js';
+} from '../nn/layers.js';
+import { leaf, type ParamTree, subtree } from '../nn/params.js';
 
 export interface ProbeNetConfig {
   /** Base channel count; the bottleneck has 4x this. */
   channels: number;
   resolution: number;
 }
-
-const sub = (p: ParamTree, k: string) => p[k] as ParamTree;
 
 export function initProbeNet(cfg: ProbeNetConfig, rng: Rng): ParamTree {
   const c = cfg.channels;
@@ -69,37 +67,40 @@ export function probeNet(p: ParamTree, x: Tensor4, flops?: Flops): Tensor4 {
     );
   }
   const o = { flops };
-  let h = conv2d(sub(p, 'stem'), x, o); // [B,R,R,c]
+  let h = conv2d(subtree(p, 'stem'), x, o); // [B,R,R,c]
   // down1: strided conv main path, average-pooled skip
   {
-    const d = sub(p, 'down1');
-    const m = conv2d(sub(d, 'strided'), tf.relu(conv2d(sub(d, 'conv'), tf.relu(h), o)), { stride: 2, flops });
-    h = tf.add(m, conv2d(sub(d, 'skip'), avgPool2(h), o)); // [B,R/2,R/2,2c]
+    const d = subtree(p, 'down1');
+    const m = conv2d(subtree(d, 'strided'), tf.relu(conv2d(subtree(d, 'conv'), tf.relu(h), o)), {
+      stride: 2,
+      flops,
+    });
+    h = tf.add(m, conv2d(subtree(d, 'skip'), avgPool2(h), o)); // [B,R/2,R/2,2c]
   }
   // down2: instance-normed residual block with average pooling
   {
-    const d = sub(p, 'down2');
-    const n1 = sub(d, 'norm1');
-    const n2 = sub(d, 'norm2');
-    let m = conv2d(sub(d, 'conv1'), tf.relu(instanceNorm(h, leaf(n1, 'gamma'), leaf(n1, 'beta'))), o);
-    m = conv2d(sub(d, 'conv2'), tf.relu(instanceNorm(m, leaf(n2, 'gamma'), leaf(n2, 'beta'))), o);
-    h = tf.add(avgPool2(m), avgPool2(conv2d(sub(d, 'skip'), h, o))); // [B,R/4,R/4,4c]
+    const d = subtree(p, 'down2');
+    const n1 = subtree(d, 'norm1');
+    const n2 = subtree(d, 'norm2');
+    let m = conv2d(subtree(d, 'conv1'), tf.relu(instanceNorm(h, leaf(n1, 'gamma'), leaf(n1, 'beta'))), o);
+    m = conv2d(subtree(d, 'conv2'), tf.relu(instanceNorm(m, leaf(n2, 'gamma'), leaf(n2, 'beta'))), o);
+    h = tf.add(avgPool2(m), avgPool2(conv2d(subtree(d, 'skip'), h, o))); // [B,R/4,R/4,4c]
   }
-  h = attention(sub(p, 'attn'), h, flops);
+  h = attention(subtree(p, 'attn'), h, flops);
   for (const [name, mode] of [
     ['up1', 'nearest'],
     ['up2', 'bilinear'],
   ] as const) {
-    const u = sub(p, name);
-    const n = sub(u, 'norm');
+    const u = subtree(p, name);
+    const n = subtree(u, 'norm');
     const m = conv2d(
-      sub(u, 'conv'),
+      subtree(u, 'conv'),
       upsample2(tf.relu(instanceNorm(h, leaf(n, 'gamma'), leaf(n, 'beta'))), mode),
       o,
     );
-    h = tf.add(m, conv2d(sub(u, 'skip'), upsample2(h, mode), o));
+    h = tf.add(m, conv2d(subtree(u, 'skip'), upsample2(h, mode), o));
   }
-  return tf.tanh(conv2d(sub(p, 'out'), tf.relu(h), o));
+  return tf.tanh(conv2d(subtree(p, 'out'), tf.relu(h), o));
 }
 
 /** Forward FLOPs of one batch (a training step costs about 3x: forward, input and weight gradients). */

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findFaceModels } from '../data/tools.js';
+import { findFaceModels } from '../pretrained/faceapi_files.js';
 import { SHIPPED_MODELS_DIR } from '../train/model.js';
 
 /** The built app (npm run build:web): this file is src/serve/ or dist/serve/, two below the root. */

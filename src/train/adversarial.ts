@@ -13,9 +13,9 @@
  */
 import { tf } from '../engine/tf.js';
 import { powerIteration, spectralNorm } from '../models/blocks.js';
-import type { Tensor4 } from '../models/layers.js';
+import type { Tensor4 } from '../nn/layers.js';
 import type { DiscOut } from '../models/networks.js';
-import { disposeTree, mapTree, type ParamTree } from '../models/params.js';
+import { disposeTree, mapTree, type ParamTree } from '../nn/params.js';
 import type { GradientReducer } from './distributed.js';
 import { readScalars } from './loop.js';
 import { advGenerator, featureMatching, hingeDiscriminator, type LossWeights } from './losses.js';

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf, type Tensor } from '../engine/tf.js';
-import { flatten, unflatten, type ParamTree } from '../models/params.js';
+import { flatten, unflatten, type ParamTree } from '../nn/params.js';
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -40,11 +40,25 @@ export interface CheckpointMeta {
   created: string;
   /** Resolved run config, so resuming needs no other input. */
   config: unknown;
+  /**
+   * The resolved network (models/presets.ts NetConfig), so that loading builds exactly what was
+   * trained whatever the presets say later. Absent in files written before 2026-12-05: the config's
+   * preset is resolved then.
+   */
+  network?: unknown;
   /** Anything else the trainer needs to continue bit for bit (RNG states, optimizer step counts...). */
   state: Record<string, unknown>;
   dataManifestHash: string | null;
   tensorsSha256: string;
   tensorsBytes: number;
+}
+
+/** What a checkpoint says about itself besides its tensors. */
+export interface CheckpointInfo {
+  config: unknown;
+  network?: unknown;
+  state?: Record<string, unknown>;
+  dataManifestHash?: string | null;
 }
 
 export function stepDirName(step: number): string {
@@ -76,7 +90,7 @@ export function saveCheckpoint(
   checkpointsDir: string,
   step: number,
   trees: CheckpointTrees,
-  info: { config: unknown; state?: Record<string, unknown>; dataManifestHash?: string | null },
+  info: CheckpointInfo,
 ): string {
   mkdirSync(checkpointsDir, { recursive: true });
   const bytes = encodeSafetensors(toRaw(trees), { format: CHECKPOINT_FORMAT, step: String(step) });
@@ -86,6 +100,7 @@ export function saveCheckpoint(
     step,
     created: new Date().toISOString(),
     config: info.config,
+    ...(info.network !== undefined ? { network: info.network } : {}),
     state: info.state ?? {},
     dataManifestHash: info.dataManifestHash ?? null,
     tensorsSha256: createHash('sha256').update(bytes).digest('hex'),

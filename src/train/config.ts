@@ -1,5 +1,5 @@
 /**
- * A meta-learning run's configuration (design.md sec. 5) and the network it describes: plain data,
+ * A meta-learning run's configuration (docs/design.md sec. 5) and the network it describes: plain data,
  * shared by training, the model files that carry it, and the browser app that reads those files.
  */
 import { z } from 'zod';

@@ -17,7 +17,7 @@
  */
 import type { Communicator } from '../engine/mpi.js';
 import { tf, type Tensor } from '../engine/tf.js';
-import { flatten, unflatten, type ParamTree } from '../models/params.js';
+import { flatten, unflatten, type ParamTree } from '../nn/params.js';
 
 /** Rank `rank`'s episodes of a global batch of `global`: [start, end). */
 export function batchShare(global: number, rank: number, size: number): { start: number; end: number } {

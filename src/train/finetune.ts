@@ -1,5 +1,5 @@
 /**
- * Few-shot personalisation (Zakharov et al. 2019, sec. 3.3; design.md sec. 1): T frames of a person
+ * Few-shot personalisation (Zakharov et al. 2019, sec. 3.3; docs/design.md sec. 1): T frames of a person
  * never seen in meta-learning -> a personalised generator G'.
  *
  *   e_NEW = mean_t E(x(t), y(t))            the T frames' embeddings, averaged
@@ -13,16 +13,16 @@
  * adversarial update (adversarial.ts); the run folder is the shared run object (run.ts).
  */
 import { z } from 'zod';
-import { grid, toRgb8, type RgbImage } from '../data/image.js';
-import { toUnit } from '../data/episodes.js';
+import { grid, toRgb8, type RgbImage } from '../media/image.js';
+import { toUnit } from '../core/units.js';
 import type { FewShotFrames } from '../data/fewshot.js';
-import { rasterizeLandmarks } from '../data/landmarks.js';
+import { LANDMARK_VALUES, landmarkSet, rasterizeLandmarks } from '../faces/landmarks.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import { powerIteration, spectralNorm } from '../models/blocks.js';
-import type { Tensor4 } from '../models/layers.js';
+import type { Tensor4 } from '../nn/layers.js';
 import { discriminator, embedder, generator, projectPsi } from '../models/networks.js';
-import { disposeTree, leaf, mapTree, type ParamTree } from '../models/params.js';
+import { disposeTree, leaf, mapTree, type ParamTree } from '../nn/params.js';
 import { withoutProjection, type PersonalModel } from '../models/personal.js';
 import type { NetConfig } from '../models/presets.js';
 import { AdversarialTrainer, type GanModel, type StepMetrics } from './adversarial.js';
@@ -31,6 +31,10 @@ import { MemoryGuard, nonFinite } from './loop.js';
 import type { MetaModel } from './model.js';
 import type { Run } from './run.js';
 
+/** Default passes over the T frames in fine-tuning (measured; see FineTuneConfigSchema). */
+export const FINETUNE_EPOCHS = 80;
+/** Default frames per fine-tuning step (measured; see FineTuneConfigSchema). */
+export const FINETUNE_BATCH = 4;
 /** Default learning rate of G in fine-tuning (measured; see FineTuneConfigSchema). */
 export const FINETUNE_LR_G = 2e-3;
 /** Default learning rate of D in fine-tuning (measured; see FineTuneConfigSchema). */
@@ -42,13 +46,13 @@ export const FineTuneConfigSchema = z
      * passes over the T frames (paper: 40). 80 by measurement on the shipped model (6 unseen
      * identities, T = 8, lr D 3e-3): held-out SSIM 0.844 at 40 epochs, 0.858 at 80 (twice the time).
      */
-    epochs: z.number().int().min(1).default(80),
+    epochs: z.number().int().min(1).default(FINETUNE_EPOCHS),
     /**
      * frames per step (paper: 8 when T > 1). 4: the same epochs and compute as the paper's batch of 8
      * in twice the updates; on 3 unseen identities at T = 8 (shipped 64px model, lr 2e-3) held-out
      * SSIM 0.845 at 8, 0.862 at 4, 0.868 at 2 (which takes twice as long on this CPU).
      */
-    batch: z.number().int().min(1).default(4),
+    batch: z.number().int().min(1).default(FINETUNE_BATCH),
     /**
      * Adam learning rate of G and psi'. The paper reuses meta-learning's (5e-5), tuned for its
      * schedule on VoxCeleb; 40 steps from the shipped 64px model fit best at 2e-3 (held-out SSIM at
@@ -90,7 +94,7 @@ export function framePairs(f: FewShotFrames, indices: number[]): FtBatch {
   const lmImg = new Uint8Array(fb);
   indices.forEach((t, i) => {
     toUnit(f.rgb.subarray(t * fb, (t + 1) * fb), x, i * fb);
-    rasterizeLandmarks(f.landmarks.subarray(t * 136, (t + 1) * 136), r, lmImg);
+    rasterizeLandmarks(landmarkSet(f.landmarks, t), r, lmImg);
     toUnit(lmImg, y, i * fb);
   });
   return { xt: tf.tensor4d(x, [indices.length, r, r, 3]), yt: tf.tensor4d(y, [indices.length, r, r, 3]) };
@@ -239,7 +243,7 @@ export async function personalise(
     steps,
     created: new Date().toISOString(),
   });
-  const landmarks = frames.landmarks.slice(0, T * 136);
+  const landmarks = frames.landmarks.slice(0, T * LANDMARK_VALUES);
 
   if (!cfg.finetune) {
     const model: PersonalModel = { net: c, info: info('feed-forward', 0), G: ffG, psi, landmarks, frames: T };
@@ -336,7 +340,7 @@ export function personalSheet(frames: FewShotFrames, p: Personalised): RgbImage 
   const lmImg = new Uint8Array(fb);
   for (let t = 0; t < n; t++) {
     tiles.push({ width: r, height: r, data: frames.rgb.slice(t * fb, (t + 1) * fb) });
-    rasterizeLandmarks(frames.landmarks.subarray(t * 136, (t + 1) * 136), r, lmImg);
+    rasterizeLandmarks(landmarkSet(frames.landmarks, t), r, lmImg);
     tiles.push({ width: r, height: r, data: lmImg.slice() });
     tiles.push(toRgb8(ff.subarray(t * fb, (t + 1) * fb), r, r));
     tiles.push(toRgb8(ft.subarray(t * fb, (t + 1) * fb), r, r));

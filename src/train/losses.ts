@@ -1,9 +1,9 @@
 /**
- * Loss terms of Zakharov et al. 2019, sec. 3.2 (design.md sec. 4), each a function returning a
+ * Loss terms of Zakharov et al. 2019, sec. 3.2 (docs/design.md sec. 4), each a function returning a
  * scalar; the trainer weights them (a weight of 0 switches a term off) and logs them by name.
  */
 import { tf } from '../engine/tf.js';
-import type { Tensor4 } from '../models/layers.js';
+import type { Tensor4 } from '../nn/layers.js';
 
 const l1 = (a: tf.Tensor, b: tf.Tensor) => tf.mean(tf.abs(tf.sub(a, b))) as tf.Scalar;
 

@@ -1,5 +1,5 @@
 /**
- * Meta-learning's model (Zakharov et al. 2019, sec. 3.2; design.md sec. 5): e_hat_i = mean_k
+ * Meta-learning's model (Zakharov et al. 2019, sec. 3.2; docs/design.md sec. 5): e_hat_i = mean_k
  * E(x_i(s_k), y_i(s_k)), psi = P e_hat_i, x_hat = G(y_i(t), psi), scored by D with video i's
  * column, r = V^T (W_i + w0) + b; its own term is L_MCH = L1(e_hat_i, W_i). The update itself
  * (power iteration, E/G step, D steps) is the shared one in adversarial.ts.
@@ -9,7 +9,7 @@
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import { initSpectral } from '../models/blocks.js';
-import type { Tensor4 } from '../models/layers.js';
+import type { Tensor4 } from '../nn/layers.js';
 import {
   discriminator,
   embedder,
@@ -20,7 +20,7 @@ import {
   projectPsi,
   videoColumns,
 } from '../models/networks.js';
-import type { ParamTree } from '../models/params.js';
+import { subtree, type ParamTree } from '../nn/params.js';
 import type { NetConfig } from '../models/presets.js';
 import { AdversarialTrainer, type GanModel, type OptimConfig, type StepMetrics } from './adversarial.js';
 import type { ContentNetFiles } from './objective.js';
@@ -39,8 +39,6 @@ export interface MetaBatch {
 }
 
 export type MetaMetrics = StepMetrics;
-
-const sub = (p: ParamTree, k: 'E' | 'G' | 'D') => p[k] as ParamTree;
 
 export function initMetaParams(
   c: NetConfig,
@@ -69,18 +67,18 @@ export function metaModel(c: NetConfig, k: number): GanModel<MetaBatch> {
   return {
     generatorSide: ['E', 'G'],
     generate(p, raw, b) {
-      const eHat = embedEpisodes(sub(p, 'E'), c, b.xk, b.yk, k);
-      const x = generator(sub(p, 'G'), c, b.yt, projectPsi(sub(p, 'G'), eHat));
+      const eHat = embedEpisodes(subtree(p, 'E'), c, b.xk, b.yk, k);
+      const x = generator(subtree(p, 'G'), c, b.yt, projectPsi(subtree(p, 'G'), eHat));
       return {
         x,
         terms: {
-          mch: embeddingMatch(eHat, videoColumns(sub(raw, 'D'), b.column)),
+          mch: embeddingMatch(eHat, videoColumns(subtree(raw, 'D'), b.column)),
           // share of live embedding entries: 0 means E's ReLU died and G no longer sees the identity
           eAlive: tf.mean(tf.cast(tf.greater(eHat, 0), 'float32')) as tf.Scalar,
         },
       };
     },
-    discriminate: (p, _raw, x, b) => discriminator(sub(p, 'D'), c, x, b.yt, b.column),
+    discriminate: (p, _raw, x, b) => discriminator(subtree(p, 'D'), c, x, b.yt, b.column),
   };
 }
 
@@ -99,8 +97,8 @@ export class MetaTrainer extends AdversarialTrainer<MetaBatch> {
   /** The generated images for a batch with the current weights (inference: no power-iteration update). */
   generate(b: Pick<MetaBatch, 'xk' | 'yk' | 'yt'>): Tensor4 {
     return this.infer((n) => {
-      const eHat = embedEpisodes(sub(n, 'E'), this.config, b.xk, b.yk, this.k);
-      return generator(sub(n, 'G'), this.config, b.yt, projectPsi(sub(n, 'G'), eHat));
+      const eHat = embedEpisodes(subtree(n, 'E'), this.config, b.xk, b.yk, this.k);
+      return generator(subtree(n, 'G'), this.config, b.yt, projectPsi(subtree(n, 'G'), eHat));
     });
   }
 }

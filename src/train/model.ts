@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { fileURLToPath } from 'node:url';
-import { disposeTree } from '../models/params.js';
+import { disposeTree } from '../nn/params.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { encodeSafetensors, readSafetensorsMetadata, SafetensorsError } from '../io/safetensors.js';
 import {
@@ -20,6 +20,7 @@ import {
   toRaw,
   type LoadedCheckpoint,
 } from './checkpoint.js';
+import { checkNetConfig } from '../models/presets.js';
 import { MetaConfigSchema, netConfigOf } from './config.js';
 import { Run } from './run.js';
 import { decodeModelFile, metaModelOf, MODEL_FORMAT, MODEL_VERSION, type MetaModel } from './model_file.js';
@@ -35,6 +36,7 @@ export function saveModelFile(m: MetaModel, path: string): void {
     format: MODEL_FORMAT,
     version: String(MODEL_VERSION),
     config: JSON.stringify(m.config),
+    network: JSON.stringify(m.net),
     step: String(m.step),
     columns: String(m.columns),
     source: m.hash,
@@ -98,8 +100,9 @@ export function listShippedModels(dir = SHIPPED_MODELS_DIR): ShippedModel[] {
     .map((f) => {
       const path = join(dir, f);
       const md = modelMetadata(path);
-      const cfg = MetaConfigSchema.partial().parse(JSON.parse(md['config'] ?? '{}'));
-      const c = MetaConfigSchema.parse({ data: 'unused', ...cfg });
+      const c = MetaConfigSchema.parse(JSON.parse(md['config'] ?? '{}'));
+      // The file's own network; files from before it was stored: its preset's.
+      const net = md['network'] ? checkNetConfig(JSON.parse(md['network'])) : netConfigOf(c);
       return {
         name: basename(f, '.safetensors'),
         path,
@@ -107,7 +110,7 @@ export function listShippedModels(dir = SHIPPED_MODELS_DIR): ShippedModel[] {
         preset: c.preset,
         variant: c.variant,
         step: Number(md['step'] ?? 0),
-        resolution: netConfigOf(c).resolution,
+        resolution: net.resolution,
         sha256: manifest[basename(f, '.safetensors')]?.sha256 ?? null,
       };
     });

@@ -1,10 +1,10 @@
 /**
  * A meta-trained model from its bytes: the model file's format (saveModelFile writes it), decoded and
- * checked against the preset it names (format, version, config, every tensor's name and shape). No
+ * checked against the network it describes (format, version, config, every tensor's name and shape). No
  * I/O here: the CLI reads files (model.ts), the browser app fetches the same file.
  */
-import type { NetConfig } from '../models/presets.js';
-import { disposeTree, type ParamTree } from '../models/params.js';
+import { checkNetConfig, type NetConfig } from '../models/presets.js';
+import { disposeTree, type ParamTree } from '../nn/params.js';
 import { decodeSafetensors, SafetensorsError, type Decoded } from '../io/safetensors.js';
 import {
   CHECKPOINT_FORMAT,
@@ -57,10 +57,16 @@ export function decodeModelFile(bytes: Uint8Array, what: string, sha256: string)
   if (md['version'] !== String(MODEL_VERSION))
     fail(`format version ${md['version']}, this build reads version ${MODEL_VERSION}`);
   let config: unknown;
+  let network: unknown;
   try {
     config = JSON.parse(md['config'] ?? '');
   } catch {
     fail('its config is not valid JSON');
+  }
+  try {
+    network = md['network'] === undefined ? undefined : JSON.parse(md['network']);
+  } catch {
+    fail('its network config is not valid JSON');
   }
   return {
     dir: what,
@@ -70,6 +76,7 @@ export function decodeModelFile(bytes: Uint8Array, what: string, sha256: string)
       step: Number(md['step'] ?? 0),
       created: '',
       config,
+      ...(network !== undefined ? { network } : {}),
       state: { columns: Array.from({ length: Number(md['columns'] ?? 1) }, (_, i) => i) },
       dataManifestHash: null,
       tensorsSha256: sha256,
@@ -81,7 +88,7 @@ export function decodeModelFile(bytes: Uint8Array, what: string, sha256: string)
 
 /**
  * The meta-trained model of a checkpoint, checked: its config, and every tensor against a freshly
- * initialised model of the same preset. Takes ownership of the checkpoint's trees.
+ * initialised model of the same network (the file's own; the preset's for older files). Takes ownership of the checkpoint's trees.
  */
 export function metaModelOf(ck: LoadedCheckpoint): MetaModel {
   try {
@@ -93,7 +100,8 @@ export function metaModelOf(ck: LoadedCheckpoint): MetaModel {
     const config = parsed.data;
     let net: NetConfig;
     try {
-      net = netConfigOf(config);
+      // The file's own network when it has one; files from before it was stored: the preset's.
+      net = ck.meta.network === undefined ? netConfigOf(config) : checkNetConfig(ck.meta.network);
     } catch (e) {
       throw new CheckpointError(`Model "${ck.dir}": ${(e as Error).message}`);
     }

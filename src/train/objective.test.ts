@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import { initEngine } from '../engine/backend.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
-import type { Tensor4 } from '../models/layers.js';
+import type { Tensor4 } from '../nn/layers.js';
 import { ContentLoss } from './objective.js';
 import { fineTuneWeights } from './finetune.js';
 import { PAPER_WEIGHTS } from './losses.js';

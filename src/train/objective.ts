@@ -5,10 +5,10 @@
  * meta-learning only, mch), so a weight means the same thing in both and the metrics line up.
  */
 import { tf } from '../engine/tf.js';
-import { FaceIdNet } from '../models/faceid.js';
-import type { Tensor4 } from '../models/layers.js';
-import { MobileNetV1 } from '../models/mobilenet.js';
-import { CONTENT_WEIGHTS, Vgg } from '../models/vgg.js';
+import { FaceIdNet } from '../pretrained/faceid.js';
+import type { Tensor4 } from '../nn/layers.js';
+import { MobileNetV1 } from '../pretrained/mobilenet.js';
+import { CONTENT_WEIGHTS, Vgg } from '../pretrained/vgg.js';
 import { featureL1, pixelL1, type LossWeights } from './losses.js';
 
 /** Features of the real images, computed once per step (constants of the E/G update). */

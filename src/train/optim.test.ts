@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { initEngine } from '../engine/backend.js';
 import { tf } from '../engine/tf.js';
-import { disposeTree, flatten, type ParamTree } from '../models/params.js';
+import { disposeTree, flatten, type ParamTree } from '../nn/params.js';
 import { Adam, valueAndGrads } from './optim.js';
 
 before(async () => {

@@ -1,12 +1,12 @@
 /**
  * Gradients over parameter trees, and Adam with per-group learning rates and betas
- * (Zakharov et al. 2019, sec. 3.3 / design.md sec. 5: lr 5e-5 for E and G, 2e-4 for D; betas are
+ * (Zakharov et al. 2019, sec. 3.3 / docs/design.md sec. 5: lr 5e-5 for E and G, 2e-4 for D; betas are
  * not given in the paper, SAGAN's (0, 0.9) is our default).
  */
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { ADAM_KERNEL, hasFused } from '../engine/fused.js';
 import { tf, type Tensor } from '../engine/tf.js';
-import { flatten, unflatten, type ParamTree } from '../models/params.js';
+import { flatten, unflatten, type ParamTree } from '../nn/params.js';
 
 // A type alias (not an interface) so it is a TensorContainer that tf.tidy can return.
 export type ValueAndGrads = {

@@ -4,8 +4,8 @@
  */
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
-import type { Tensor4 } from '../models/layers.js';
-import { disposeTree, type ParamTree } from '../models/params.js';
+import type { Tensor4 } from '../nn/layers.js';
+import { disposeTree, type ParamTree } from '../nn/params.js';
 import { initProbeNet, probeNet, type ProbeNetConfig } from '../models/probe_net.js';
 import { loadCheckpoint, matchTree, saveCheckpoint, type CheckpointMeta } from './checkpoint.js';
 import { readScalars } from './loop.js';

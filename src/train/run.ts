@@ -11,15 +11,16 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { writePng, type RgbImage } from '../data/png.js';
+import { writePng, type RgbImage } from '../media/png.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { flatten, type ParamTree } from '../models/params.js';
+import { flatten, type ParamTree } from '../nn/params.js';
 import {
   listCheckpoints,
   loadCheckpoint,
   pruneCheckpoints,
   saveCheckpoint,
   stepDirName,
+  type CheckpointInfo,
   type CheckpointTrees,
   type LoadedCheckpoint,
 } from './checkpoint.js';
@@ -115,11 +116,7 @@ export class Run {
    * Saves a checkpoint and prunes old ones, unless the weights in `trees.params` went non-finite:
    * then nothing is written (the last good checkpoint stays) and false is returned.
    */
-  checkpoint(
-    step: number,
-    trees: CheckpointTrees,
-    info: { config: unknown; state?: Record<string, unknown>; dataManifestHash?: string | null },
-  ): boolean {
+  checkpoint(step: number, trees: CheckpointTrees, info: CheckpointInfo): boolean {
     if (trees['params'] && !allFinite(trees['params'])) return false;
     saveCheckpoint(this.checkpointsDir, step, trees, info);
     pruneCheckpoints(this.checkpointsDir, this.o.keepCheckpoints ?? 3);

@@ -1,4 +1,4 @@
-import { writeSyntheticDataset } from '../../src/data/synthetic/write.js';
+import { writeSyntheticDataset } from '../../src/synthetic/write.js';
 
 /** The tiny procedural dataset the training tests share: 6 identities x 2 videos x 8 frames, 32 px. */
 export function writeTinyDataset(out: string): Promise<unknown> {

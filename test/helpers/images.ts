@@ -1,5 +1,5 @@
 import { Rng } from '../../src/engine/rng.js';
-import type { RgbImage } from '../../src/data/image.js';
+import type { RgbImage } from '../../src/media/image.js';
 
 /** `n` images of uniform random RGB noise, `size` x `size`, from `seed`. */
 export function noiseImages(n: number, size: number, seed: number): RgbImage[] {

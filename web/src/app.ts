@@ -3,7 +3,7 @@
  * worker (worker.ts), which runs the project's library; this file only moves pixels between the
  * camera, the worker and canvases, and keeps the buttons honest.
  */
-import { FACE_PARTS } from '../../src/data/landmarks.js';
+import { FACE_PARTS } from '../../src/faces/landmarks.js';
 import type { FaceCrop, FromRender, FromWorker, Pixels, ToRender, ToWorker } from './protocol.js';
 
 /** largest side of a photo handed to the detector (as the CLI decodes photos) */

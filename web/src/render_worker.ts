@@ -8,6 +8,7 @@ import { decodePersonalModel, disposePersonal, type PersonalModel } from '../../
 import { tf } from '../../src/engine/tf.js';
 import { startBackend } from './backend.js';
 import type { FromRender, ToRender } from './protocol.js';
+import { LANDMARK_VALUES } from '../../src/faces/landmarks.js';
 
 interface WorkerScope {
   postMessage(message: FromRender, transfer?: Transferable[]): void;
@@ -27,7 +28,7 @@ async function handle(m: ToRender): Promise<void> {
     case 'model':
       if (model) disposePersonal(model);
       model = decodePersonalModel(m.bytes, 'the personalised model');
-      renderFrames(model, [model.landmarks.subarray(0, 136)]); // warm-up: the first call sets kernels up
+      renderFrames(model, [model.landmarks.subarray(0, LANDMARK_VALUES)]); // warm-up: the first call sets kernels up
       scope.postMessage({ type: 'loaded' });
       return;
     case 'memory': {

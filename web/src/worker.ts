@@ -1,28 +1,29 @@
 /**
  * The engine worker: all the computing but G' (render_worker.ts), off the page's thread, with the
  * library of src/ as the CLI uses it: face-api's detector with our landmark net and tracker
- * (data/faces.ts, data/track.ts), photo crops (data/fewshot.ts), the few-shot model and fine-tuning
- * (train/finetune.ts) and retargeting (data/retarget.ts). Only the I/O differs: the model and
+ * (faces/detect.ts, faces/track.ts), photo crops (data/fewshot.ts), the few-shot model and fine-tuning
+ * (train/finetune.ts) and retargeting (faces/retarget.ts). Only the I/O differs: the model and
  * face-api's weights are fetched from the page's server.
  */
 import './wasm_setup.js';
 import * as faceapi from '@vladmandic/face-api/dist/face-api.esm-nobundle.js';
-import { neutralShape, Retargeter } from '../../src/data/retarget.js';
-import { FaceDetector, type FaceApi } from '../../src/data/faces.js';
-import { gatherFrames, InputError, photoFrame, type FewShotFrames } from '../../src/data/fewshot.js';
-import { cropResize, DEFAULT_CROP, landmarksInCrop, squareFor } from '../../src/data/crop.js';
-import { rgbFromRgba, toRgb8 } from '../../src/data/image.js';
-import { LandmarkNet } from '../../src/data/landmark_net.js';
-import { stackLandmarks } from '../../src/data/landmarks.js';
-import { closeUpClip, type Clip } from '../../src/data/synthetic/clips.js';
-import { trackLandmarks } from '../../src/data/track.js';
-import type { Frame } from '../../src/data/video.js';
+import { neutralShape, Retargeter } from '../../src/faces/retarget.js';
+import { FaceDetector, type FaceApi } from '../../src/faces/detect.js';
+import { gatherFrames, photoFrame, type FewShotFrames } from '../../src/data/fewshot.js';
+import { InputError } from '../../src/core/errors.js';
+import { cropResize, DEFAULT_CROP, landmarksInCrop, squareFor } from '../../src/faces/crop.js';
+import { rgbFromRgba, toRgb8 } from '../../src/media/image.js';
+import { LandmarkNet } from '../../src/pretrained/landmark_net.js';
+import { stackLandmarks } from '../../src/faces/landmarks.js';
+import { closeUpClip, type Clip } from '../../src/synthetic/clips.js';
+import { trackLandmarks } from '../../src/faces/track.js';
+import type { Frame } from '../../src/media/video.js';
 import { tf } from '../../src/engine/tf.js';
 import { disposePersonal, encodePersonalModel, type PersonalModel } from '../../src/models/personal.js';
 import { FineTuneConfigSchema, personalise, disposePersonalised } from '../../src/train/finetune.js';
 import { decodeModelFile, metaModelOf, type MetaModel } from '../../src/train/model_file.js';
 import { startBackend } from './backend.js';
-import { fetchFaceModels } from './shims/tools.js';
+import { fetchFaceModels } from './shims/faceapi_files.js';
 import type { FromWorker, Pixels, ToWorker } from './protocol.js';
 
 /** The shipped model the page loads by default (served from the package's models/ folder). */
@@ -244,7 +245,7 @@ function resetDrive(): void {
 
 /**
  * The landmarks G draws from, in model pixels. Retargeted (the default): the driver's motion on this
- * person's face (data/retarget.ts), measured against the driver's neutral shape, which is the
+ * person's face (faces/retarget.ts), measured against the driver's neutral shape, which is the
  * whole clip's, or the camera's first NEUTRAL_FRAMES frames' (re-measured once they are in). Raw: the
  * driver's own landmarks, cropped as preprocessing crops a face (squareFor).
  */

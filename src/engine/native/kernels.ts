@@ -161,7 +161,7 @@ export function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<str
       false,
       nhwc(a.dataFormat),
     );
-  // Conv2D, and conv + bias in one oneDNN primitive (src/models/layers.ts's conv2d).
+  // Conv2D, and conv + bias in one oneDNN primitive (src/nn/layers.ts's conv2d).
   const forward =
     (withBias: boolean): KernelFunc =>
     ({ inputs, backend, attrs }) => {
@@ -551,7 +551,7 @@ export function kernels(A: Addon, cpu: (name: string) => KernelFunc): Record<str
     A.spectralDivGrad(vals(be, dy), vals(be, w), vals(be, u), vals(be, v), dw, f, o, vals(be, sigma)[0]!);
     return be.makeTensorInfo([...w.shape], 'float32', dw);
   };
-  // Fused instance norm (src/models/layers.ts uses it when the active backend has it).
+  // Fused instance norm (src/nn/layers.ts uses it when the active backend has it).
   const nhwcDims = (x: TensorInfo, gamma: TensorInfo) => {
     const [b, h, w, c] = x.shape as [number, number, number, number];
     return { b, hw: h * w, c, gb: util.sizeFromShape(gamma.shape) / c };
