@@ -10,14 +10,9 @@ import { encodeVideo } from '../src/media/video.js';
 import { initEngine } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
 import { compareMedia, compareTable } from '../src/eval/compare.js';
-import {
-  EVAL_METHODS,
-  protocolFrames,
-  runEvaluate,
-  summarise,
-  table1,
-  type UnitResult,
-} from '../src/eval/evaluate.js';
+import { protocolFrames, runEvaluate } from '../src/eval/evaluate.js';
+import { summarise, table1 } from '../src/eval/tables.js';
+import { EVAL_METHODS, type UnitResult } from '../src/eval/units.js';
 import { untrainedModel } from '../src/eval/heldout.js';
 import { ArcFace } from '../src/pretrained/arcface.js';
 import { InceptionV3 } from '../src/pretrained/inception.js';

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 import { writePng, type RgbImage } from '../src/media/png.js';
 import { closeUpClip } from '../src/synthetic/clips.js';
-import { clipsFile, clipsStrip } from '../src/eval/evaluate.js';
+import { clipsFile, clipsStrip } from '../src/eval/units.js';
 import { makeStudy, scoreStudy, wilson, type Answers, type StudyKey } from '../src/eval/user_study.js';
 import { tempDir } from './helpers/tmp.js';
 

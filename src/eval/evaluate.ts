@@ -17,43 +17,48 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Dataset, heldOutIdentities } from '../data/dataset.js';
-import { framesFromDatasetAt } from '../data/fewshot.js';
-import { InputError } from '../core/errors.js';
-import { drawText } from '../media/font.js';
-import { LANDMARK_VALUES, landmarkSet, rasterizeLandmarks } from '../faces/landmarks.js';
-import { cut, grid, paste, readPng, upscale, writePng, type RgbImage } from '../media/png.js';
-import { writeSyntheticDataset } from '../synthetic/write.js';
 import { renderTrack } from '../animate/animate.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { InputError } from '../core/errors.js';
+import { Dataset, heldOutIdentities } from '../data/dataset.js';
+import { framesFromDatasetAt, type FewShotFrames } from '../data/fewshot.js';
+import { LANDMARK_VALUES, landmarkSet, rasterizeLandmarks } from '../faces/landmarks.js';
 import { meanPointDistance } from '../faces/track.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readPng, writePng, type RgbImage } from '../media/png.js';
+import type { ArcFace } from '../pretrained/arcface.js';
+import type { InceptionV3 } from '../pretrained/inception.js';
+import { writeSyntheticDataset } from '../synthetic/write.js';
 import { FineTuneConfigSchema, type FineTuneConfig } from '../train/finetune.js';
 import type { MetaModel } from '../train/model.js';
-import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
-import { fitGaussian, frechetDistance, frechetDistanceOfSamples, cosineSimilarity } from './frechet.js';
-import type { ArcFace } from '../pretrained/arcface.js';
-import { INCEPTION_FEATURES, type InceptionV3 } from '../pretrained/inception.js';
-import { disposePersonModels, personModels, type Method } from './heldout.js';
+import { cosineSimilarity } from './frechet.js';
+import { disposePersonModels, personModels, type Method, type PersonModels } from './heldout.js';
 import { CSIM_NAME, FD_NAME, faceDescriptors } from './identity.js';
 import { meanQuality } from './metrics.js';
-
-export const EVAL_METHODS = ['untrained', 'copy', 'feed-forward', 'fine-tuned'] as const;
-export type EvalMethod = (typeof EVAL_METHODS)[number];
-
-/** The paper's Table 1 (VoxCeleb2; FID, SSIM, CSIM, USER) for its FF and FT rows (docs/design.md sec. 6). */
-export const PAPER_TABLE1: Record<string, { fid: number; ssim: number; csim: number; user: number }> = {
-  'feed-forward 1': { fid: 46.1, ssim: 0.61, csim: 0.42, user: 0.43 },
-  'fine-tuned 1': { fid: 48.5, ssim: 0.64, csim: 0.35, user: 0.46 },
-  'feed-forward 8': { fid: 42.2, ssim: 0.64, csim: 0.47, user: 0.4 },
-  'fine-tuned 8': { fid: 42.2, ssim: 0.68, csim: 0.42, user: 0.39 },
-  'feed-forward 32': { fid: 40.4, ssim: 0.65, csim: 0.48, user: 0.38 },
-  'fine-tuned 32': { fid: 30.6, ssim: 0.72, csim: 0.45, user: 0.33 },
-};
-/** The paper's Table 2 timings (one P40): fine-tuning seconds per T, generator seconds per frame. */
-export const PAPER_TIMING = {
-  fineTune: { 1: 43.8, 8: 85.5, 32: 258 } as Record<number, number>,
-  frame: 0.139,
-};
+import {
+  examplesSheet,
+  PAPER_TABLE1,
+  SHEET_COLUMNS,
+  strip,
+  summarise,
+  table1,
+  table2,
+  type TableRow,
+} from './tables.js';
+import {
+  CLIP_ROWS,
+  clipsFile,
+  clipsStrip,
+  EVAL_METHODS,
+  inceptionFile,
+  loadUnit,
+  round,
+  saveInception,
+  saveUnit,
+  unitFile,
+  type EvalMethod,
+  type MethodResult,
+  type UnitResult,
+} from './units.js';
 
 export interface EvaluateOptions {
   /** a dataset folder, or null: a procedural test set (identities the model never saw) in OUT/testset */
@@ -74,29 +79,6 @@ export interface EvaluateOptions {
 }
 
 export const DEFAULT_EVALUATE = { videos: 50, Ts: [1, 8, 32], frames: 32, maxSteps: 160, seed: 0 };
-
-interface MethodResult {
-  ssim: number;
-  psnr: number;
-  csim: number;
-  /** CSIM with ArcFace, when evaluate had its weights */
-  csimArcface?: number;
-  /** face-api descriptors of the generated frames (for FD-faceapi), rounded */
-  descriptors: number[][];
-}
-
-/** What one (video, T) leaves in UNITS/. */
-export interface UnitResult {
-  video: string;
-  identity: string;
-  T: number;
-  trainFrames: number[];
-  evalFrames: number[];
-  methods: Record<EvalMethod, MethodResult>;
-  realDescriptors: number[][];
-  seconds: { feedForward: number; fineTune: number; generatorPerFrame: number };
-  fineTuneSteps: number;
-}
 
 /** The procedural test set: `videos` identities from 1000 on (never in a training set), one video each. */
 export async function proceduralTestSet(
@@ -137,63 +119,89 @@ export function protocolFrames(
   };
 }
 
-const round = (d: Float32Array) => Array.from(d, (v) => Math.round(v * 1e5) / 1e5);
-/** A unit's hold-out frames as rows (CLIP_ROWS) of one PNG, for the user study. */
-export const CLIP_ROWS = ['real', 'feed-forward', 'fine-tuned'] as const;
-export const clipsFile = (dir: string, video: string, T: number) =>
-  join(dir, 'units', `${video.replaceAll('/', '_')}-T${T}-frames.png`);
-
-export function clipsStrip(clips: Record<(typeof CLIP_ROWS)[number], RgbImage[]>): RgbImage {
-  return grid(
-    CLIP_ROWS.flatMap((row) => clips[row]),
-    clips.real.length,
-    0,
-  );
+/** The hold-out frames of one test video: the real ones and their landmarks. */
+interface HoldOut {
+  real: RgbImage[];
+  /** [frames * 136] */
+  landmarks: Float32Array;
 }
 
-/** The frames a unit's clips PNG holds: per row name, its frames. */
-export function readClips(path: string): Record<(typeof CLIP_ROWS)[number], RgbImage[]> {
-  const im = readPng(readFileSync(path));
-  const r = im.height / CLIP_ROWS.length;
-  const n = im.width / r;
-  const out = {} as Record<(typeof CLIP_ROWS)[number], RgbImage[]>;
-  CLIP_ROWS.forEach((row, j) => {
-    out[row] = Array.from({ length: n }, (_, i) => cut(im, i * r, j * r, r, r));
+function holdOut(ds: Dataset, video: number, hold: number[]): HoldOut {
+  const r = ds.resolution;
+  const landmarks = new Float32Array(hold.length * LANDMARK_VALUES);
+  const real = hold.map((f, i) => {
+    landmarks.set(ds.frameLandmarks(video, f), i * LANDMARK_VALUES);
+    return { width: r, height: r, data: ds.readFrames(video, f, 1) };
   });
-  return out;
+  return { real, landmarks };
 }
 
-export const inceptionFile = (dir: string, video: string, T: number) =>
-  join(dir, 'units', `${video.replaceAll('/', '_')}-T${T}-inception.safetensors`);
-
-function saveInception(path: string, f: Record<string, Float32Array[]>): void {
-  const tensors = new Map(
-    Object.entries(f).map(([k, xs]) => {
-      const data = new Float32Array(xs.length * INCEPTION_FEATURES);
-      xs.forEach((x, i) => data.set(x, i * INCEPTION_FEATURES));
-      return [k, { shape: [xs.length, INCEPTION_FEATURES], data }];
-    }),
-  );
-  writeFileAtomic(path, encodeSafetensors(tensors));
-}
-
-function loadInception(path: string): Record<string, Float32Array[]> {
-  const out: Record<string, Float32Array[]> = {};
-  for (const [k, t] of decodeSafetensors(readFileSync(path)).tensors) {
-    const n = t.shape[0]!;
-    out[k] = Array.from({ length: n }, (_, i) =>
-      (t.data as Float32Array).slice(i * INCEPTION_FEATURES, (i + 1) * INCEPTION_FEATURES),
-    );
+/** Each method's frames for the hold-out landmarks, and G's seconds per frame (fine-tuned). */
+function renderMethods(
+  pm: PersonModels,
+  person: FewShotFrames,
+  h: HoldOut,
+): { outputs: Record<EvalMethod, RgbImage[]>; generatorPerFrame: number } {
+  const r = person.resolution;
+  const fb = r * r * 3;
+  const outputs = {} as Record<EvalMethod, RgbImage[]>;
+  let seconds = 0;
+  for (const m of ['untrained', 'feed-forward', 'fine-tuned'] as Method[]) {
+    const t0 = performance.now();
+    outputs[m] = renderTrack(pm.models[m], h.landmarks);
+    if (m === 'fine-tuned') seconds = (performance.now() - t0) / 1000;
   }
-  return out;
+  // copy: the given frame whose landmarks are nearest each target's
+  outputs.copy = h.real.map((_, i) => {
+    const target = landmarkSet(h.landmarks, i);
+    const d = Array.from({ length: person.count }, (_f, k) =>
+      meanPointDistance(landmarkSet(person.landmarks, k), target),
+    );
+    const best = d.indexOf(Math.min(...d));
+    return { width: r, height: r, data: person.rgb.slice(best * fb, (best + 1) * fb) };
+  });
+  return { outputs, generatorPerFrame: seconds / h.real.length };
 }
 
-export const unitFile = (dir: string, video: string, T: number) =>
-  join(dir, 'units', `${video.replaceAll('/', '_')}-T${T}.json`);
+/** SSIM, PSNR and CSIM of each method against the real frames (and ArcFace's CSIM when given). */
+function scoreMethods(
+  outputs: Record<EvalMethod, RgbImage[]>,
+  real: RgbImage[],
+  realD: Float32Array[],
+  arcface: ArcFace | null | undefined,
+): Record<EvalMethod, MethodResult> {
+  const realA = arcface ? arcface.embed(real) : null;
+  const methods = {} as Record<EvalMethod, MethodResult>;
+  for (const m of EVAL_METHODS) {
+    const ims = outputs[m];
+    const d = faceDescriptors(ims);
+    const mean = (f: (i: number) => number) => ims.reduce((s, _, i) => s + f(i), 0) / ims.length;
+    methods[m] = {
+      ...meanQuality(ims, real),
+      csim: mean((i) => cosineSimilarity(d[i]!, realD[i]!)),
+      descriptors: d.map(round),
+    };
+    if (arcface && realA) {
+      const a = arcface.embed(ims);
+      methods[m].csimArcface = mean((i) => cosineSimilarity(a[i]!, realA[i]!));
+    }
+  }
+  return methods;
+}
+
+export interface UnitOutput {
+  unit: UnitResult;
+  /** pool3 features of the real frames and each method's, when `o.inception` */
+  inception: Record<EvalMethod | 'real', Float32Array[]> | null;
+  /** the first hold-out frame's row of the examples sheet */
+  images: Record<(typeof SHEET_COLUMNS)[number], RgbImage>;
+  /** every hold-out frame: real, feed-forward, fine-tuned (for the user study) */
+  clips: Record<(typeof CLIP_ROWS)[number], RgbImage[]>;
+}
 
 /**
- * Runs the protocol for one (video, T): the four methods' frames, their scores and descriptors, and
- * the timings. Returns the unit (also written to UNITS/) and the images for the sheet.
+ * Runs the protocol for one (video, T): T frames make the person's models (feed-forward, fine-tuned
+ * and untrained), the hold-out frames are rendered by each method and scored against the real ones.
  */
 export async function evaluateUnit(
   meta: MetaModel,
@@ -202,265 +210,58 @@ export async function evaluateUnit(
   video: number,
   T: number,
   o: Pick<EvaluateOptions, 'frames' | 'finetune' | 'maxSteps' | 'inception' | 'arcface'>,
-): Promise<{
-  /** pool3 features of the real frames and each method's, when `o.inception` */
-  inception: Record<EvalMethod | 'real', Float32Array[]> | null;
-  unit: UnitResult;
-  images: Record<EvalMethod | 'real' | 'landmarks' | 'given', RgbImage>;
-  /** every hold-out frame: real, feed-forward, fine-tuned (for the user study) */
-  clips: Record<'real' | 'feed-forward' | 'fine-tuned', RgbImage[]>;
-}> {
+): Promise<UnitOutput> {
   const v = ds.video(video);
   const { train, hold } = protocolFrames(v.frames, T, o.frames);
   const r = ds.resolution;
-  const fb = r * r * 3;
   const person = framesFromDatasetAt(ds, video, train);
   const base = FineTuneConfigSchema.parse(o.finetune);
   const perEpoch = Math.ceil(T / base.batch);
   const cfg = { ...base, epochs: Math.max(1, Math.min(base.epochs, Math.floor(o.maxSteps / perEpoch))) };
   const pm = await personModels(meta, untrained, person, cfg);
   try {
-    const lms = new Float32Array(hold.length * LANDMARK_VALUES);
-    const real: RgbImage[] = hold.map((f, i) => {
-      lms.set(ds.frameLandmarks(video, f), i * LANDMARK_VALUES);
-      return { width: r, height: r, data: ds.readFrames(video, f, 1) };
-    });
-    const outputs = {} as Record<EvalMethod, RgbImage[]>;
-    let generatorSeconds = 0;
-    for (const m of ['untrained', 'feed-forward', 'fine-tuned'] as Method[]) {
-      const t0 = performance.now();
-      outputs[m] = renderTrack(pm.models[m], lms);
-      if (m === 'fine-tuned') generatorSeconds = (performance.now() - t0) / 1000;
-    }
-    // copy: the given frame whose landmarks are nearest each target's
-    outputs.copy = hold.map((_, i) => {
-      const target = landmarkSet(lms, i);
-      const d = train.map((_f, k) => meanPointDistance(landmarkSet(person.landmarks, k), target));
-      const best = d.indexOf(Math.min(...d));
-      return { width: r, height: r, data: person.rgb.slice(best * fb, (best + 1) * fb) };
-    });
-    const realD = faceDescriptors(real);
-    const realA = o.arcface ? o.arcface.embed(real) : null;
-    const methods = {} as Record<EvalMethod, MethodResult>;
-    for (const m of EVAL_METHODS) {
-      const ims = outputs[m];
-      const d = faceDescriptors(ims);
-      const mean = (f: (i: number) => number) => ims.reduce((s, _, i) => s + f(i), 0) / ims.length;
-      methods[m] = {
-        ...meanQuality(ims, real),
-        csim: mean((i) => cosineSimilarity(d[i]!, realD[i]!)),
-        descriptors: d.map(round),
-      };
-      if (o.arcface && realA) {
-        const a = o.arcface.embed(ims);
-        methods[m].csimArcface = mean((i) => cosineSimilarity(a[i]!, realA[i]!));
-      }
-    }
-    const lm0 = { width: r, height: r, data: rasterizeLandmarks(lms.subarray(0, LANDMARK_VALUES), r) };
-    const images = {
-      given: { width: r, height: r, data: person.rgb.slice(0, fb) },
-      landmarks: lm0,
-      real: real[0]!,
-      untrained: outputs.untrained[0]!,
-      copy: outputs.copy[0]!,
-      'feed-forward': outputs['feed-forward'][0]!,
-      'fine-tuned': outputs['fine-tuned'][0]!,
-    };
+    const h = holdOut(ds, video, hold);
+    const { outputs, generatorPerFrame } = renderMethods(pm, person, h);
+    const realD = faceDescriptors(h.real);
     const unit: UnitResult = {
       video: v.id,
       identity: v.identity,
       T,
       trainFrames: train,
       evalFrames: hold,
-      methods,
+      methods: scoreMethods(outputs, h.real, realD, o.arcface),
       realDescriptors: realD.map(round),
       seconds: {
         feedForward: pm.seconds['feed-forward'],
         fineTune: pm.seconds['fine-tuned'],
-        generatorPerFrame: generatorSeconds / hold.length,
+        generatorPerFrame,
       },
       fineTuneSteps: pm.fineTuneSteps,
     };
-    let inception: Record<EvalMethod | 'real', Float32Array[]> | null = null;
+    let inception: UnitOutput['inception'] = null;
     if (o.inception) {
       const net = o.inception;
-      inception = { real: net.features(real) } as Record<EvalMethod | 'real', Float32Array[]>;
+      inception = { real: net.features(h.real) } as Record<EvalMethod | 'real', Float32Array[]>;
       for (const m of EVAL_METHODS) inception[m] = net.features(outputs[m]);
     }
-    return {
-      inception,
-      unit,
-      images,
-      clips: { real, 'feed-forward': outputs['feed-forward'], 'fine-tuned': outputs['fine-tuned'] },
+    const images = {
+      given: { width: r, height: r, data: person.rgb.slice(0, r * r * 3) },
+      landmarks: { width: r, height: r, data: rasterizeLandmarks(landmarkSet(h.landmarks, 0), r) },
+      real: h.real[0]!,
+      untrained: outputs.untrained[0]!,
+      copy: outputs.copy[0]!,
+      'feed-forward': outputs['feed-forward'][0]!,
+      'fine-tuned': outputs['fine-tuned'][0]!,
     };
+    const clips = {
+      real: h.real,
+      'feed-forward': outputs['feed-forward'],
+      'fine-tuned': outputs['fine-tuned'],
+    };
+    return { unit, inception, images, clips };
   } finally {
     disposePersonModels(pm);
   }
-}
-
-export function saveUnit(out: string, u: UnitResult): void {
-  mkdirSync(join(out, 'units'), { recursive: true });
-  writeFileAtomic(unitFile(out, u.video, u.T), JSON.stringify(u) + '\n');
-}
-
-export function loadUnit(out: string, video: string, T: number): UnitResult | null {
-  const f = unitFile(out, video, T);
-  if (!existsSync(f)) return null;
-  try {
-    return JSON.parse(readFileSync(f, 'utf8')) as UnitResult;
-  } catch {
-    return null; // a damaged file is redone
-  }
-}
-
-export interface TableRow {
-  method: EvalMethod;
-  T: number;
-  videos: number;
-  fd: number;
-  /** FID (Inception-v3 pool3), when every unit of this T has its features */
-  fid?: number;
-  /** CSIM with ArcFace, when every unit of this T has it */
-  csimArcface?: number;
-  ssim: number;
-  psnr: number;
-  csim: number;
-}
-
-/** Means per (method, T) and FD-faceapi over all their frames. */
-export function summarise(units: UnitResult[], Ts: number[], out?: string): TableRow[] {
-  const rows: TableRow[] = [];
-  for (const T of Ts) {
-    const us = units.filter((u) => u.T === T);
-    if (us.length === 0) continue;
-    const real = fitGaussian(us.flatMap((u) => u.realDescriptors));
-    const files = out ? us.map((u) => inceptionFile(out, u.video, u.T)) : [];
-    const inc = files.length && files.every(existsSync) ? files.map(loadInception) : null;
-    for (const method of EVAL_METHODS) {
-      const m = us.map((u) => u.methods[method]);
-      const mean = (k: 'ssim' | 'psnr' | 'csim') => m.reduce((s, x) => s + x[k], 0) / m.length;
-      rows.push({
-        method,
-        T,
-        videos: us.length,
-        fd: frechetDistance(fitGaussian(m.flatMap((x) => x.descriptors)), real),
-        // 2048-D features, a few hundred frames: the sample route (frechet.ts)
-        ...(inc
-          ? {
-              fid: frechetDistanceOfSamples(
-                inc.flatMap((f) => f[method]!),
-                inc.flatMap((f) => f['real']!),
-              ),
-            }
-          : {}),
-        ssim: mean('ssim'),
-        psnr: mean('psnr'),
-        csim: mean('csim'),
-        ...(m.every((x) => x.csimArcface !== undefined)
-          ? { csimArcface: m.reduce((t, x) => t + x.csimArcface!, 0) / m.length }
-          : {}),
-      });
-    }
-  }
-  return rows;
-}
-
-/** The paper's Table 1 layout: our rows, and the paper's numbers where it has the row. */
-export function table1(rows: TableRow[], title: string): string {
-  const withFid = rows.some((r) => r.fid !== undefined);
-  const withArc = rows.some((r) => r.csimArcface !== undefined);
-  const lines = [
-    title,
-    `${'method'.padEnd(13)} ${'T'.padStart(3)}  ${withFid ? `${'FID'.padStart(8)}  ` : ''}${FD_NAME.padStart(10)}  ${'SSIM'.padStart(6)}  ${'PSNR'.padStart(6)}  ${CSIM_NAME.padStart(12)}${withArc ? '    CSIM' : ''}   | paper (VoxCeleb2): FID   SSIM  CSIM  USER`,
-  ];
-  for (const r of rows) {
-    const p = PAPER_TABLE1[`${r.method} ${r.T}`];
-    lines.push(
-      `${r.method.padEnd(13)} ${String(r.T).padStart(3)}  ${withFid ? `${(r.fid ?? NaN).toFixed(2).padStart(8)}  ` : ''}${r.fd.toFixed(3).padStart(10)}  ${r.ssim.toFixed(3).padStart(6)}  ${r.psnr.toFixed(2).padStart(6)}  ${r.csim.toFixed(3).padStart(12)}${withArc ? (r.csimArcface ?? NaN).toFixed(3).padStart(8) : ''}   |` +
-        (p
-          ? `                    ${p.fid.toFixed(1).padStart(4)}  ${p.ssim.toFixed(2)}  ${p.csim.toFixed(2)}  ${p.user.toFixed(2)}`
-          : ''),
-    );
-  }
-  lines.push(
-    `Not comparable column to column: the paper's data is VoxCeleb2 at 256px and its features Inception-v3 (FID) and ArcFace (CSIM); ` +
-      `here ${FD_NAME} and ${CSIM_NAME} use face-api's face-recognition descriptor. Compare rows within this table. ` +
-      `USER: see talking-heads user-study.`,
-  );
-  return lines.join('\n');
-}
-
-/** Table 2's layout: this run's timings beside the paper's (one P40). */
-export function table2(units: UnitResult[], Ts: number[], backend: string): string {
-  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
-  const row = (what: string, ours: string, paper: string) => `${what.padEnd(26)} ${ours.padEnd(22)} ${paper}`;
-  const lines = [`Timing on ${backend}`, row('', 'this run', 'paper (one P40)')];
-  for (const T of Ts) {
-    const us = units.filter((u) => u.T === T);
-    if (!us.length) continue;
-    const steps = mean(us.map((u) => u.fineTuneSteps)).toFixed(0);
-    const s = mean(us.map((u) => u.seconds.fineTune)).toFixed(1);
-    lines.push(
-      row(`fine-tuning, T = ${T}`, `${s} s (${steps} steps)`, `${PAPER_TIMING.fineTune[T] ?? '-'} s`),
-    );
-  }
-  for (const T of Ts) {
-    const us = units.filter((u) => u.T === T);
-    if (us.length)
-      lines.push(
-        row(
-          `feed-forward, T = ${T}`,
-          `${mean(us.map((u) => u.seconds.feedForward)).toFixed(2)} s`,
-          '0.06-0.22 s',
-        ),
-      );
-  }
-  const ms = (1000 * mean(units.map((u) => u.seconds.generatorPerFrame))).toFixed(1);
-  lines.push(row('generator per frame', `${ms} ms`, `${PAPER_TIMING.frame * 1000} ms`));
-  return lines.join('\n');
-}
-
-const SHEET_COLUMNS = [
-  'given',
-  'landmarks',
-  'real',
-  'copy',
-  'untrained',
-  'feed-forward',
-  'fine-tuned',
-] as const;
-
-/** One unit's examples as a strip (given frame, target landmarks, real, then each method), kept in UNITS/. */
-function strip(images: Record<(typeof SHEET_COLUMNS)[number], RgbImage>): RgbImage {
-  return grid(
-    SHEET_COLUMNS.map((c) => images[c]),
-    SHEET_COLUMNS.length,
-    0,
-  );
-}
-
-/** The examples sheet of one T: a labelled column per method, a row per video (its first hold-out frame). */
-export function examplesSheet(strips: RgbImage[], T: number, scale = 2): RgbImage {
-  const n = SHEET_COLUMNS.length;
-  const small = strips[0]!.width / n;
-  const r = small * scale;
-  const gap = 4;
-  const top = 30;
-  const w = n * (r + gap);
-  const h = top + strips.length * (r + gap);
-  const im: RgbImage = { width: w, height: h, data: new Uint8Array(w * h * 3).fill(255) };
-  drawText(
-    im,
-    `T = ${T}: THE FIRST HOLD-OUT FRAME OF EACH TEST VIDEO. GENERATED COLUMNS ARE SYNTHETIC.`,
-    2,
-    2,
-  );
-  SHEET_COLUMNS.forEach((c, j) => drawText(im, c.toUpperCase(), j * (r + gap) + 2, 16));
-  strips.forEach((s, i) => {
-    for (let j = 0; j < n; j++)
-      paste(im, upscale(cut(s, j * small, 0, small, small), scale), j * (r + gap), top + i * (r + gap));
-  });
-  return im;
 }
 
 export interface EvaluateReport {

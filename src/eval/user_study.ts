@@ -15,7 +15,7 @@ import { InputError } from '../core/errors.js';
 import { upscale, type RgbImage } from '../media/png.js';
 import { VideoEncoder } from '../media/video.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readClips } from './evaluate.js';
+import { readClips } from './units.js';
 
 export interface StudyKey {
   study: string;
