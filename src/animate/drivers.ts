@@ -18,7 +18,8 @@ import { InputError } from '../core/errors.js';
 import { WorkerFaceDetector } from '../faces/detect.js';
 import { prefetch } from '../data/prefetch.js';
 import { LANDMARK_VALUES, NUM_LANDMARKS } from '../faces/landmarks.js';
-import { PHOTO_EXTENSIONS, trackFaces, VIDEO_EXTENSIONS } from '../data/preprocess.js';
+import { trackFaces } from '../data/preprocess.js';
+import { PHOTO_EXTENSIONS, VIDEO_EXTENSIONS } from '../data/inputs.js';
 import { decodeFrames, probe } from '../media/video.js';
 
 export interface DriverFrame {

@@ -1,6 +1,6 @@
 /** `talking-heads merge`: datasets (preprocessing shards) read as one, without copying frames. */
 import type { Command } from 'commander';
-import { mergeDatasets } from '../data/dataset.js';
+import { mergeDatasets } from '../data/dataset_writer.js';
 import { EXIT_STATUSES } from './options.js';
 
 export function addMerge(program: Command): void {

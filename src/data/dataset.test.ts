@@ -5,7 +5,8 @@ import { before, describe, test } from 'node:test';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { initEngine } from '../engine/backend.js';
 import { tf } from '../engine/tf.js';
-import { Dataset, DatasetError, DatasetWriter, manifestHash } from './dataset.js';
+import { Dataset, DatasetError, manifestHash } from './dataset.js';
+import { DatasetWriter } from './dataset_writer.js';
 import { disposeEpisode, EpisodeSampler, fewShotSet, splitByIdentity, splitByVideo } from './episodes.js';
 import { writeSyntheticDataset } from '../synthetic/write.js';
 

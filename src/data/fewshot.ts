@@ -12,7 +12,8 @@ import type { Dataset } from './dataset.js';
 import { fewShotSet } from './episodes.js';
 import { stackLandmarks } from '../faces/landmarks.js';
 import { detectFaces, WorkerFaceDetector, type DetectedFace, type Detector } from '../faces/detect.js';
-import { PHOTO_EXTENSIONS, trackFaces } from './preprocess.js';
+import { trackFaces } from './preprocess.js';
+import { PHOTO_EXTENSIONS } from './inputs.js';
 import { decodeFrames, probe } from '../media/video.js';
 
 /** T frames of one person at the model's resolution. */

@@ -2,7 +2,8 @@
 import { parentPort } from 'node:worker_threads';
 import { initEngine } from '../engine/backend.js';
 import { FaceDetector } from '../faces/detect.js';
-import { processUnit, type PreprocessOptions, type Unit, type UnitResult } from './preprocess.js';
+import { processUnit, type PreprocessOptions, type UnitResult } from './preprocess.js';
+import { type Unit } from './inputs.js';
 
 let detector: FaceDetector | null = null;
 

@@ -5,7 +5,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { runOrdered, startWorker } from '../engine/workers.js';
-import { DatasetWriter, type VideoEntry } from '../data/dataset.js';
+import { type VideoEntry } from '../data/dataset.js';
+import { DatasetWriter } from '../data/dataset_writer.js';
 import { renderVideo, type VideoJob, type VideoResult } from './worker.js';
 
 export interface SynthOptions {
