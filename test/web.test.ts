@@ -84,6 +84,10 @@ describe('the browser app in chromium', { skip }, () => {
     const s = await stats(page);
     assert.ok(['wasm', 'webgl', 'webgpu'].includes(s.backend), s.backend);
     assert.match((await page.textContent('#backend')) ?? '', new RegExp(s.backend));
+    // the real-face model by default, and the page says which and at what resolution
+    assert.equal(s.model, 'real-64px');
+    assert.equal(s.resolution, 64);
+    assert.match((await page.textContent('#status')) ?? '', /model real-64px \(small, 64px\)/);
   });
 
   test('a photo without a face is rejected with a message; a face photo gives a feed-forward model', async () => {

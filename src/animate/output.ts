@@ -4,11 +4,12 @@
  * of PNG frames. Frames stream to ffmpeg as they are made; everything is written under a temporary
  * name and renamed into place at the end, so a failure or Ctrl-C leaves no half-written output.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import { encodePng, type RgbImage } from '../media/png.js';
 import { findFfmpeg } from '../media/ffmpeg.js';
+import { gifWithComment, watermark } from '../media/provenance.js';
 import { VideoEncoder } from '../media/video.js';
 import { writeAndSync, commitRename } from '../io/atomic.js';
 
@@ -28,11 +29,23 @@ export interface FrameWriter {
 }
 
 /** Opens a writer for `path` (checked with `checkOutput` first). */
-export function openOutput(
-  path: string,
-  o: { fps: number; audio?: string | null; force?: boolean },
-): FrameWriter {
+export interface OutputOptions {
+  fps: number;
+  /** a media file whose audio track goes into an MP4 */
+  audio?: string | null;
+  force?: boolean;
+  /**
+   * provenance.ts syntheticTag: in the MP4's `comment` metadata, the GIF's comment extension, each
+   * PNG frame's tEXt chunk
+   */
+  tag?: string | null;
+  /** draw a visible "SYNTHETIC" mark on every frame (provenance.ts watermark) */
+  watermark?: boolean;
+}
+
+export function openOutput(path: string, o: OutputOptions): FrameWriter {
   const kind = outputKind(path);
+  const mark = (f: RgbImage) => (o.watermark ? watermark(f) : f);
   const tmp = join(dirname(path), `.${basename(path, extname(path))}.tmp-${process.pid}${extname(path)}`);
   rmSync(tmp, { recursive: true, force: true });
   const replace = () => {
@@ -43,7 +56,11 @@ export function openOutput(
     mkdirSync(tmp, { recursive: true });
     let n = 0;
     return {
-      write: async (f) => writeAndSync(join(tmp, `frame-${String(n++).padStart(5, '0')}.png`), encodePng(f)),
+      write: async (f) =>
+        writeAndSync(
+          join(tmp, `frame-${String(n++).padStart(5, '0')}.png`),
+          encodePng(mark(f), o.tag ?? undefined),
+        ),
       close: async () => replace(),
       abort: () => rmSync(tmp, { recursive: true, force: true }),
     };
@@ -72,6 +89,7 @@ export function openOutput(
             '18',
             '-movflags',
             '+faststart',
+            ...(o.tag ? ['-metadata', `comment=${o.tag}`] : []),
           ]
         : ['-vf', 'split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse'];
     return new VideoEncoder(tmp, w, h, { fps: o.fps, inputs, output });
@@ -79,12 +97,14 @@ export function openOutput(
   return {
     async write(f) {
       enc ??= start(f.width, f.height);
-      await enc.write(f.data);
+      await enc.write(mark(f).data);
     },
     async close() {
       if (!enc) throw new InputError('No frames were made, so no video was written');
       try {
         await enc.close();
+        // ffmpeg's GIF muxer writes no comments: the tag goes in afterwards
+        if (kind === 'gif' && o.tag) writeAndSync(tmp, gifWithComment(readFileSync(tmp), o.tag));
       } catch (e) {
         rmSync(tmp, { force: true });
         throw e;

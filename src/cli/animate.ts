@@ -8,6 +8,8 @@ import { checkOutput } from '../core/output.js';
 import { InputError } from '../core/errors.js';
 import { initEngine } from '../engine/backend.js';
 import { disposePersonal, loadPersonalModel } from '../models/personal.js';
+import { syntheticTag } from '../media/provenance.js';
+import { personalModelName } from '../models/personal.js';
 import { listShippedModels } from '../train/model.js';
 import { backendOption, EXIT_STATUSES, intArg, numArg } from './options.js';
 import { progress } from './progress.js';
@@ -20,6 +22,7 @@ export interface AnimateCliOptions {
   force?: boolean;
   retarget?: boolean;
   sideBySide?: boolean;
+  watermark?: boolean;
   fps?: number;
   scale?: number;
   backend?: string;
@@ -40,7 +43,13 @@ export async function runAnimate(
   try {
     const driver = openDriver(o.driver, { resolution: model.net.resolution, video: o.driverVideo });
     const fps = o.fps ?? driver.fps;
-    const writer = openOutput(o.out, { fps, audio: driver.audio, force: Boolean(o.force) });
+    const writer = openOutput(o.out, {
+      fps,
+      audio: driver.audio,
+      force: Boolean(o.force),
+      tag: syntheticTag(personalModelName(o.model, model)),
+      watermark: Boolean(o.watermark),
+    });
     log(
       `Animating ${o.model} (${model.info.mode}, preset ${model.info.preset}, T = ${model.frames}) with ${driver.kind} ${driver.source} on ${engine.backend} -> ${o.out} (${outputKind(o.out)}, ${fps} fps)`,
     );
@@ -96,6 +105,7 @@ export function addAnimate(program: Command): void {
     .option('--retarget', "map the driver's motion onto the model's face (default for another person)")
     .option('--no-retarget', "feed the driver's landmarks as they are")
     .option('--side-by-side', 'driver frame | landmark image | output in one row')
+    .option('--watermark', 'draw a visible "SYNTHETIC" mark on every frame (the file is tagged either way)')
     .option('--fps <n>', "frames per second of the output (default: the driver's)", numArg)
     .option(
       '--scale <n>',

@@ -13,7 +13,7 @@ import {
 import { InputError } from '../core/errors.js';
 import { writePng } from '../media/png.js';
 import { initEngine } from '../engine/backend.js';
-import { savePersonalModel, disposePersonal } from '../models/personal.js';
+import { disposePersonal, personalModelName, savePersonalModel } from '../models/personal.js';
 import { checkOutput } from '../core/output.js';
 import {
   disposePersonalised,
@@ -34,6 +34,7 @@ import {
   PERCEPTUAL_OPTION,
 } from './options.js';
 import { StepBar } from './progress.js';
+import { syntheticTag } from '../media/provenance.js';
 
 export interface FineTuneCliOptions {
   model: string;
@@ -143,7 +144,7 @@ export async function runFineTune(
       savePersonalModel(o.out, p.model);
       const sheet = sheetPathFor(o.out);
       const img = personalSheet(frames, p);
-      writePng(sheet, img);
+      writePng(sheet, img, syntheticTag(personalModelName(o.out, p.model)));
       if (run) run.sample('finetune', img);
       log(
         `Wrote ${o.out} (${p.model.info.mode}, ${p.steps} steps; pixel L1 on the T frames ${p.l1Before.toFixed(3)} -> ${p.l1After.toFixed(3)})\n` +

@@ -7,6 +7,7 @@ import { writePng } from '../media/png.js';
 import { writeSyntheticDataset, type SynthOptions } from '../synthetic/write.js';
 import { intArg } from './options.js';
 import { progress } from './progress.js';
+import { syntheticTag } from '../media/provenance.js';
 
 export async function runSynth(o: SynthOptions, log: (s: string) => void = console.log): Promise<void> {
   const t0 = performance.now();
@@ -22,7 +23,7 @@ export async function runSynth(o: SynthOptions, log: (s: string) => void = conso
   }
   const ds = Dataset.open(o.out);
   const sheet = join(o.out, 'contact_sheet.png');
-  writePng(sheet, contactSheet(ds));
+  writePng(sheet, contactSheet(ds), syntheticTag('the procedural renderer'));
   log(`Done in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${ds.validate()}\nContact sheet: ${sheet}`);
 }
 

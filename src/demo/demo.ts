@@ -1,16 +1,20 @@
 /**
- * The demo (the README's main job): what the system is for, end to end, with the shipped model.
+ * The demo (the README's main job): what the system is for, end to end, with a shipped model.
  *
- *   1. a person: a procedural identity the model never saw (seeded), or the user's photos
- *   2. T = 8 of its frames -> personal models: untrained, feed-forward (psi' = P e_NEW) and
- *      fine-tuned (sec. 3.3), with a progress bar
- *   3. drives: (a) its own hold-out motion (self-reenactment; the real frames are known) and
- *      (b) another unseen identity's motion or the user's video, retargeted onto the person's face
+ *   1. a person: by default a real one whom the real-face models never saw in meta-learning
+ *      (London Set person 041, assets/demo/: the neutral photo is given, the smiling one is the
+ *      real target); with `procedural`, a procedural identity; or the user's photos
+ *   2. their T frames -> personal models: untrained, feed-forward (psi' = P e_NEW) and fine-tuned
+ *      (sec. 3.3), with a progress bar
+ *   3. drives: (a) their own expression whose real frame is known (self-reenactment: the smile; the
+ *      procedural person's hold-out motion) and (b) another person's motion, retargeted onto their
+ *      face: a held-out GRID speaker's clip with its sound, the user's video, or a procedural head
  *   4. out/demo.mp4, out/demo.gif, out/demo.png (driver | landmarks | feed-forward | fine-tuned |
  *      real), the fine-tuned model (out/demo-person.safetensors), and the table of SSIM and PSNR
- *      against the real hold-out frames.
+ *      against the real frame(s). Every picture and video is tagged and marked synthetic.
  */
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { openDriver } from '../animate/drivers.js';
 import { renderTrack } from '../animate/animate.js';
 import { openOutput } from '../animate/output.js';
@@ -21,6 +25,7 @@ import { InputError } from '../core/errors.js';
 import { drawText, textWidth } from '../media/font.js';
 import { LANDMARK_VALUES, landmarkSet, rasterizeLandmarks, stackLandmarks } from '../faces/landmarks.js';
 import { paste, upscale, writePng, type RgbImage } from '../media/png.js';
+import { syntheticTag, watermark } from '../media/provenance.js';
 import { renderVideo } from '../synthetic/worker.js';
 import {
   disposePersonModels,
@@ -38,6 +43,8 @@ import { disposeModel, loadMetaModel, type MetaModel } from '../train/model.js';
 
 export interface DemoOptions {
   model: string;
+  /** the procedural person and driver (the demo before real-face models) */
+  procedural?: boolean | undefined;
   out: string;
   seed: number;
   T: number;
@@ -64,10 +71,19 @@ interface Drive {
   title: string;
   driver: RgbImage[];
   landmarks: Float32Array;
-  real: RgbImage[] | null;
+  /** the real frames where known (null: not known at that frame; the row: none known) */
+  real: (RgbImage | null)[] | null;
   outputs: Partial<Record<Method, RgbImage[]>>;
   fps: number;
 }
+
+/** The demo's real material (assets/demo/, with its licences): a held-out London person, a GRID clip. */
+export const DEMO_ASSETS = fileURLToPath(new URL('../../assets/demo/', import.meta.url));
+const LONDON_CREDIT =
+  'Face Research Lab London Set (DeBruine & Jones 2017, doi:10.6084/m9.figshare.5047666.v5), CC BY 4.0';
+const GRID_CREDIT = 'GRID audio-visual corpus (Cooke et al. 2006), CC BY 4.0';
+/** The model the real-person demo uses by default. */
+export const DEMO_REAL_MODEL = 'real-64px';
 
 /** Identities of the demo: far from the training data's (0-199) and the test set's (1000-1019). */
 const DEMO_IDENTITY = 5000;
@@ -96,7 +112,7 @@ async function videoDrive(
   path: string,
   r: number,
   max: number,
-): Promise<{ images: RgbImage[]; lms: Float32Array; fps: number }> {
+): Promise<{ images: RgbImage[]; lms: Float32Array; fps: number; audio: string | null }> {
   const d = openDriver(path, { resolution: r });
   const images: RgbImage[] = [];
   const lms: Float32Array[] = [];
@@ -111,7 +127,7 @@ async function videoDrive(
   }
   if (images.length === 0)
     throw new InputError(`Driver "${path}" has no frame with a face. Use a video where a face is visible.`);
-  return { images, lms: stackLandmarks(lms), fps: d.fps };
+  return { images, lms: stackLandmarks(lms), fps: d.fps, audio: d.audio };
 }
 
 /** Labelled composite of one time step: a header, then per drive driver | landmarks | FF | FT | real. */
@@ -137,6 +153,8 @@ function composite(drives: Drive[], i: number, r: number, scale: number): RgbIma
       d.real?.[k] ?? null,
     ];
     parts.forEach((p, j) => {
+      // the generated columns carry the visible mark (provenance.ts), drawn at the shown size
+      const generated = j === 2 || j === 3;
       if (!p) {
         const t = 'NOT KNOWN';
         drawText(
@@ -149,7 +167,7 @@ function composite(drives: Drive[], i: number, r: number, scale: number): RgbIma
         );
         return;
       }
-      paste(im, upscale(p, scale), j * s, head + row * s);
+      paste(im, generated ? watermark(upscale(p, scale)) : upscale(p, scale), j * s, head + row * s);
     });
     drawText(im, d.title, 3, head + row * s + 3, [255, 255, 255], ts);
   });
@@ -168,7 +186,8 @@ function sheet(person: FewShotFrames, drives: Drive[], r: number, scale: number)
   const w = label + n * (s + gap);
   const h = blocks.reduce((a, b) => a + titleH + b * (s + gap), 0);
   const im: RgbImage = { width: w, height: h, data: new Uint8Array(w * h * 3).fill(255) };
-  const put = (p: RgbImage, x: number, y: number) => paste(im, upscale(p, scale), x, y);
+  const put = (p: RgbImage, x: number, y: number, mark = false) =>
+    paste(im, mark ? watermark(upscale(p, scale)) : upscale(p, scale), x, y);
   let y = 0;
   const fb = r * r * 3;
   drawText(im, `THE ${person.count} FRAME(S) GIVEN (T = ${person.count})`, 4, y + 7, [0, 0, 0], 1);
@@ -180,20 +199,104 @@ function sheet(person: FewShotFrames, drives: Drive[], r: number, scale: number)
     drawText(im, d.title, 4, y + 7, [0, 0, 0], 1);
     y += titleH;
     const at = Array.from({ length: n }, (_, j) => Math.round((j * (d.driver.length - 1)) / (n - 1)));
-    const rows: [string, (k: number) => RgbImage][] = [
+    const rows: [string, (k: number) => RgbImage | null][] = [
       ['DRIVER', (k) => d.driver[k]!],
       ['LANDMARKS', (k) => tile(rasterizeLandmarks(landmarkSet(d.landmarks, k), r), r)],
       ['FEED-FORWARD', (k) => d.outputs['feed-forward']![k]!],
       ['FINE-TUNED', (k) => d.outputs['fine-tuned']![k]!],
     ];
-    if (d.real) rows.push(['REAL', (k) => d.real![k]!]);
+    if (d.real) rows.push(['REAL', (k) => d.real![k] ?? null]);
     for (const [name, get] of rows) {
       drawText(im, name, 4, y + (s >> 1) - 3, [0, 0, 0], 1);
-      at.forEach((k, j) => put(get(k), label + j * (s + gap), y));
+      at.forEach((k, j) => {
+        const p = get(k);
+        if (p) put(p, label + j * (s + gap), y, name === 'FEED-FORWARD' || name === 'FINE-TUNED');
+      });
       y += s + gap;
     }
   }
   return im;
+}
+
+/** Who the demo learns, the frames it is given, and the drive whose real frames are known. */
+interface Subject {
+  person: FewShotFrames;
+  /** the self-reenactment (null: no real frame known, e.g. the user's photos) */
+  self: { drive: Drive; landmarks: Float32Array; real: Uint8Array } | null;
+}
+
+/**
+ * London Set person 041: the neutral photo given (T = 1), the smiling photo the real target. The
+ * self drive moves the landmarks from the neutral photo's to the smiling one's (two thirds of the
+ * frames), then holds the smile, where the real frame is shown beside.
+ */
+async function londonSubject(r: number, frames: number, log: (s: string) => void): Promise<Subject> {
+  const dir = join(DEMO_ASSETS, 'london');
+  const person = await framesFromPhotos(join(dir, 'neutral', '041.jpg'), r, { max: 1 });
+  const target = await framesFromPhotos(join(dir, 'smiling', '041.jpg'), r, { max: 1 });
+  const n = Math.max(4, Math.min(frames, 40));
+  const ramp = Math.round((2 * n) / 3);
+  const landmarks = new Float32Array(n * LANDMARK_VALUES);
+  for (let i = 0; i < n; i++) {
+    const t = Math.min(1, i / (ramp - 1));
+    const out = landmarkSet(landmarks, i);
+    for (let k = 0; k < LANDMARK_VALUES; k++)
+      out[k] = (1 - t) * person.landmarks[k]! + t * target.landmarks[k]!;
+  }
+  const given = tile(person.rgb, r);
+  const smile = tile(target.rgb, r);
+  const drive: Drive = {
+    title: 'OWN SMILE',
+    driver: Array.from({ length: n }, (_, i) => (i < ramp ? given : smile)),
+    landmarks,
+    real: Array.from({ length: n }, (_, i) => (i < ramp ? null : smile)),
+    outputs: {},
+    fps: 25,
+  };
+  log(
+    `Person: London Set person 041, whom the real-face models never saw in meta-learning: the neutral photo is given (T = 1), the smiling photo is the real target.\n  Photos: ${LONDON_CREDIT}`,
+  );
+  return { person, self: { drive, landmarks: target.landmarks, real: target.rgb } };
+}
+
+/** A procedural identity the model never saw: T frames, then its hold-out motion (paper sec. 4). */
+function proceduralSubject(o: DemoOptions, r: number, n: number, log: (s: string) => void): Subject {
+  const targetId = DEMO_IDENTITY + 2 * o.seed;
+  const fb = r * r * 3;
+  const T = o.T;
+  // T frames spread over the first 10T frames (25 fps: 3.2 s for T = 8, so the mouth opens in
+  // some), the hold-out motion right after them, from the same video
+  const stride = 10;
+  const v = procedural(targetId, stride * T + n, r);
+  const idx = Array.from({ length: T }, (_, i) => stride * i);
+  const rgb = new Uint8Array(T * fb);
+  const lms = new Float32Array(T * LANDMARK_VALUES);
+  idx.forEach((f, i) => {
+    rgb.set(v.frames.subarray(f * fb, (f + 1) * fb), i * fb);
+    lms.set(landmarkSet(v.landmarks, f), i * LANDMARK_VALUES);
+  });
+  const person: FewShotFrames = {
+    rgb,
+    landmarks: lms,
+    count: T,
+    resolution: r,
+    source: `procedural identity ${targetId}`,
+    indices: idx,
+  };
+  const landmarks = v.landmarks.slice(stride * T * LANDMARK_VALUES);
+  const real = v.frames.slice(stride * T * fb);
+  const frames = Array.from({ length: n }, (_, i) => tile(real.slice(i * fb, (i + 1) * fb), r));
+  log(
+    `Person: procedural identity ${targetId} (never seen in meta-learning): T = ${T} frames, ${n} hold-out frames`,
+  );
+  return {
+    person,
+    self: {
+      drive: { title: 'SELF', driver: frames, landmarks, real: frames, outputs: {}, fps: 25 },
+      landmarks,
+      real,
+    },
+  };
 }
 
 export async function runDemo(
@@ -209,47 +312,21 @@ export async function runDemo(
   const r = meta.net.resolution;
   const fb = r * r * 3;
   const scale = o.scale ?? Math.max(1, Math.round(192 / r));
-  const T = o.T;
   const n = o.frames;
+  const tag = syntheticTag(`${o.model} -> demo-person.safetensors`);
   try {
     log(
       `Model: ${meta.source} (preset ${meta.config.preset}, ${r}px, ${meta.config.variant.toUpperCase()}, ${meta.step} meta-learning steps)`,
     );
     // 1. the person
-    let person: FewShotFrames;
-    let holdout: { lms: Float32Array; real: Uint8Array } | null = null;
-    const targetId = DEMO_IDENTITY + 2 * o.seed;
+    let subject: Subject;
     if (o.photos) {
-      person = await framesFromPhotos(o.photos, r, { face: o.face, max: T, log });
+      const person = await framesFromPhotos(o.photos, r, { face: o.face, max: o.T, log });
       log(`Person: ${person.count} photo(s) from ${o.photos}`);
-    } else {
-      // T frames spread over the first 10T frames (25 fps: 3.2 s for T = 8, so the mouth opens in
-      // some), the hold-out motion right after them, from the same video (paper sec. 4)
-      const stride = 10;
-      const v = procedural(targetId, stride * T + n, r);
-      const idx = Array.from({ length: T }, (_, i) => stride * i);
-      const rgb = new Uint8Array(T * fb);
-      const lms = new Float32Array(T * LANDMARK_VALUES);
-      idx.forEach((f, i) => {
-        rgb.set(v.frames.subarray(f * fb, (f + 1) * fb), i * fb);
-        lms.set(landmarkSet(v.landmarks, f), i * LANDMARK_VALUES);
-      });
-      person = {
-        rgb,
-        landmarks: lms,
-        count: T,
-        resolution: r,
-        source: `procedural identity ${targetId}`,
-        indices: idx,
-      };
-      holdout = {
-        lms: v.landmarks.slice(stride * T * LANDMARK_VALUES),
-        real: v.frames.slice(stride * T * fb),
-      };
-      log(
-        `Person: procedural identity ${targetId} (never seen in meta-learning): T = ${T} frames, ${n} hold-out frames`,
-      );
-    }
+      subject = { person, self: null };
+    } else if (o.procedural) subject = proceduralSubject(o, r, n, log);
+    else subject = await londonSubject(r, n, log);
+    const { person } = subject;
     // 2. personal models
     const cfg = FineTuneConfigSchema.parse({ epochs: o.epochs, seed: o.seed });
     const tf0 = performance.now();
@@ -260,40 +337,38 @@ export async function runDemo(
       // 3. drives
       const drives: Drive[] = [];
       let scores: Record<Method, Scores> | null = null;
-      if (holdout) {
-        const d: Drive = {
-          title: 'SELF',
-          driver: [],
-          landmarks: holdout.lms,
-          real: [],
-          outputs: {},
-          fps: 25,
-        };
-        for (let i = 0; i < n; i++) d.real!.push(tile(holdout.real.slice(i * fb, (i + 1) * fb), r));
-        d.driver = d.real!;
+      if (subject.self) {
+        const { drive, landmarks, real } = subject.self;
         scores = {} as Record<Method, Scores>;
         for (const m of METHODS) {
-          const s = scoreAgainst(pm.models[m], holdout.lms, holdout.real);
+          const s = scoreAgainst(pm.models[m], landmarks, real);
           scores[m] = { ssim: s.ssim, psnr: s.psnr, frames: s.frames };
-          d.outputs[m] = s.images;
         }
-        drives.push(d);
+        for (const k of ['feed-forward', 'fine-tuned'] as const)
+          drive.outputs[k] = renderTrack(pm.models[k], drive.landmarks);
+        drives.push(drive);
       }
-      let other: { images: RgbImage[]; lms: Float32Array; fps: number };
-      if (o.driver) {
-        other = await videoDrive(o.driver, r, n);
+      let other: { images: RgbImage[]; lms: Float32Array; fps: number; audio: string | null };
+      if (o.driver || !o.procedural) {
+        const path = o.driver ?? join(DEMO_ASSETS, 'grid', 'sbia1a.mp4');
+        other = await videoDrive(path, r, n);
+        if (!o.driver)
+          log(
+            `Driver: GRID clip sbia1a ("set blue in a one again"; its speaker held out of meta-learning), retargeted onto the person, with its sound.\n  Clip: ${GRID_CREDIT}`,
+          );
       } else {
-        const v = procedural(targetId + 1, n, r);
+        const v = procedural(DEMO_IDENTITY + 2 * o.seed + 1, n, r);
         other = {
           images: Array.from({ length: n }, (_, i) => tile(v.frames.slice(i * fb, (i + 1) * fb), r)),
           lms: v.landmarks,
           fps: 25,
+          audio: null,
         };
       }
       const m = other.images.length;
       const lms = retargeted(person, other.lms, m);
       const d: Drive = {
-        title: o.driver ? 'VIDEO' : 'OTHER',
+        title: o.driver ? 'VIDEO' : o.procedural ? 'OTHER' : 'GRID SPEAKER',
         driver: other.images,
         landmarks: lms,
         real: null,
@@ -302,10 +377,11 @@ export async function runDemo(
       };
       for (const k of ['feed-forward', 'fine-tuned'] as const) d.outputs[k] = renderTrack(pm.models[k], lms);
       drives.push(d);
-      // 4. outputs
+      // 4. outputs: each composite frame is made once and goes to both the MP4 and the GIF
       const frames = Math.max(...drives.map((x) => x.driver.length));
-      // each composite frame is made once and goes to both the MP4 and the GIF
-      const writers = files.slice(0, 2).map((f) => openOutput(f, { fps: drives[0]!.fps, force: true }));
+      const writers = files
+        .slice(0, 2)
+        .map((f) => openOutput(f, { fps: drives[0]!.fps, force: true, tag, audio: other.audio }));
       try {
         for (let i = 0; i < frames; i++) {
           const im = composite(drives, i, r, scale);
@@ -316,12 +392,12 @@ export async function runDemo(
         for (const w of writers) w.abort();
         throw e;
       }
-      writePng(files[2]!, sheet(person, drives, r, Math.max(1, scale - 1)));
-      if (scores) log(`\n${scoreTable(scores, n)}`);
+      writePng(files[2]!, sheet(person, drives, r, Math.max(1, scale - 1)), tag);
+      if (scores) log(`\n${scoreTable(scores, subject.self!.real.length / fb)}`);
       else log('\nNo hold-out frames of this person (photos): no table; look at the drive in the outputs.');
-      log(`\nWrote ${files.join(', ')}`);
+      log(`\nWrote ${files.join(', ')} (generated frames are synthetic, marked and tagged so)`);
       log(
-        `Drive the person with any video: talking-heads animate --model ${files[3]} --driver VIDEO -o out.mp4 --side-by-side`,
+        `Drive the person with any video: talking-heads animate --model ${files[3]} --driver VIDEO -o out.mp4 --side-by-side --watermark`,
       );
       return { outputs: files, scores, seconds: { fineTune, total: (performance.now() - t0) / 1000 } };
     } finally {

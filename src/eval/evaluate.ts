@@ -59,6 +59,7 @@ import {
   type MethodResult,
   type UnitResult,
 } from './units.js';
+import { syntheticTag } from '../media/provenance.js';
 
 export interface EvaluateOptions {
   /** a dataset folder, or null: a procedural test set (identities the model never saw) in OUT/testset */
@@ -309,6 +310,7 @@ export async function runEvaluate(
     .slice(0, o.videos);
   const units: UnitResult[] = [];
   const total = chosen.length * o.Ts.length;
+  const tag = syntheticTag(`${meta.source}, personalised for evaluation`);
   for (const T of o.Ts)
     for (const v of chosen) {
       const id = ds.video(v).id;
@@ -317,8 +319,8 @@ export async function runEvaluate(
       if (!unit) {
         const res = await evaluateUnit(meta, untrained, ds, v, T, o);
         unit = res.unit;
-        writePng(unitFile(o.out, id, T).replace(/\.json$/, '.png'), strip(res.images));
-        writePng(clipsFile(o.out, id, T), clipsStrip(res.clips));
+        writePng(unitFile(o.out, id, T).replace(/\.json$/, '.png'), strip(res.images), tag);
+        writePng(clipsFile(o.out, id, T), clipsStrip(res.clips), tag);
         if (res.inception) saveInception(inceptionFile(o.out, id, T), res.inception);
         saveUnit(o.out, unit);
       }
@@ -338,7 +340,7 @@ export async function runEvaluate(
       .map((f) => readPng(readFileSync(f)));
     if (!strips.length) continue;
     const path = join(o.out, `examples-T${T}.png`);
-    writePng(path, examplesSheet(strips, T));
+    writePng(path, examplesSheet(strips, T), tag);
     sheets.push(path);
   }
   const json = join(o.out, 'evaluation.json');

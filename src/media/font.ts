@@ -2,7 +2,7 @@
  * A 5x7 pixel font for labels on sheets, videos and plots (no font files or canvas in Node):
  * upper-case letters (lower case is drawn as upper), digits and a little punctuation.
  */
-import type { RgbImage } from './png.js';
+import type { RgbImage } from './image.js';
 
 // Each glyph: 7 rows of 5 pixels, row by row, '#' = ink.
 const GLYPHS: Record<string, string> = {

@@ -3,7 +3,7 @@
  * no canvas or plotting library in Node. One panel per call; `stack` puts panels under each other.
  */
 import { drawText, textWidth } from './font.js';
-import type { RgbImage } from './png.js';
+import type { RgbImage } from './image.js';
 
 export interface Series {
   name: string;

@@ -17,6 +17,8 @@ export interface MediaInfo {
   fps: number;
   /** seconds, NaN when unknown */
   duration: number;
+  /** it has an audio stream */
+  audio: boolean;
 }
 
 export interface Frame {
@@ -58,7 +60,26 @@ export function probe(path: string): MediaInfo {
     height: Number(stream[2]),
     fps: fps ? Number(fps[1]) : NaN,
     duration: dur ? Number(dur[1]) * 3600 + Number(dur[2]) * 60 + Number(dur[3]) : NaN,
+    audio: /Stream #\d+:\d+[^:]*: Audio: /.test(text),
   };
+}
+
+/** A media file's container tags (title, comment, ...), as ffmpeg reads them (what ffprobe shows). */
+export function mediaTags(path: string): Record<string, string> {
+  if (!existsSync(path)) throw new MediaError(`Cannot read "${path}": no such file`);
+  const r = spawnSync(
+    ffmpegPath(),
+    ['-hide_banner', '-loglevel', 'error', '-i', path, '-f', 'ffmetadata', '-'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  const out: Record<string, string> = {};
+  for (const line of (r.stdout ?? '').split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0 && !line.startsWith(';')) out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return out;
 }
 
 export interface DecodeOptions {

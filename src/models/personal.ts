@@ -169,3 +169,8 @@ export function disposePersonal(m: PersonalModel): void {
   disposeTree(m.G);
   m.psi.dispose();
 }
+
+/** How a personal model names itself in a synthetic tag: its file, mode, preset and source model. */
+export function personalModelName(file: string, m: Pick<PersonalModel, 'info'>): string {
+  return `${file.split(/[\\/]/).pop()}: ${m.info.mode}, ${m.info.preset}, from meta-model ${m.info.sourceModel.slice(0, 12)}`;
+}

@@ -48,6 +48,9 @@ export interface AppStats {
   ready: boolean;
   backend: string;
   threads: number;
+  /** the meta-trained model the page runs, and its resolution */
+  model: string;
+  resolution: number;
   personMode: string;
   personSteps: number;
   outputFrames: number;

@@ -25,6 +25,7 @@ import {
   type LoadedCheckpoint,
 } from './checkpoint.js';
 import { ScalarWriter } from './tensorboard.js';
+import { syntheticTag } from '../media/provenance.js';
 
 export function createRunDir(root: string, desc: string): string {
   mkdirSync(root, { recursive: true });
@@ -104,11 +105,14 @@ export class Run {
     this.tb.scalars(step, m);
   }
 
-  /** Writes samples/step-NNNNNNNN.png (or samples/NAME.png) and returns its path. */
+  /**
+   * Writes samples/step-NNNNNNNN.png (or samples/NAME.png), tagged synthetic (generated frames are
+   * in it), and returns its path.
+   */
   sample(step: number | string, image: RgbImage): string {
     const name = typeof step === 'number' ? stepDirName(step) : step;
     const path = join(this.dir, 'samples', `${name}.png`);
-    writePng(path, image);
+    writePng(path, image, syntheticTag(`run ${basename(this.dir)}, ${name}`));
     return path;
   }
 

@@ -46,6 +46,9 @@ const stats = {
   ready: false,
   backend: '',
   threads: 0,
+  /** the meta-trained model the page runs, and its resolution */
+  model: '',
+  resolution: 0,
   personMode: '' as string,
   personSteps: 0,
   outputFrames: 0,
@@ -222,6 +225,8 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
           : i.backend;
       ui.status.textContent = `model ${i.model} (${i.preset}, ${i.resolution}px) ready in ${(i.loadMs / 1000).toFixed(1)} s`;
       drive.resolution = i.resolution;
+      stats.model = i.model;
+      stats.resolution = i.resolution;
       // wasm: a single-threaded render worker per core, up to 4 (frames side by side); a GPU: one
       drive.startRenderers(
         i.backend,

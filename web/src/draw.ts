@@ -23,6 +23,22 @@ export function drawRgb(canvas: HTMLCanvasElement, rgb: Uint8Array, w: number, h
   ctx.drawImage(scratch, 0, 0, canvas.width, canvas.height);
 }
 
+/**
+ * The visible "SYNTHETIC" mark in the canvas's bottom-right corner, so that a recording of the
+ * canvas says what it is (src/media/provenance.ts draws the same mark on files).
+ */
+export function drawMark(canvas: HTMLCanvasElement): void {
+  const ctx = canvas.getContext('2d')!;
+  const h = Math.max(10, Math.round(canvas.height / 18));
+  ctx.font = `bold ${h - 2}px monospace`;
+  const w = ctx.measureText('SYNTHETIC').width + 6;
+  ctx.fillStyle = 'rgba(0, 0, 0, 0.5)';
+  ctx.fillRect(canvas.width - w, canvas.height - h, w, h);
+  ctx.fillStyle = '#fff';
+  ctx.textBaseline = 'bottom';
+  ctx.fillText('SYNTHETIC', canvas.width - w + 3, canvas.height - 1);
+}
+
 export function drawLandmarks(canvas: HTMLCanvasElement, lm: Float32Array, size: number): void {
   const ctx = canvas.getContext('2d')!;
   const k = canvas.width / size;

@@ -4,7 +4,7 @@
  * one frame per render worker is in flight, so with two render workers on two cores frames are
  * generated side by side; frames are shown in order (one that arrives after a newer one is dropped).
  */
-import { drawRgb } from './draw.js';
+import { drawMark, drawRgb } from './draw.js';
 import { CAMERA_MAX, type Camera } from './pixels.js';
 import type { FromRender, FromWorker, ToRender, ToWorker } from './protocol.js';
 
@@ -217,6 +217,7 @@ export class Drive {
       stats.fps = this.arrivals.length;
       stats.outputFrames++;
       drawRgb(ui.output, rgb, this.resolution, this.resolution);
+      drawMark(ui.output);
       ui.fps.textContent = `${stats.fps} frames/s`;
     }
   }

@@ -26,8 +26,11 @@ import { startBackend } from './backend.js';
 import { fetchFaceModels } from './shims/faceapi_files.js';
 import type { FromWorker, Pixels, ToWorker } from './protocol.js';
 
-/** The shipped model the page loads by default (served from the package's models/ folder). */
-const DEFAULT_MODEL = 'small-64px-ff';
+/**
+ * The shipped model the page loads by default (served from the package's models/ folder): the
+ * real-face one, since the page is for people's own photos; `?model=small-64px-ff` and others too.
+ */
+const DEFAULT_MODEL = 'real-64px';
 /** face-api models: the detector, landmarks, and fine-tuning's content networks (identity, MobileNet) */
 const FACE_MODELS = ['ssd_mobilenetv1_model', 'face_landmark_68_model', 'face_recognition_model'];
 /** display size of the photo crops */
