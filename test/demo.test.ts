@@ -168,8 +168,8 @@ describe('demo', () => {
 
   test("by default a real held-out person (committed with its licence): T = 1, scored on the real smile; the clip's sound and the synthetic tags in every output", async () => {
     for (const f of [
-      'london/neutral/041.jpg',
-      'london/smiling/041.jpg',
+      'london/neutral/004.jpg',
+      'london/smiling/004.jpg',
       'london/LICENSE.md',
       'grid/sbia1a.mp4',
       'grid/LICENSE.md',
@@ -187,7 +187,7 @@ describe('demo', () => {
     const log = said.join('\n');
     assert.match(
       log,
-      /London Set person 041[\s\S]*DeBruine & Jones 2017[\s\S]*GRID clip sbia1a[\s\S]*Cooke et al\. 2006/,
+      /London Set person 004[\s\S]*DeBruine & Jones 2017[\s\S]*GRID clip sbia1a[\s\S]*Cooke et al\. 2006/,
     );
     for (const m of METHODS) assert.equal(res.scores![m].frames, 1, 'one real frame: the smile');
     assert.match(log, /untrained\s+-?\d\.\d{3}\s+\d+\.\d\d\n.*feed-forward.*\n.*fine-tuned/s);

@@ -3,7 +3,7 @@
 // round-trips and refuses bad files; animation streams; every bad input gets a clear error.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -289,6 +289,39 @@ describe('few-shot personalisation', () => {
     const bad = join(tmp, 'badnet.safetensors');
     writeFileSync(bad, encodeSafetensors(dec.tensors, { ...dec.metadata, network: '{"resolution": 3}' }));
     assert.throws(() => loadMetaModel(bad), /badnet.safetensors.*Invalid network config/);
+  });
+
+  test('a model file in f16 or q8 is half or less the size and loads as float32 close to the original', () => {
+    const meta = loadMetaModel(modelRun);
+    const f32 = join(tmp, 'store-f32.safetensors');
+    saveModelFile(meta, f32);
+    try {
+      for (const storage of ['f16', 'q8'] as const) {
+        const file = join(tmp, `store-${storage}.safetensors`);
+        saveModelFile(meta, file, storage);
+        const ratio = statSync(file).size / statSync(f32).size;
+        assert.ok(ratio < (storage === 'f16' ? 0.55 : 0.45), `${storage}: ${ratio.toFixed(2)} of float32`);
+        assert.equal(decodeSafetensors(readFileSync(file)).metadata['storage'], storage);
+        const back = loadMetaModel(file);
+        try {
+          const orig = flatten(meta.params);
+          for (const [k, t] of flatten(back.params)) {
+            assert.equal(t.dtype, 'float32', k);
+            const a = orig.get(k)!.dataSync() as Float32Array;
+            const b = t.dataSync() as Float32Array;
+            const max = a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+            const q8 = storage === 'q8' && k.startsWith('D.') && t.shape.length === 4;
+            // f16: relative 2^-11; 8 bits: half a step of the largest weight of the tensor
+            const tol = q8 ? max / 127 / 2 + 1e-7 : max * 2 ** -11 + 1e-7;
+            a.forEach((v, i) => assert.ok(Math.abs(b[i]! - v) <= tol, `${storage} ${k}[${i}]`));
+          }
+        } finally {
+          disposeModel(back);
+        }
+      }
+    } finally {
+      disposeModel(meta);
+    }
   });
 
   test('the model in models/ loads with every check (format, preset, shapes)', () => {

@@ -33,7 +33,7 @@ export function addDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'the main job: a real person the model never saw (London Set person 041), learned from one photo, driven by their own smile and a held-out GRID speaker',
+      'the main job: a real person the model never saw (London Set person 004), learned from one photo, driven by their own smile and a held-out GRID speaker',
     )
     .option(
       '--model <name|path>',

@@ -1,5 +1,6 @@
 /** `talking-heads export-model`: a meta-trained run or checkpoint as one model file. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { STORAGES, type Storage } from '../io/compact.js';
 import { statSync } from 'node:fs';
 import { checkOutput } from '../core/output.js';
 import { InputError } from '../core/errors.js';
@@ -8,7 +9,7 @@ import { disposeModel, loadMetaModel, saveModelFile } from '../train/model.js';
 import { EXIT_STATUSES } from './options.js';
 
 export async function runExport(
-  o: { model: string; out: string; force?: boolean },
+  o: { model: string; out: string; force?: boolean; storage?: Storage },
   log: (s: string) => void = console.log,
 ): Promise<void> {
   if (!o.out.endsWith('.safetensors'))
@@ -17,9 +18,9 @@ export async function runExport(
   await initEngine({});
   const m = loadMetaModel(o.model);
   try {
-    saveModelFile(m, o.out);
+    saveModelFile(m, o.out, o.storage ?? 'f32');
     log(
-      `Wrote ${o.out} (${(statSync(o.out).size / 2 ** 20).toFixed(1)} MB): preset ${m.config.preset}, ${m.config.variant.toUpperCase()} variant, step ${m.step}, from ${m.source}`,
+      `Wrote ${o.out} (${(statSync(o.out).size / 2 ** 20).toFixed(1)} MB, ${o.storage ?? 'f32'}): preset ${m.config.preset}, ${m.config.variant.toUpperCase()} variant, step ${m.step}, from ${m.source}`,
     );
   } finally {
     disposeModel(m);
@@ -38,6 +39,14 @@ export function addExport(program: Command): void {
     )
     .requiredOption('-o, --out <file.safetensors>', 'the model file to write')
     .option('--force', 'replace an existing output')
+    .addOption(
+      new Option(
+        '--storage <kind>',
+        "f32; f16 (half the size); q8 (f16, and D's conv weights in 8 bits: a third). Read back as float32",
+      )
+        .choices(STORAGES)
+        .default('f32'),
+    )
     .addHelpText('after', `\n${EXIT_STATUSES}`)
-    .action(async (o: { model: string; out: string; force?: boolean }) => runExport(o));
+    .action(async (o: { model: string; out: string; force?: boolean; storage: Storage }) => runExport(o));
 }

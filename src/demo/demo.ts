@@ -2,7 +2,7 @@
  * The demo (the README's main job): what the system is for, end to end, with a shipped model.
  *
  *   1. a person: by default a real one whom the real-face models never saw in meta-learning
- *      (London Set person 041, assets/demo/: the neutral photo is given, the smiling one is the
+ *      (London Set person 004, assets/demo/: the neutral photo is given, the smiling one is the
  *      real target); with `procedural`, a procedural identity; or the user's photos
  *   2. their T frames -> personal models: untrained, feed-forward (psi' = P e_NEW) and fine-tuned
  *      (sec. 3.3), with a progress bar
@@ -226,14 +226,14 @@ interface Subject {
 }
 
 /**
- * London Set person 041: the neutral photo given (T = 1), the smiling photo the real target. The
+ * London Set person 004: the neutral photo given (T = 1), the smiling photo the real target. The
  * self drive moves the landmarks from the neutral photo's to the smiling one's (two thirds of the
  * frames), then holds the smile, where the real frame is shown beside.
  */
 async function londonSubject(r: number, frames: number, log: (s: string) => void): Promise<Subject> {
   const dir = join(DEMO_ASSETS, 'london');
-  const person = await framesFromPhotos(join(dir, 'neutral', '041.jpg'), r, { max: 1 });
-  const target = await framesFromPhotos(join(dir, 'smiling', '041.jpg'), r, { max: 1 });
+  const person = await framesFromPhotos(join(dir, 'neutral', '004.jpg'), r, { max: 1 });
+  const target = await framesFromPhotos(join(dir, 'smiling', '004.jpg'), r, { max: 1 });
   const n = Math.max(4, Math.min(frames, 40));
   const ramp = Math.round((2 * n) / 3);
   const landmarks = new Float32Array(n * LANDMARK_VALUES);
@@ -254,7 +254,7 @@ async function londonSubject(r: number, frames: number, log: (s: string) => void
     fps: 25,
   };
   log(
-    `Person: London Set person 041, whom the real-face models never saw in meta-learning: the neutral photo is given (T = 1), the smiling photo is the real target.\n  Photos: ${LONDON_CREDIT}`,
+    `Person: London Set person 004, whom the real-face models never saw in meta-learning: the neutral photo is given (T = 1), the smiling photo is the real target.\n  Photos: ${LONDON_CREDIT}`,
   );
   return { person, self: { drive, landmarks: target.landmarks, real: target.rgb } };
 }

@@ -9,25 +9,28 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
-export type SafeDtype = 'F32' | 'I32' | 'U8';
+/** F16 holds IEEE half-precision bits (decoded by io/compact.ts), I8 signed bytes (quantised weights). */
+export type SafeDtype = 'F32' | 'I32' | 'U8' | 'F16' | 'I8';
 
 export interface RawTensor {
   dtype: SafeDtype;
   shape: number[];
-  data: Float32Array | Int32Array | Uint8Array;
+  data: Float32Array | Int32Array | Uint8Array | Uint16Array | Int8Array;
 }
 
 export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
 }
 
-const BYTES: Record<SafeDtype, number> = { F32: 4, I32: 4, U8: 1 };
+const BYTES: Record<SafeDtype, number> = { F32: 4, I32: 4, U8: 1, F16: 2, I8: 1 };
 /** Python's reader refuses headers over 100 MB; so do we (a corrupt length would allocate gigabytes). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
 function dtypeOf(data: RawTensor['data']): SafeDtype {
   if (data instanceof Float32Array) return 'F32';
   if (data instanceof Int32Array) return 'I32';
+  if (data instanceof Uint16Array) return 'F16';
+  if (data instanceof Int8Array) return 'I8';
   return 'U8';
 }
 
@@ -175,7 +178,11 @@ export function decodeSafetensors(buf: Uint8Array, what = 'safetensors data'): D
         ? new Float32Array(bytes.buffer)
         : dtype === 'I32'
           ? new Int32Array(bytes.buffer)
-          : bytes;
+          : dtype === 'F16'
+            ? new Uint16Array(bytes.buffer)
+            : dtype === 'I8'
+              ? new Int8Array(bytes.buffer)
+              : bytes;
     entries.push([name, { dtype, shape: shape as number[], data: arr }, begin, end]);
   }
   // Tensors must tile the data block exactly: no overlaps, no holes, nothing after the last.

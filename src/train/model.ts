@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { fileURLToPath } from 'node:url';
 import { disposeTree } from '../nn/params.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { compactTensors, type Storage } from '../io/compact.js';
 import { encodeSafetensors, readSafetensorsMetadata, SafetensorsError } from '../io/safetensors.js';
 import {
   CheckpointError,
@@ -29,10 +30,15 @@ export { MODEL_FORMAT, MODEL_VERSION, type MetaModel };
 
 /**
  * A meta-trained model as one file: its weights and spectral-norm vectors (no optimizer state) and,
- * in the header, the run's config and step. What a package ships and `--model FILE` reads.
+ * in the header, the run's config, network and step. What a package ships and `--model FILE` reads.
+ * `storage`: float32; `f16` half precision; `q8` half precision with D's conv weights in 8 bits
+ * (one scale per output channel: D only guides fine-tuning). Readers expand to float32 (io/compact.ts).
  */
-export function saveModelFile(m: MetaModel, path: string): void {
-  const bytes = encodeSafetensors(toRaw({ params: m.params, sn: m.sn }), {
+export function saveModelFile(m: MetaModel, path: string, storage: Storage = 'f32'): void {
+  const raw = compactTensors(toRaw({ params: m.params, sn: m.sn }), storage, (name) =>
+    name.startsWith('params.D.'),
+  );
+  const bytes = encodeSafetensors(raw, {
     format: MODEL_FORMAT,
     version: String(MODEL_VERSION),
     config: JSON.stringify(m.config),
@@ -40,6 +46,7 @@ export function saveModelFile(m: MetaModel, path: string): void {
     step: String(m.step),
     columns: String(m.columns),
     source: m.hash,
+    ...(storage === 'f32' ? {} : { storage }),
   });
   writeFileAtomic(path, bytes);
 }

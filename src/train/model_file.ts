@@ -5,6 +5,7 @@
  */
 import { checkNetConfig, type NetConfig } from '../models/presets.js';
 import { disposeTree, type ParamTree } from '../nn/params.js';
+import { expandTensors } from '../io/compact.js';
 import { decodeSafetensors, SafetensorsError, type Decoded } from '../io/safetensors.js';
 import {
   CHECKPOINT_FORMAT,
@@ -46,6 +47,12 @@ export function decodeModelFile(bytes: Uint8Array, what: string, sha256: string)
   } catch (e) {
     if (e instanceof SafetensorsError) return fail(`it is corrupt or truncated (${e.message})`);
     throw e;
+  }
+  // compact files (F16, 8-bit D weights) stand for float32 tensors: expanded before anything else
+  try {
+    decoded = { ...decoded, tensors: expandTensors(decoded.tensors) };
+  } catch (e) {
+    return fail(`it is corrupt (${(e as Error).message})`);
   }
   const md = decoded.metadata;
   if (md['format'] !== MODEL_FORMAT)
