@@ -212,7 +212,7 @@ describe('few-shot personalisation', () => {
         () => loadPersonalModel(f),
         (e: Error) => e instanceof ModelFileError && re.test(e.message) && e.message.includes(f),
       );
-    fails(variant('v2.safetensors', { version: '2' }), /format version 2/);
+    fails(variant('v3.safetensors', { version: '3' }), /format version 3/);
     fails(
       variant('small.safetensors', { net: JSON.stringify(preset('small')), preset: 'small' }),
       /psi tensor|is \[/,
@@ -289,6 +289,19 @@ describe('few-shot personalisation', () => {
     const bad = join(tmp, 'badnet.safetensors');
     writeFileSync(bad, encodeSafetensors(dec.tensors, { ...dec.metadata, network: '{"resolution": 3}' }));
     assert.throws(() => loadMetaModel(bad), /badnet.safetensors.*Invalid network config/);
+  });
+
+  test('a model file written before files stored their network (committed in test/fixtures) still loads', () => {
+    const file = 'test/fixtures/model-before-network-tiny.safetensors';
+    assert.equal(decodeSafetensors(readFileSync(file)).metadata['network'], undefined, 'an old file');
+    const m = loadMetaModel(file);
+    try {
+      assert.deepEqual(m.net, preset('tiny'));
+      assert.equal(m.step, 7);
+      assert.equal(m.columns, 3);
+    } finally {
+      disposeModel(m);
+    }
   });
 
   test('a model file in f16 or q8 is half or less the size and loads as float32 close to the original', () => {

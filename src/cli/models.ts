@@ -27,12 +27,16 @@ export function addModels(program: Command): void {
         console.log(`No models in ${SHIPPED_MODELS_DIR}`);
         return;
       }
-      console.log('name                  preset  size   variant  steps    file');
+      console.log(
+        `name                  preset  size   variant  steps    storage  file      card${o.verify ? '                        SHA-256' : ''}`,
+      );
       for (const m of models)
         console.log(
-          `${(m.name + (m.name === DEFAULT_MODEL ? ' *' : '')).padEnd(20)}  ${m.preset.padEnd(6)}  ${`${m.resolution}px`.padEnd(5)}  ${m.variant.toUpperCase().padEnd(7)}  ${String(m.step).padEnd(7)}  ${(m.bytes / 2 ** 20).toFixed(1)} MB`,
+          `${(m.name + (m.name === DEFAULT_MODEL ? ' *' : '')).padEnd(20)}  ${m.preset.padEnd(6)}  ${`${m.resolution}px`.padEnd(5)}  ${m.variant.toUpperCase().padEnd(7)}  ${String(m.step).padEnd(7)}  ${m.storage.padEnd(7)}  ${`${(m.bytes / 2 ** 20).toFixed(1)} MB`.padEnd(8)}  ${(m.card ?? '-').padEnd(26)}${o.verify ? `  ${m.sha256 ?? '-'}` : ''}`,
         );
-      console.log(`\n* the default (demo, fine-tune). Model card: docs/model-card.md. Use: --model NAME`);
+      console.log(
+        `\n* the default of fine-tune and animate (procedural heads). The demo and the browser app use real-64px. Use: --model NAME`,
+      );
       if (o.verify) {
         if (bad.length)
           throw new Error(`Shipped model files differ from models/models.json:\n${bad.join('\n')}`);

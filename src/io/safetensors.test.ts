@@ -3,10 +3,13 @@ import { describe, test } from 'node:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import {
+  CHECKSUM_KEY,
   decodeSafetensors,
   encodeSafetensors,
   MAX_HEADER_BYTES,
+  noteUnchecked,
   readSafetensorsMetadata,
   SafetensorsError,
 } from './safetensors.js';
@@ -33,12 +36,15 @@ describe('safetensors byte layout', () => {
     const n = Number(buf.readBigUInt64LE(0));
     assert.equal((8 + n) % 8, 0, 'data block must start 8-byte aligned');
     const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
-    assert.deepEqual(header, {
+    const unsigned = {
       __metadata__: { note: 'x' },
       b: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
       a: { dtype: 'I32', shape: [1, 1], data_offsets: [8, 12] },
-    });
+    };
     const data = buf.subarray(8 + n);
+    // the checksum: SHA-256 of the header written without it, then the data section
+    const sum = createHash('sha256').update(JSON.stringify(unsigned)).update(data).digest('hex');
+    assert.deepEqual(header, { ...unsigned, __metadata__: { note: 'x', [CHECKSUM_KEY]: sum } });
     assert.equal(data.length, 12);
     assert.equal(data.readFloatLE(0), 1.5);
     assert.equal(data.readFloatLE(4), -2);
@@ -108,7 +114,7 @@ test('the header alone: the same metadata as a full decode; a truncated or bad h
     });
     const f = join(dir, 'm.safetensors');
     writeFileSync(f, buf);
-    assert.deepEqual(readSafetensorsMetadata(f), { step: '7' });
+    assert.deepEqual(Object.keys(readSafetensorsMetadata(f)), ['step', CHECKSUM_KEY]);
     assert.deepEqual(readSafetensorsMetadata(f), decodeSafetensors(buf).metadata);
     writeFileSync(f, buf.subarray(0, 20));
     assert.throws(
@@ -120,4 +126,36 @@ test('the header alone: the same metadata as a full decode; a truncated or bad h
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('our files check themselves: a changed byte of the data or of a metadata value is refused; files without the checksum are read and noted', () => {
+  const buf = encodeSafetensors(new Map([['a', { shape: [3], data: new Float32Array([1, 2, 3]) }]]), {
+    step: '7',
+  });
+  assert.equal(decodeSafetensors(buf).checked, true);
+  const body = Uint8Array.from(buf);
+  body[body.length - 2]! ^= 0x10;
+  assert.throws(
+    () => decodeSafetensors(body, 'm.safetensors'),
+    /m\.safetensors: corrupt \(checksum mismatch\)/,
+  );
+  const meta = Buffer.from(buf);
+  const at = meta.indexOf('"7"');
+  meta[at + 1] = '8'.charCodeAt(0);
+  assert.throws(() => decodeSafetensors(meta, 'm.safetensors'), /corrupt \(checksum mismatch\)/);
+  const pad = Buffer.from(buf);
+  const n = Number(pad.readBigUInt64LE(0));
+  if (pad[8 + n - 1] === 0x20) {
+    pad[8 + n - 1] = 0x09; // a tab in the padding: still JSON, not what the writer wrote
+    assert.throws(() => decodeSafetensors(pad, 'm.safetensors'), /header was altered/);
+  }
+  const old = handMade({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, [5]);
+  const d = decodeSafetensors(old, 'old.safetensors');
+  assert.equal(d.checked, false);
+  const said: string[] = [];
+  noteUnchecked(d, 'old.safetensors', (s) => said.push(s));
+  noteUnchecked(d, 'old.safetensors', (s) => said.push(s));
+  assert.deepEqual(said, [
+    'Note: old.safetensors has no checksum (written before files carried one); read without that check.',
+  ]);
 });

@@ -8,6 +8,7 @@
  * out in order with no gaps, and the data block ends with the last one, as Python's reader requires.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { sha256Hex } from './sha256.js';
 
 /** F16 holds IEEE half-precision bits (decoded by io/compact.ts), I8 signed bytes (quantised weights). */
 export type SafeDtype = 'F32' | 'I32' | 'U8' | 'F16' | 'I8';
@@ -39,8 +40,7 @@ export function encodeSafetensors(
   tensors: ReadonlyMap<string, Omit<RawTensor, 'dtype'> & { dtype?: SafeDtype }>,
   metadata: Record<string, string> = {},
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length > 0) header['__metadata__'] = metadata;
+  const header: Record<string, unknown> = { __metadata__: { ...metadata } };
   let offset = 0;
   const parts: Uint8Array[] = [];
   for (const [name, t] of tensors) {
@@ -59,6 +59,13 @@ export function encodeSafetensors(
     parts.push(bytes);
     offset += bytes.length;
   }
+  // The checksum (CHECKSUM_KEY) covers the header as written without it, then the data section: a
+  // changed byte anywhere, a changed metadata value included, no longer matches.
+  const md = { ...((header['__metadata__'] as Record<string, string> | undefined) ?? {}) };
+  delete md[CHECKSUM_KEY];
+  header['__metadata__'] = md;
+  const unsigned = new TextEncoder().encode(JSON.stringify(header));
+  md[CHECKSUM_KEY] = sha256Hex(unsigned, ...parts);
   let json = new TextEncoder().encode(JSON.stringify(header));
   // Pad with spaces so the data block starts 8-byte aligned (what Python's writer does).
   const padded = new Uint8Array(json.length + ((8 - ((8 + json.length) % 8)) % 8)).fill(0x20);
@@ -78,7 +85,15 @@ export function encodeSafetensors(
 export interface Decoded {
   tensors: Map<string, RawTensor>;
   metadata: Record<string, string>;
+  /** the file carried this project's checksum and it matched (false: a file from before, or Python's) */
+  checked: boolean;
 }
+
+/**
+ * The metadata key of the checksum this project's writer stores: SHA-256 of the header without it,
+ * then the data section. Files from other writers (Python's) have none and are read as they are.
+ */
+export const CHECKSUM_KEY = 'sha256';
 
 type Fail = (why: string) => never;
 
@@ -115,6 +130,30 @@ function parseHeader(
   )
     fail('"__metadata__" must map strings to strings');
   return { header: header as Record<string, unknown>, metadata: (md ?? {}) as Record<string, string> };
+}
+
+/**
+ * With a checksum in the metadata: the header bytes must be exactly what the writer wrote (its JSON,
+ * then spaces), and SHA-256 of that JSON without the checksum, then the data, must match it.
+ */
+function verifyChecksum(
+  raw: Uint8Array,
+  header: Record<string, unknown>,
+  data: Uint8Array,
+  fail: Fail,
+): boolean {
+  const md = header['__metadata__'] as Record<string, string> | undefined;
+  const want = md?.[CHECKSUM_KEY];
+  if (want === undefined) return false;
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const same = json.length <= raw.length && json.every((b, i) => raw[i] === b);
+  if (!same || raw.subarray(json.length).some((b) => b !== 0x20))
+    fail('corrupt (checksum mismatch: the header was altered)');
+  const rest = { ...md };
+  delete rest[CHECKSUM_KEY];
+  const unsigned = new TextEncoder().encode(JSON.stringify({ ...header, __metadata__: rest }));
+  if (sha256Hex(unsigned, data) !== want) fail('corrupt (checksum mismatch)');
+  return true;
 }
 
 /**
@@ -193,5 +232,17 @@ export function decodeSafetensors(buf: Uint8Array, what = 'safetensors data'): D
     pos = end;
   }
   if (pos !== data.length) fail(`${data.length - pos} bytes after the last tensor`);
-  return { tensors: new Map(entries.map(([name, t]) => [name, t])), metadata };
+  const checked = verifyChecksum(buf.subarray(8, 8 + hlen), header, data, fail);
+  return { tensors: new Map(entries.map(([name, t]) => [name, t])), metadata, checked };
+}
+
+const noted = new Set<string>();
+/**
+ * The one-line note for a file without this project's checksum (written before files carried one):
+ * read as it is, once per file and process.
+ */
+export function noteUnchecked(d: Decoded, what: string, log: (s: string) => void = console.warn): void {
+  if (d.checked || noted.has(what)) return;
+  noted.add(what);
+  log(`Note: ${what} has no checksum (written before files carried one); read without that check.`);
 }

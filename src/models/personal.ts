@@ -13,7 +13,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { NUM_LANDMARKS } from '../faces/landmarks.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type RawTensor } from '../io/safetensors.js';
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  noteUnchecked,
+  SafetensorsError,
+  type RawTensor,
+} from '../io/safetensors.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import { initGenerator, psiSize } from './networks.js';
@@ -21,7 +27,8 @@ import { disposeTree, flatten, unflatten, type ParamTree } from '../nn/params.js
 import { checkNetConfig, type NetConfig } from './presets.js';
 
 export const PERSONAL_FORMAT = 'neural-talking-heads/personal';
-export const PERSONAL_VERSION = 1;
+/** 2: the file carries its checksum (io/safetensors.ts); version 1 files (without) still load. */
+export const PERSONAL_VERSION = 2;
 
 export class ModelFileError extends Error {
   override name = 'ModelFileError';
@@ -109,8 +116,11 @@ export function decodePersonalModel(bytes: Uint8Array, what: string): PersonalMo
       `it is not a personalised model (format "${md['format'] ?? 'none'}")`,
       'Fine-tune a meta-trained model first: talking-heads fine-tune --model RUN --photos DIR -o person.safetensors',
     );
-  if (md['version'] !== String(PERSONAL_VERSION))
-    fail(`it is format version ${md['version']}, this build reads version ${PERSONAL_VERSION}`);
+  if (md['version'] !== String(PERSONAL_VERSION) && md['version'] !== '1')
+    fail(`it is format version ${md['version']}, this build reads versions 1 and ${PERSONAL_VERSION}`);
+  // since version 2 every file carries its checksum: one without is damaged, not old
+  if (!decoded.checked && md['version'] !== '1') fail('it is corrupt (its checksum is missing)');
+  noteUnchecked(decoded, what);
   let net: NetConfig;
   try {
     net = checkNetConfig(JSON.parse(md['net'] ?? 'null'));

@@ -75,6 +75,10 @@ export interface ShippedModel {
   resolution: number;
   /** the SHA-256 of the file that models/models.json records (what the model card describes) */
   sha256: string | null;
+  /** its model card (models/models.json) */
+  card: string | null;
+  /** how the file stores its weights (io/compact.ts): f32, f16 or q8 */
+  storage: string;
 }
 
 /** models/models.json: per shipped model, the SHA-256 and size of its file, and its card. */
@@ -119,6 +123,8 @@ export function listShippedModels(dir = SHIPPED_MODELS_DIR): ShippedModel[] {
         step: Number(md['step'] ?? 0),
         resolution: net.resolution,
         sha256: manifest[basename(f, '.safetensors')]?.sha256 ?? null,
+        card: manifest[basename(f, '.safetensors')]?.card ?? null,
+        storage: md['storage'] ?? 'f32',
       };
     });
 }

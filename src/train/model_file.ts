@@ -6,7 +6,7 @@
 import { checkNetConfig, type NetConfig } from '../models/presets.js';
 import { disposeTree, type ParamTree } from '../nn/params.js';
 import { expandTensors } from '../io/compact.js';
-import { decodeSafetensors, SafetensorsError, type Decoded } from '../io/safetensors.js';
+import { decodeSafetensors, noteUnchecked, SafetensorsError, type Decoded } from '../io/safetensors.js';
 import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
@@ -34,7 +34,8 @@ export interface MetaModel {
 }
 
 export const MODEL_FORMAT = 'neural-talking-heads/model';
-export const MODEL_VERSION = 1;
+/** 2: the file carries its checksum (io/safetensors.ts); version 1 files (without) still load. */
+export const MODEL_VERSION = 2;
 
 /** A model file's bytes as a checkpoint (its trees owned by the caller); `what` names it in errors. */
 export function decodeModelFile(bytes: Uint8Array, what: string, sha256: string): LoadedCheckpoint {
@@ -61,8 +62,11 @@ export function decodeModelFile(bytes: Uint8Array, what: string, sha256: string)
         ? 'it is a personalised model (fine-tune output): animate it with talking-heads animate --model'
         : `it is not a meta-trained model file (format "${md['format'] ?? 'none'}"); pass a model .safetensors, a run folder or a checkpoint folder`,
     );
-  if (md['version'] !== String(MODEL_VERSION))
-    fail(`format version ${md['version']}, this build reads version ${MODEL_VERSION}`);
+  if (md['version'] !== String(MODEL_VERSION) && md['version'] !== '1')
+    fail(`format version ${md['version']}, this build reads versions 1 and ${MODEL_VERSION}`);
+  // since version 2 every file carries its checksum: one without is damaged, not old
+  if (!decoded.checked && md['version'] !== '1') fail('it is corrupt (its checksum is missing)');
+  noteUnchecked(decoded, what);
   let config: unknown;
   let network: unknown;
   try {
