@@ -61,8 +61,7 @@ export function encodeSafetensors(
   }
   // The checksum (CHECKSUM_KEY) covers the header as written without it, then the data section: a
   // changed byte anywhere, a changed metadata value included, no longer matches.
-  const md = { ...((header['__metadata__'] as Record<string, string> | undefined) ?? {}) };
-  delete md[CHECKSUM_KEY];
+  const md = withoutChecksum((header['__metadata__'] as Record<string, string> | undefined) ?? {});
   header['__metadata__'] = md;
   const unsigned = new TextEncoder().encode(JSON.stringify(header));
   md[CHECKSUM_KEY] = sha256Hex(unsigned, ...parts);
@@ -132,6 +131,9 @@ function parseHeader(
   return { header: header as Record<string, unknown>, metadata: (md ?? {}) as Record<string, string> };
 }
 
+const withoutChecksum = (md: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(md).filter(([k]) => k !== CHECKSUM_KEY));
+
 /**
  * With a checksum in the metadata: the header bytes must be exactly what the writer wrote (its JSON,
  * then spaces), and SHA-256 of that JSON without the checksum, then the data, must match it.
@@ -149,8 +151,7 @@ function verifyChecksum(
   const same = json.length <= raw.length && json.every((b, i) => raw[i] === b);
   if (!same || raw.subarray(json.length).some((b) => b !== 0x20))
     fail('corrupt (checksum mismatch: the header was altered)');
-  const rest = { ...md };
-  delete rest[CHECKSUM_KEY];
+  const rest = withoutChecksum(md!);
   const unsigned = new TextEncoder().encode(JSON.stringify({ ...header, __metadata__: rest }));
   if (sha256Hex(unsigned, data) !== want) fail('corrupt (checksum mismatch)');
   return true;
