@@ -35,6 +35,11 @@ export function addEvaluate(program: Command): void {
     .option('-T <list>', 'few-shot sizes', listOfT, DEFAULT_EVALUATE.Ts)
     .option('--frames <n>', 'hold-out frames per video', intArg(1), DEFAULT_EVALUATE.frames)
     .option('--epochs <n>', "fine-tuning epochs (default: fine-tune's)", intArg(1))
+    .option(
+      '--inception <file>',
+      "Inception-v3 weights (safetensors, pytorch-fid's names): adds the paper's FID column",
+    )
+    .option('--arcface <file>', "ArcFace IResNet weights (safetensors): adds the paper's CSIM column")
     .option(...IDENTITY_OPTION)
     .option(...PERCEPTUAL_OPTION)
     .option(
