@@ -20,6 +20,8 @@ import { encodePng, readPng } from '../src/media/png.js';
 import { writeSyntheticDataset } from '../src/synthetic/write.js';
 import { findFfmpeg } from '../src/media/ffmpeg.js';
 import { mediaTags, probe } from '../src/media/video.js';
+import { ssim } from '../src/eval/metrics.js';
+import { toRgb8 } from '../src/media/image.js';
 import { readGifComments, readPngText } from '../src/media/provenance.js';
 import { encodeSafetensors, decodeSafetensors } from '../src/io/safetensors.js';
 import { initEngine } from '../src/engine/backend.js';
@@ -304,10 +306,29 @@ describe('few-shot personalisation', () => {
     }
   });
 
-  test('a model file in f16 or q8 is half or less the size and loads as float32 close to the original', () => {
+  test('a model file in f16 or q8 is half or less the size and loads as float32 close to the original', async () => {
     const meta = loadMetaModel(modelRun);
     const f32 = join(tmp, 'store-f32.safetensors');
     saveModelFile(meta, f32);
+    // the feed-forward frames of one person, scored against the real ones, from each file
+    const frames = framesFromDataset(Dataset.open(data), 1, 4);
+    const ffSsim = async (m: typeof meta) => {
+      const p = await personalise(m, frames, cfg({ finetune: false }), null);
+      const r = frames.resolution;
+      const fb = r * r * 3;
+      const out = p.feedForward.dataSync();
+      let s = 0;
+      for (let t = 0; t < frames.count; t++)
+        s += ssim(toRgb8(out.subarray(t * fb, (t + 1) * fb), r, r), {
+          width: r,
+          height: r,
+          data: frames.rgb.subarray(t * fb, (t + 1) * fb),
+        });
+      disposePersonal(p.model);
+      disposePersonalised(p);
+      return s / frames.count;
+    };
+    const reference = await ffSsim(meta);
     try {
       for (const storage of ['f16', 'q8'] as const) {
         const file = join(tmp, `store-${storage}.safetensors`);
@@ -317,6 +338,8 @@ describe('few-shot personalisation', () => {
         assert.equal(decodeSafetensors(readFileSync(file)).metadata['storage'], storage);
         const back = loadMetaModel(file);
         try {
+          const s = await ffSsim(back);
+          assert.ok(Math.abs(s - reference) <= 0.002, `${storage}: feed-forward SSIM ${s} vs ${reference}`);
           const orig = flatten(meta.params);
           for (const [k, t] of flatten(back.params)) {
             assert.equal(t.dtype, 'float32', k);
