@@ -87,7 +87,7 @@ describe('the browser app in chromium', { skip }, () => {
     // the real-face model by default, and the page says which and at what resolution
     assert.equal(s.model, 'real-64px');
     assert.equal(s.resolution, 64);
-    assert.match((await page.textContent('#status')) ?? '', /model real-64px \(small, 64px\)/);
+    assert.match((await page.textContent('#backend')) ?? '', /model real-64px \(small, 64px\)/);
   });
 
   test('a photo without a face is rejected with a message; a face photo gives a feed-forward model', async () => {

@@ -219,10 +219,11 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       stats.ready = true;
       stats.backend = i.backend;
       stats.threads = i.threads;
+      // which engine and which model the page runs, for as long as it runs them
       ui.backend.textContent =
-        i.backend === 'wasm'
+        (i.backend === 'wasm'
           ? `wasm (${i.threads} thread${i.threads === 1 ? '' : 's'}${i.simd ? ', SIMD' : ''})`
-          : i.backend;
+          : i.backend) + ` · model ${i.model} (${i.preset}, ${i.resolution}px)`;
       ui.status.textContent = `model ${i.model} (${i.preset}, ${i.resolution}px) ready in ${(i.loadMs / 1000).toFixed(1)} s`;
       drive.resolution = i.resolution;
       stats.model = i.model;
