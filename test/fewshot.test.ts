@@ -513,6 +513,19 @@ describe('animation', () => {
       readGifComments(readFileSync(join(out, 'a.gif')))[0] ?? '',
       /^SYNTHETIC: .*person\.safetensors/,
     );
+    // outputs by what they are: every video container ffmpeg writes here, tagged; others refused
+    for (const ext of ['.mov', '.mkv', '.webm', '.avi']) {
+      const f = join(out, `a${ext}`);
+      await runAnimate({ model, driver: data, driverVideo: 1, out: f }, log);
+      assert.ok(statSync(f).isFile(), `${ext}: a video file, not a folder of frames`);
+      assert.equal(probe(f).width, 32, ext);
+      assert.match(mediaTags(f)['comment'] ?? '', /^SYNTHETIC: /, `${ext}: tagged`);
+    }
+    await assert.rejects(
+      runAnimate({ model, driver: data, out: join(out, 'clip.xyz') }, log),
+      /"\.xyz" is not an output animate writes.*\.mp4 \.mov \.mkv \.avi \.webm.*\.gif/,
+    );
+    assert.ok(!existsSync(join(out, 'clip.xyz')), 'nothing written for a refused output');
     // a landmark track (JSON, in pixels of a 64px frame) to PNG frames
     const ds = Dataset.open(data);
     const track = {

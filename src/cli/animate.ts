@@ -11,7 +11,7 @@ import { disposePersonal, loadPersonalModel } from '../models/personal.js';
 import { syntheticTag } from '../media/provenance.js';
 import { personalModelName } from '../models/personal.js';
 import { listShippedModels } from '../train/model.js';
-import { backendOption, EXIT_STATUSES, intArg, numArg } from './options.js';
+import { backendOption, EXIT_STATUSES, intArg, positiveArg } from './options.js';
 import { progress } from './progress.js';
 
 export interface AnimateCliOptions {
@@ -100,13 +100,16 @@ export function addAnimate(program: Command): void {
       'a video (any ffmpeg format), a photo (a still), a landmark track (.json: {"size", "fps", "frames": [[[x,y] x 68] ...]}) or a dataset folder',
     )
     .option('--driver-video <n>', 'with a dataset driver: which video', intArg(0))
-    .requiredOption('-o, --out <path>', 'out.mp4 (H.264), out.gif, or a folder for PNG frames')
+    .requiredOption(
+      '-o, --out <path>',
+      "a video (.mp4 .mov .mkv H.264, .webm VP9, .avi MPEG-4; with the driver's sound), out.gif, or a folder for PNG frames (no extension, or ending in /)",
+    )
     .option('--force', 'replace an existing output')
     .option('--retarget', "map the driver's motion onto the model's face (default for another person)")
     .option('--no-retarget', "feed the driver's landmarks as they are")
     .option('--side-by-side', 'driver frame | landmark image | output in one row')
     .option('--watermark', 'draw a visible "SYNTHETIC" mark on every frame (the file is tagged either way)')
-    .option('--fps <n>', "frames per second of the output (default: the driver's)", numArg)
+    .option('--fps <n>', "frames per second of the output (default: the driver's)", positiveArg(240))
     .option(
       '--scale <n>',
       'enlarge the written frames n times (nearest neighbour; 64px models)',

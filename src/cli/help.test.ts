@@ -57,3 +57,15 @@ test('evaluate --help lists --inception and --arcface', () => {
   assert.match(help, /--inception <file>/);
   assert.match(help, /--arcface <file>/);
 });
+
+test('numeric options are refused before any work: --fps 0, a negative rate', () => {
+  const animate = buildProgram()
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} })
+    .commands.find((c) => c.name() === 'animate')!;
+  animate.exitOverride().configureOutput({ writeErr: () => {} });
+  assert.throws(
+    () => animate.parse(['--model', 'm', '--driver', 'd', '-o', 'o.mp4', '--fps', '0'], { from: 'user' }),
+    /--fps.*expected a number in \(0, 240\], got "0"/,
+  );
+});

@@ -18,6 +18,16 @@ export function numArg(value: string): number {
   return n;
 }
 
+/** A number in (min, max]: rates, learning rates, weights that must be positive. */
+export function positiveArg(max = Number.MAX_VALUE) {
+  return (value: string): number => {
+    const n = numArg(value);
+    if (!(n > 0) || n > max)
+      throw new InvalidArgumentError(`expected a number in (0, ${max}], got "${value}"`);
+    return n;
+  };
+}
+
 export function backendOption(): Option {
   return new Option(
     '-b, --backend <name>',

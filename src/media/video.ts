@@ -64,7 +64,7 @@ export function probe(path: string): MediaInfo {
   };
 }
 
-/** A media file's container tags (title, comment, ...), as ffmpeg reads them (what ffprobe shows). */
+/** A media file's container tags (title, comment, ...; names lower-cased: Matroska writes COMMENT), as ffmpeg reads them (what ffprobe shows). */
 export function mediaTags(path: string): Record<string, string> {
   if (!existsSync(path)) throw new MediaError(`Cannot read "${path}": no such file`);
   const r = spawnSync(
@@ -77,7 +77,7 @@ export function mediaTags(path: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of (r.stdout ?? '').split('\n')) {
     const eq = line.indexOf('=');
-    if (eq > 0 && !line.startsWith(';')) out[line.slice(0, eq)] = line.slice(eq + 1);
+    if (eq > 0 && !line.startsWith(';')) out[line.slice(0, eq).toLowerCase()] = line.slice(eq + 1);
   }
   return out;
 }
