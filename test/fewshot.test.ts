@@ -603,6 +603,7 @@ describe('bad input', () => {
       runFineTune(
         {
           model: modelRun,
+          videoIndex: 0,
           photos: one,
           T: 3,
           out: join(tmp, 'x.safetensors'),
@@ -660,6 +661,7 @@ describe('bad input', () => {
       runFineTune(
         {
           model: modelRun,
+          videoIndex: 0,
           data,
           T: 2,
           out: join(tmp, 'm.bin'),

@@ -1,5 +1,5 @@
 /** `talking-heads animate`: drive a personalised model with landmarks from a video, dataset, track or photo. */
-import type { Command } from 'commander';
+import { Command } from '@commander-js/extra-typings';
 import { existsSync } from 'node:fs';
 import { animate } from '../animate/animate.js';
 import { openDriver } from '../animate/drivers.js';
@@ -13,21 +13,6 @@ import { personalModelName } from '../models/personal.js';
 import { listShippedModels } from '../train/model.js';
 import { backendOption, EXIT_STATUSES, intArg, positiveArg } from './options.js';
 import { progress } from './progress.js';
-
-export interface AnimateCliOptions {
-  model: string;
-  driver: string;
-  driverVideo?: number;
-  out: string;
-  force?: boolean;
-  retarget?: boolean;
-  sideBySide?: boolean;
-  watermark?: boolean;
-  fps?: number;
-  scale?: number;
-  backend?: string;
-  threads?: number;
-}
 
 export async function runAnimate(
   o: AnimateCliOptions,
@@ -90,9 +75,9 @@ export async function runAnimate(
   }
 }
 
-export function addAnimate(program: Command): void {
-  program
-    .command('animate')
+/** The command, its options declared once: their types (below) come from these declarations. */
+function animateCommand() {
+  return new Command('animate')
     .description('drive a personalised model with landmarks (puppeteering); writes MP4, GIF or PNG frames')
     .requiredOption('--model <file>', 'a personalised model (talking-heads fine-tune -o)')
     .requiredOption(
@@ -117,6 +102,16 @@ export function addAnimate(program: Command): void {
     )
     .addOption(backendOption())
     .option('--threads <n>', 'threads of the native backend', intArg(1, 256))
-    .addHelpText('after', `\n${EXIT_STATUSES}`)
-    .action(async (o: AnimateCliOptions) => runAnimate(o));
+    .addHelpText('after', `\n${EXIT_STATUSES}`);
+}
+
+/** The options as the command parses them: reading one it does not declare does not compile. */
+export type AnimateCliOptions = ReturnType<ReturnType<typeof animateCommand>['opts']>;
+
+export function addAnimate(program: Command): void {
+  program.addCommand(
+    animateCommand()
+      .copyInheritedSettings(program)
+      .action(async (o) => runAnimate(o)),
+  );
 }

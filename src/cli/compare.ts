@@ -1,5 +1,5 @@
 /** `talking-heads compare A B`: SSIM, PSNR and CSIM of two images or two videos, frame by frame. */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { initEngine } from '../engine/backend.js';
 import { compareMedia, compareTable } from '../eval/compare.js';
 import { backendOption, EXIT_STATUSES } from './options.js';
@@ -19,7 +19,7 @@ export function addCompare(program: Command): void {
       'after',
       `\nThe metrics are evaluate's: SSIM (Wang et al. 2004), PSNR, and CSIM-faceapi (cosine similarity of\nface-api's face descriptors; frames are expected to be face crops).\n\n${EXIT_STATUSES}`,
     )
-    .action(async (a: string, b: string, o: { json?: boolean; perFrame?: boolean; backend?: string }) => {
+    .action(async (a, b, o) => {
       await initEngine({ backend: o.backend });
       const r = await compareMedia(a, b);
       console.log(o.json ? JSON.stringify(r, null, 1) : compareTable(r, Boolean(o.perFrame)));

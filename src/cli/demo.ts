@@ -5,29 +5,13 @@
  * procedural person and model.
  */
 import { FINETUNE_BATCH, FINETUNE_EPOCHS } from '../train/finetune.js';
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { DEMO_REAL_MODEL, runDemo } from '../demo/demo.js';
 import { parseFaceChoice } from '../data/fewshot.js';
 import { initEngine } from '../engine/backend.js';
 import { DEFAULT_MODEL } from '../train/model.js';
 import { backendOption, EXIT_STATUSES, intArg } from './options.js';
 import { StepBar } from './progress.js';
-
-interface Opts {
-  model?: string;
-  procedural?: boolean;
-  out: string;
-  seed: number;
-  T?: number;
-  frames?: number;
-  photos?: string;
-  face?: string;
-  driver?: string;
-  epochs?: number;
-  scale?: number;
-  backend?: string;
-  threads?: number;
-}
 
 export function addDemo(program: Command): void {
   program
@@ -71,7 +55,7 @@ export function addDemo(program: Command): void {
     .addOption(backendOption())
     .option('--threads <n>', 'threads of the native or wasm backend', intArg(1, 256))
     .addHelpText('after', `\n${EXIT_STATUSES}`)
-    .action(async (o: Opts) => {
+    .action(async (o) => {
       const engine = await initEngine({ backend: o.backend, threads: o.threads });
       console.log(`Backend: ${engine.backend} (${engine.threads} thread${engine.threads === 1 ? '' : 's'})`);
       // Without oneDNN, fine-tuning is most of the demo's time: half the epochs keep it near 3

@@ -4,7 +4,7 @@
  * looks for ffmpeg and the face models.
  */
 import { spawnSync } from 'node:child_process';
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { loadMpiAddon, MPI_MISSING, mpiLoadError } from '../engine/mpi.js';
 import { fileSha256, listShippedModels } from '../train/model.js';
 import { backendOption } from './options.js';
@@ -184,7 +184,7 @@ export function addDoctor(program: Command): void {
     .description('report the backend, its training kernels, threads, versions, ffmpeg and face models')
     .addOption(backendOption())
     .option('--json', 'print the report as JSON')
-    .action(async (o: { backend?: string; json?: boolean }) => {
+    .action(async (o) => {
       const report = await runDoctor(o.backend);
       console.log(o.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
       if (!report.ok) process.exitCode = 1;

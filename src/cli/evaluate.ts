@@ -1,5 +1,5 @@
 /** `talking-heads evaluate`: the paper's self-reenactment protocol and tables (src/eval/evaluate.ts). */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { initEngine } from '../engine/backend.js';
 import { DEFAULT_EVALUATE, runEvaluate } from '../eval/evaluate.js';
 import { untrainedModel } from '../eval/heldout.js';

@@ -1,5 +1,5 @@
 /** `talking-heads export-model`: a meta-trained run or checkpoint as one model file. */
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '@commander-js/extra-typings';
 import { STORAGES, type Storage } from '../io/compact.js';
 import { statSync } from 'node:fs';
 import { checkOutput } from '../core/output.js';
@@ -48,5 +48,5 @@ export function addExport(program: Command): void {
         .default('f32'),
     )
     .addHelpText('after', `\n${EXIT_STATUSES}`)
-    .action(async (o: { model: string; out: string; force?: boolean; storage: Storage }) => runExport(o));
+    .action(async (o) => runExport(o));
 }

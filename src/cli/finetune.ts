@@ -1,5 +1,5 @@
 /** `talking-heads fine-tune`: T frames of one person -> a personalised model (paper sec. 3.3). */
-import type { Command } from 'commander';
+import { Command } from '@commander-js/extra-typings';
 import { existsSync } from 'node:fs';
 import { dirname, join, basename, extname } from 'node:path';
 import { Dataset } from '../data/dataset.js';
@@ -35,29 +35,6 @@ import {
 } from './options.js';
 import { StepBar } from './progress.js';
 import { syntheticTag } from '../media/provenance.js';
-
-export interface FineTuneCliOptions {
-  model: string;
-  photos?: string;
-  video?: string;
-  data?: string;
-  videoIndex?: number;
-  T?: number;
-  face?: string;
-  out: string;
-  force?: boolean;
-  finetune: boolean;
-  epochs: number;
-  batch: number;
-  lrG?: number;
-  lrD?: number;
-  identity?: number;
-  perceptual?: number;
-  seed: number;
-  runs: string;
-  backend?: string;
-  threads?: number;
-}
 
 /** The sheet beside the model file: person.safetensors -> person.png. */
 export function sheetPathFor(out: string): string {
@@ -161,9 +138,9 @@ export async function runFineTune(
   }
 }
 
-export function addFineTune(program: Command): void {
-  program
-    .command('fine-tune')
+/** The command, its options declared once: their types (below) come from these declarations. */
+function fineTuneCommand() {
+  return new Command('fine-tune')
     .description(
       'make a personalised model of one person from T frames (paper sec. 3.3); --no-finetune: feed-forward',
     )
@@ -201,6 +178,16 @@ export function addFineTune(program: Command): void {
     .option('--runs <dir>', 'folder for the fine-tuning run folder (metrics, sheet)', 'runs')
     .addOption(backendOption())
     .option('--threads <n>', 'threads of the native backend', intArg(1, 256))
-    .addHelpText('after', `\n${EXIT_STATUSES}`)
-    .action(async (o: FineTuneCliOptions) => runFineTune(o));
+    .addHelpText('after', `\n${EXIT_STATUSES}`);
+}
+
+/** The options as the command parses them: reading one it does not declare does not compile. */
+export type FineTuneCliOptions = ReturnType<ReturnType<typeof fineTuneCommand>['opts']>;
+
+export function addFineTune(program: Command): void {
+  program.addCommand(
+    fineTuneCommand()
+      .copyInheritedSettings(program)
+      .action(async (o) => runFineTune(o)),
+  );
 }

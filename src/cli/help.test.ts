@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import type { AnimateCliOptions } from './animate.js';
+import type { FineTuneCliOptions } from './finetune.js';
 import { buildProgram } from './main.js';
 
 /** (command, option) pairs from `talking-heads CMD ... --opt` in the docs, line by line. */
@@ -68,4 +70,14 @@ test('numeric options are refused before any work: --fps 0, a negative rate', ()
     () => animate.parse(['--model', 'm', '--driver', 'd', '-o', 'o.mp4', '--fps', '0'], { from: 'user' }),
     /--fps.*expected a number in \(0, 240\], got "0"/,
   );
+});
+
+test('options are typed from their declarations: reading one a command does not declare does not compile', () => {
+  const animate = { model: 'm', driver: 'd', out: 'o.mp4' } as AnimateCliOptions;
+  const fineTune = { model: 'm', out: 'p.safetensors' } as FineTuneCliOptions;
+  // @ts-expect-error: animate declares no --frobnicate (npm test's typecheck fails if this compiles)
+  assert.equal(animate.frobnicate, undefined);
+  // @ts-expect-error: fine-tune declares no --frobnicate
+  assert.equal(fineTune.frobnicate, undefined);
+  assert.equal(animate.model, 'm');
 });

@@ -1,7 +1,7 @@
 /**
  * The `talking-heads` command line: a thin layer over the library, one file per command.
  */
-import { Command } from 'commander';
+import { Command } from '@commander-js/extra-typings';
 import { createRequire } from 'node:module';
 import { addAnimate } from './animate.js';
 import { addCompare } from './compare.js';

@@ -1,5 +1,5 @@
 /** `talking-heads merge`: datasets (preprocessing shards) read as one, without copying frames. */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { mergeDatasets } from '../data/dataset_writer.js';
 import { EXIT_STATUSES } from './options.js';
 
@@ -10,7 +10,7 @@ export function addMerge(program: Command): void {
     .argument('<datasets...>', 'dataset folders')
     .requiredOption('-o, --out <dir>', 'the merged dataset (a manifest pointing at the parts)')
     .addHelpText('after', `\nThe parts stay where they are; move them and merge again.\n${EXIT_STATUSES}`)
-    .action((parts: string[], o: { out: string }) => {
+    .action((parts, o) => {
       const ds = mergeDatasets(o.out, parts);
       console.log(`${o.out}: ${ds.validate()}`);
     });

@@ -1,5 +1,5 @@
 /** `talking-heads meta-train`: flags -> validated config -> run. */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { mpiCommunicator, type Communicator } from '../engine/mpi.js';
 import { metaTrain, resolveMetaConfig } from '../train/meta.js';
 import { requireRunDir } from '../train/run.js';

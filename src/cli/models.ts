@@ -1,5 +1,5 @@
 /** `talking-heads models`: the meta-trained models that ship with the package. */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { DEFAULT_MODEL, fileSha256, listShippedModels, SHIPPED_MODELS_DIR } from '../train/model.js';
 import { EXIT_STATUSES } from './options.js';
 
@@ -10,7 +10,7 @@ export function addModels(program: Command): void {
     .option('--json', 'as JSON')
     .option('--verify', "check each file's SHA-256 against models/models.json (exit 1 on a mismatch)")
     .addHelpText('after', `\n${EXIT_STATUSES}`)
-    .action((o: { json?: boolean; verify?: boolean }) => {
+    .action((o) => {
       const models = listShippedModels();
       const bad: string[] = [];
       if (o.verify)

@@ -1,5 +1,5 @@
 /** Option parsers and shared options of the `talking-heads` commands. */
-import { InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { BACKEND_NAMES, ENV_VAR } from '../engine/backend.js';
 
 export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -28,7 +28,7 @@ export function positiveArg(max = Number.MAX_VALUE) {
   };
 }
 
-export function backendOption(): Option {
+export function backendOption() {
   return new Option(
     '-b, --backend <name>',
     `compute backend: ${BACKEND_NAMES.join(', ')} (env ${ENV_VAR}; default: tensorflow if @tensorflow/tfjs-node is installed, else native if its addon is built, else wasm)`,

@@ -1,5 +1,5 @@
 /** `talking-heads preprocess`: real videos and photos -> a dataset. */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { contactSheet } from '../data/contact_sheet.js';
@@ -15,7 +15,7 @@ import { progress } from './progress.js';
 
 export async function runPreprocess(
   o: Partial<PreprocessOptions> &
-    Pick<PreprocessOptions, 'input' | 'out'> & { backend?: string; workers?: number },
+    Pick<PreprocessOptions, 'input' | 'out'> & { backend?: string | undefined; workers?: number },
   log: (s: string) => void = console.log,
 ): Promise<void> {
   const engine = await initEngine({ backend: o.backend });

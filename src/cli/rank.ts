@@ -1,5 +1,5 @@
 /** `talking-heads rank-drivers`: driving videos ranked by how well they keep the person's identity. */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { initEngine } from '../engine/backend.js';
 import { rankDrivers, rankTable } from '../eval/rank.js';
 import { disposePersonal, loadPersonalModel } from '../models/personal.js';
@@ -18,25 +18,20 @@ export function addRankDrivers(program: Command): void {
     .option('--json', 'as JSON')
     .addOption(backendOption())
     .addHelpText('after', `\n${EXIT_STATUSES}`)
-    .action(
-      async (
-        drivers: string[],
-        o: { model: string; maxFrames: number; retarget: boolean; json?: boolean; backend?: string },
-      ) => {
-        await initEngine({ backend: o.backend });
-        const model = loadPersonalModel(o.model);
-        try {
-          const ranks = await rankDrivers(model, drivers, {
-            maxFrames: o.maxFrames,
-            ...(o.retarget ? {} : { retarget: false }),
-            onDriver: (i, r) => {
-              if (!o.json) console.log(`${i + 1}/${drivers.length} ${r.driver}: ${r.csim.toFixed(4)}`);
-            },
-          });
-          console.log(o.json ? JSON.stringify(ranks, null, 1) : `\n${rankTable(ranks)}`);
-        } finally {
-          disposePersonal(model);
-        }
-      },
-    );
+    .action(async (drivers, o) => {
+      await initEngine({ backend: o.backend });
+      const model = loadPersonalModel(o.model);
+      try {
+        const ranks = await rankDrivers(model, drivers, {
+          maxFrames: o.maxFrames,
+          ...(o.retarget ? {} : { retarget: false }),
+          onDriver: (i, r) => {
+            if (!o.json) console.log(`${i + 1}/${drivers.length} ${r.driver}: ${r.csim.toFixed(4)}`);
+          },
+        });
+        console.log(o.json ? JSON.stringify(ranks, null, 1) : `\n${rankTable(ranks)}`);
+      } finally {
+        disposePersonal(model);
+      }
+    });
 }

@@ -1,5 +1,5 @@
 /** `talking-heads serve`: the browser app on this machine (src/serve/server.ts, web/). */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { serve } from '../serve/server.js';
 import { EXIT_STATUSES } from './options.js';
 
@@ -17,7 +17,7 @@ sends the page, the shipped model and face-api's weights). Open the printed addr
 Edge or Firefox.
 ${EXIT_STATUSES}`,
     )
-    .action(async (o: { port: string; host: string }) => {
+    .action(async (o) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new RangeError(`--port must be a port number (0-65535), got "${o.port}"`);

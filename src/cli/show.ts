@@ -1,5 +1,5 @@
 /** `talking-heads show`: a dataset's contact sheet. */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { join } from 'node:path';
 import { contactSheet } from '../data/contact_sheet.js';
 import { Dataset } from '../data/dataset.js';
@@ -27,7 +27,7 @@ export function addShow(program: Command): void {
     .option('-o, --out <file.png>', 'where to write it (default: DATASET/contact_sheet.png)')
     .option('--videos <n>', 'videos to show', intArg(1, 200), 8)
     .option('--frames <n>', 'frames per video', intArg(1, 16), 3)
-    .action((dir: string, o: { out?: string; videos: number; frames: number }) => {
+    .action((dir, o) => {
       runShow(dir, o.out, o.videos, o.frames);
     });
 }

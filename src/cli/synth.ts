@@ -1,5 +1,5 @@
 /** `talking-heads synth`: procedural talking heads, the embedded default data. */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { join } from 'node:path';
 import { contactSheet } from '../data/contact_sheet.js';
 import { Dataset } from '../data/dataset.js';

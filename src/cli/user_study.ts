@@ -1,5 +1,5 @@
 /** `talking-heads user-study make|score`: the paper's USER column (src/eval/user_study.ts). */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../core/errors.js';
 import { makeStudy, scoreStudy, scoreText, type Answers, type StudyKey } from '../eval/user_study.js';
@@ -51,7 +51,7 @@ export function addUserStudy(program: Command): void {
     .argument('<answers...>', 'answers files downloaded from the page (one per participant)')
     .requiredOption('--key <file>', 'the key make wrote')
     .option('--json', 'as JSON')
-    .action((files: string[], o: { key: string; json?: boolean }) => {
+    .action((files, o) => {
       const key = readJson<StudyKey>(o.key, 'study key');
       const s = scoreStudy(
         files.map((f) => readJson<Answers>(f, 'answers file')),
