@@ -188,6 +188,26 @@ describe('few-shot personalisation', () => {
     disposeModel(meta);
   });
 
+  test('fine-tuning on warped frames: deterministic, another model than without, every tensor freed', async () => {
+    const meta = loadMetaModel(modelRun);
+    const frames = framesFromDataset(Dataset.open(data), 2, 1);
+    const before = tf.memory().numTensors;
+    const run = async (warp: number) => {
+      const p = await personalise(meta, frames, cfg({ epochs: 3, seed: 4, warp }), null);
+      const psi = Array.from(p.model.psi.dataSync());
+      assert.equal(p.stopped, 'done');
+      disposePersonal(p.model);
+      disposePersonalised(p);
+      return psi;
+    };
+    const a = await run(1);
+    assert.deepEqual(await run(1), a, 'the warps are drawn from the seed');
+    assert.notDeepEqual(await run(0), a, 'the warped frames change what fine-tuning learns');
+    assert.equal(tf.memory().numTensors, before);
+    assert.throws(() => cfg({ warp: 1.5 }), /warp/);
+    disposeModel(meta);
+  });
+
   test('the personalised model file round-trips and refuses other versions, presets and corrupt files', async () => {
     const meta = loadMetaModel(modelRun);
     const frames = framesFromDataset(Dataset.open(data), 2, 3);

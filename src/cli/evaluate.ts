@@ -6,7 +6,14 @@ import { untrainedModel } from '../eval/heldout.js';
 import { ArcFace } from '../pretrained/arcface.js';
 import { InceptionV3 } from '../pretrained/inception.js';
 import { DEFAULT_MODEL, disposeModel, loadMetaModel } from '../train/model.js';
-import { backendOption, EXIT_STATUSES, IDENTITY_OPTION, intArg, PERCEPTUAL_OPTION } from './options.js';
+import {
+  backendOption,
+  EXIT_STATUSES,
+  IDENTITY_OPTION,
+  intArg,
+  PERCEPTUAL_OPTION,
+  WARP_OPTION,
+} from './options.js';
 import { progress } from './progress.js';
 
 const listOfT = (s: string) => {
@@ -42,6 +49,7 @@ export function addEvaluate(program: Command): void {
     .option('--arcface <file>', "ArcFace IResNet weights (safetensors): adds the paper's CSIM column")
     .option(...IDENTITY_OPTION)
     .option(...PERCEPTUAL_OPTION)
+    .option(...WARP_OPTION)
     .option(
       '--max-steps <n>',
       'at most this many fine-tuning steps per person',
@@ -83,6 +91,7 @@ export function addEvaluate(program: Command): void {
               ...(o.epochs ? { epochs: o.epochs } : {}),
               ...(o.identity !== undefined ? { identity: o.identity } : {}),
               ...(o.perceptual !== undefined ? { perceptual: o.perceptual } : {}),
+              ...(o.warp !== undefined ? { warp: o.warp } : {}),
             },
             maxSteps: o.maxSteps,
             seed: 0,

@@ -32,6 +32,7 @@ import {
   intArg,
   numArg,
   PERCEPTUAL_OPTION,
+  WARP_OPTION,
 } from './options.js';
 import { StepBar } from './progress.js';
 import { syntheticTag } from '../media/provenance.js';
@@ -62,6 +63,7 @@ export async function runFineTune(
     lrD: o.lrD,
     identity: o.identity,
     perceptual: o.perceptual,
+    warp: o.warp,
     seed: o.seed,
     finetune: o.finetune,
   });
@@ -174,6 +176,7 @@ function fineTuneCommand() {
     .option('--lr-d <x>', 'Adam learning rate of D (default: 3e-3, measured on held-out identities)', numArg)
     .option(...IDENTITY_OPTION)
     .option(...PERCEPTUAL_OPTION)
+    .option(...WARP_OPTION)
     .option('--seed <n>', 'random seed', intArg(0), 0)
     .option('--runs <dir>', 'folder for the fine-tuning run folder (metrics, sheet)', 'runs')
     .addOption(backendOption())

@@ -18,6 +18,12 @@ export function numArg(value: string): number {
   return n;
 }
 
+function positiveOrZero(value: string): number {
+  const n = numArg(value);
+  if (n < 0 || n > 1) throw new InvalidArgumentError(`expected a probability in [0, 1], got "${value}"`);
+  return n;
+}
+
 /** A number in (min, max]: rates, learning rates, weights that must be positive. */
 export function positiveArg(max = Number.MAX_VALUE) {
   return (value: string): number => {
@@ -48,4 +54,9 @@ export const PERCEPTUAL_OPTION = [
   '--perceptual <w>',
   "fine-tuning: weight of the perceptual content term (face-api's MobileNetV1 features; default: the model's)",
   numArg,
+] as const;
+export const WARP_OPTION = [
+  '--warp <p>',
+  'fine-tuning: probability that a frame is the given photo warped to another expression (procedural motion retargeted onto the face; default 0)',
+  positiveOrZero,
 ] as const;

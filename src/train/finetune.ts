@@ -15,7 +15,10 @@
 import { z } from 'zod';
 import { grid, toRgb8, type RgbImage } from '../media/image.js';
 import { toUnit } from '../core/units.js';
+import { augmentFrame, landmarkWarp } from '../data/augment.js';
 import type { FewShotFrames } from '../data/fewshot.js';
+import { neutralShape, Retargeter } from '../faces/retarget.js';
+import { HeadRenderer } from '../synthetic/render.js';
 import { LANDMARK_VALUES, landmarkSet, rasterizeLandmarks } from '../faces/landmarks.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
@@ -72,6 +75,13 @@ export const FineTuneConfigSchema = z
      */
     identity: z.number().min(0).optional(),
     perceptual: z.number().min(0).optional(),
+    /**
+     * Probability that a fine-tuning frame is a landmark-driven warp of a given frame to another
+     * expression and pose (data/augment.ts landmarkWarp): a procedural head's motion retargeted onto
+     * this face. With one photo, fine-tuning otherwise sees one expression only and learns to ignore
+     * the landmarks' changes (the faint smile on London, issue 21).
+     */
+    warp: z.number().min(0).max(1).default(0),
     seed: z.number().int().min(0).default(0),
     /** false: the feed-forward mode (psi' = P e_NEW, nothing trained) */
     finetune: z.boolean().default(true),
@@ -89,15 +99,62 @@ interface FtBatch {
 export function framePairs(f: FewShotFrames, indices: number[]): FtBatch {
   const r = f.resolution;
   const fb = r * r * 3;
-  const x = new Float32Array(indices.length * fb);
-  const y = new Float32Array(indices.length * fb);
+  return pairsOf(
+    indices.map((t) => ({
+      rgb: f.rgb.subarray(t * fb, (t + 1) * fb),
+      landmarks: landmarkSet(f.landmarks, t),
+    })),
+    r,
+  );
+}
+
+function pairsOf(frames: { rgb: Uint8Array; landmarks: Float32Array }[], r: number): FtBatch {
+  const fb = r * r * 3;
+  const x = new Float32Array(frames.length * fb);
+  const y = new Float32Array(frames.length * fb);
   const lmImg = new Uint8Array(fb);
-  indices.forEach((t, i) => {
-    toUnit(f.rgb.subarray(t * fb, (t + 1) * fb), x, i * fb);
-    rasterizeLandmarks(landmarkSet(f.landmarks, t), r, lmImg);
+  frames.forEach((f, i) => {
+    toUnit(f.rgb, x, i * fb);
+    rasterizeLandmarks(f.landmarks, r, lmImg);
     toUnit(lmImg, y, i * fb);
   });
-  return { xt: tf.tensor4d(x, [indices.length, r, r, 3]), yt: tf.tensor4d(y, [indices.length, r, r, 3]) };
+  return { xt: tf.tensor4d(x, [frames.length, r, r, 3]), yt: tf.tensor4d(y, [frames.length, r, r, 3]) };
+}
+
+/** The procedural motion that drives fine-tuning's warps: a talking, smiling head's landmarks. */
+const WARP_MOTION = { seed: 0, identity: 5100, sequence: 0, frames: 120 };
+
+/**
+ * Fine-tuning's warped frames (`cfg.warp`): a given frame moved to a procedural head's expression
+ * and pose, retargeted onto this person's face (faces/retarget.ts), as a thin-plate spline warp of
+ * its pixels (data/augment.ts). The landmarks are where the warp takes the frame's own.
+ */
+class WarpedFrames {
+  private readonly motion: Float32Array;
+  private readonly retarget: Retargeter;
+  constructor(
+    private readonly f: FewShotFrames,
+    private readonly rng: Rng,
+  ) {
+    const head = new HeadRenderer(WARP_MOTION.seed, WARP_MOTION.identity);
+    this.motion = new Float32Array(WARP_MOTION.frames * LANDMARK_VALUES);
+    for (let i = 0; i < WARP_MOTION.frames; i++)
+      this.motion.set(head.render(WARP_MOTION.sequence, i, f.resolution).landmarks, i * LANDMARK_VALUES);
+    this.retarget = new Retargeter(
+      neutralShape(f.landmarks, f.count),
+      neutralShape(this.motion, WARP_MOTION.frames),
+    );
+  }
+
+  frame(t: number): { rgb: Uint8Array; landmarks: Float32Array } {
+    const r = this.f.resolution;
+    const fb = r * r * 3;
+    const own = landmarkSet(this.f.landmarks, t);
+    const moved = this.retarget.map(landmarkSet(this.motion, this.rng.int(WARP_MOTION.frames)));
+    return augmentFrame(this.f.rgb.subarray(t * fb, (t + 1) * fb), own, r, {
+      warp: landmarkWarp(own, moved, r),
+    });
+  }
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -278,6 +335,9 @@ export async function personalise(
   const perEpoch = Math.ceil(T / batch);
   const total = cfg.epochs * perEpoch;
   const rng = new Rng(cfg.seed + 7);
+  const warpRng = new Rng(cfg.seed + 11);
+  const warped = cfg.warp > 0 ? new WarpedFrames(frames, warpRng) : null;
+  const fb = c.resolution * c.resolution * 3;
   const guard = new MemoryGuard(2);
   let step = 0;
   let last: StepMetrics | null = null;
@@ -289,7 +349,20 @@ export async function personalise(
       for (let s = 0; s < perEpoch; s++) {
         const pick = order.slice(s * batch, s * batch + batch);
         while (pick.length < batch) pick.push(order[pick.length % T]!); // the last batch filled up
-        const b = framePairs(frames, pick);
+        const b =
+          cfg.warp > 0
+            ? pairsOf(
+                pick.map((t) =>
+                  warpRng.next() < cfg.warp
+                    ? warped!.frame(t)
+                    : {
+                        rgb: frames.rgb.subarray(t * fb, (t + 1) * fb),
+                        landmarks: landmarkSet(frames.landmarks, t),
+                      },
+                ),
+                c.resolution,
+              )
+            : framePairs(frames, pick);
         const m = await trainer.step(b);
         tf.dispose([b.xt, b.yt]);
         const bad = nonFinite(m);
