@@ -78,8 +78,9 @@ export const FineTuneConfigSchema = z
     /**
      * Probability that a fine-tuning frame is a landmark-driven warp of a given frame to another
      * expression and pose (data/augment.ts landmarkWarp): a procedural head's motion retargeted onto
-     * this face. With one photo, fine-tuning otherwise sees one expression only and learns to ignore
-     * the landmarks' changes (the faint smile on London, issue 21).
+     * this face: one photo is one expression, and fine-tuning on it alone may learn to ignore the
+     * landmarks' changes. Off by default: measured at 0.5 on held-out people it did not help (London
+     * T = 1 the same, GRID T = 8 worse: docs/evaluation.md).
      */
     warp: z.number().min(0).max(1).default(0),
     seed: z.number().int().min(0).default(0),
