@@ -1,0 +1,358 @@
+/**
+ * `npm run stress`: the long commands killed with SIGKILL at random moments (issue 24). For each
+ * command, `--kills` runs are started on tiny inputs and killed after a random part of the time a full
+ * run takes; then:
+ *
+ *   - preprocess, evaluate, meta-train (resumable): run again to the end (`--resume`, the same -o, or
+ *     `--resume RUN`) and check the result is complete and loads;
+ *   - fine-tune, animate (one output file): the asked output either does not exist or is complete
+ *     (it loads / decodes); nothing half-written sits under its name.
+ *
+ * Prints a table (per command: kills, resumed or clean, lost) and writes it as JSON with --json.
+ *
+ *   npm run stress -- [--kills 5] [--seed 1] [--json FILE]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Rng } from '../src/engine/rng.js';
+
+const { values: args } = parseArgs({
+  options: {
+    kills: { type: 'string', default: '5' },
+    seed: { type: 'string', default: '1' },
+    json: { type: 'string' },
+  },
+});
+const KILLS = Number(args.kills);
+const rng = new Rng(Number(args.seed));
+const CLI = resolve('bin/talking-heads.js');
+const dir = join(tmpdir(), `nth-stress-${process.pid}`);
+mkdirSync(dir, { recursive: true });
+const env = { ...process.env, TALKING_HEADS_THREADS: '1' };
+
+/** Runs the CLI to the end; throws with its output on failure. */
+function run(argv: string[]): number {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [CLI, ...argv], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`talking-heads ${argv.join(' ')} failed (${r.status}):\n${r.stderr}`);
+  return (performance.now() - t0) / 1000;
+}
+
+/** Starts the CLI and kills it with SIGKILL after `seconds`; resolves when it is gone. */
+function killAfter(argv: string[], seconds: number): Promise<'killed' | 'finished'> {
+  return new Promise((res) => {
+    const p = spawn(process.execPath, [CLI, ...argv], { env, stdio: 'ignore' });
+    const timer = setTimeout(() => p.kill('SIGKILL'), seconds * 1000);
+    p.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      res(signal === 'SIGKILL' ? 'killed' : code === 0 ? 'finished' : 'finished');
+    });
+  });
+}
+
+/** Whether a CLI check passes (exit 0). */
+const ok = (argv: string[]) =>
+  spawnSync(process.execPath, [CLI, ...argv], { env, encoding: 'utf8' }).status === 0;
+
+interface Row {
+  command: string;
+  kills: number;
+  /** killed before the end (the rest finished before the kill landed) */
+  interrupted: number;
+  /** afterwards: resumed to a complete result, or no file / a complete file under the asked name */
+  good: number;
+  lost: number;
+  /** temporary files a killed run left beside the asked output (never under its name) */
+  leftovers: number;
+  fullSeconds: number;
+}
+const rows: Row[] = [];
+
+async function probe(
+  command: string,
+  full: () => number,
+  attempt: (i: number) => { argv: string[]; after: () => boolean },
+): Promise<void> {
+  const fullSeconds = full();
+  const row: Row = { command, kills: 0, interrupted: 0, good: 0, lost: 0, leftovers: 0, fullSeconds };
+  for (let i = 0; i < KILLS; i++) {
+    const { argv, after } = attempt(i);
+    const when = 0.3 + rng.next() * fullSeconds;
+    const how = await killAfter(argv, when);
+    row.kills++;
+    if (how === 'killed') row.interrupted++;
+    const left = readdirSync(dir).filter((f) => f.includes('.tmp-'));
+    row.leftovers += left.length;
+    for (const f of left) rmSync(join(dir, f), { recursive: true });
+    let good = false;
+    try {
+      good = after();
+    } catch (e) {
+      console.error(`${command} #${i}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    if (good) row.good++;
+    else row.lost++;
+    console.log(`${command} #${i}: killed at ${when.toFixed(1)} s (${how}) -> ${good ? 'ok' : 'LOST'}`);
+  }
+  rows.push(row);
+}
+
+// Tiny inputs: a procedural dataset, a tiny meta-trained model, a person.
+const data = join(dir, 'synth');
+run([
+  'synth',
+  '-o',
+  data,
+  '--identities',
+  '4',
+  '--sequences',
+  '1',
+  '--frames',
+  '12',
+  '--size',
+  '32',
+  '--workers',
+  '1',
+]);
+run([
+  'meta-train',
+  '--data',
+  data,
+  '--preset',
+  'tiny',
+  '--steps',
+  '4',
+  '--k',
+  '2',
+  '--batch',
+  '1',
+  '--holdout',
+  '0',
+  '--out',
+  join(dir, 'runs0'),
+]);
+const run0 = join(dir, 'runs0', readdirSync(join(dir, 'runs0'))[0]!);
+const model = join(dir, 'tiny.safetensors');
+run(['export-model', '--model', run0, '-o', model]);
+const person = join(dir, 'person.safetensors');
+run([
+  'fine-tune',
+  '--model',
+  model,
+  '--data',
+  data,
+  '--video-index',
+  '1',
+  '-T',
+  '2',
+  '--epochs',
+  '2',
+  '-o',
+  person,
+  '--runs',
+  join(dir, 'ftruns'),
+]);
+const clip = resolve('assets/demo/grid/sbia1a.mp4');
+
+await probe(
+  'meta-train',
+  () =>
+    run([
+      'meta-train',
+      '--data',
+      data,
+      '--preset',
+      'tiny',
+      '--steps',
+      '200',
+      '--k',
+      '2',
+      '--batch',
+      '1',
+      '--holdout',
+      '0',
+      '--checkpoint-every',
+      '20',
+      '--out',
+      join(dir, 'mt-full'),
+    ]),
+  (i) => {
+    const out = join(dir, `mt-${i}`);
+    return {
+      argv: [
+        'meta-train',
+        '--data',
+        data,
+        '--preset',
+        'tiny',
+        '--steps',
+        '200',
+        '--k',
+        '2',
+        '--batch',
+        '1',
+        '--holdout',
+        '0',
+        '--checkpoint-every',
+        '20',
+        '--out',
+        out,
+      ],
+      after: () => {
+        if (!existsSync(out) || readdirSync(out).length === 0) return true; // killed before the run folder: nothing to lose
+        const r = join(out, readdirSync(out)[0]!);
+        if (readdirSync(join(r, 'checkpoints')).filter((f) => f.startsWith('step-')).length === 0)
+          return true;
+        run(['meta-train', '--resume', r]);
+        return ok(['export-model', '--model', r, '-o', join(dir, `mt-${i}.safetensors`)]);
+      },
+    };
+  },
+);
+
+await probe(
+  'preprocess',
+  () =>
+    run([
+      'preprocess',
+      clip,
+      '-o',
+      join(dir, 'pp-full'),
+      '--resolution',
+      '32',
+      '--fps',
+      '25',
+      '--workers',
+      '1',
+    ]),
+  (i) => {
+    const out = join(dir, `pp-${i}`);
+    const argv = ['preprocess', clip, '-o', out, '--resolution', '32', '--fps', '25', '--workers', '1'];
+    return {
+      argv,
+      after: () => {
+        run(existsSync(join(out, 'manifest.json')) ? [...argv, '--resume'] : argv);
+        return ok(['show', out, '-o', join(dir, `pp-${i}.png`)]);
+      },
+    };
+  },
+);
+
+await probe(
+  'evaluate',
+  () =>
+    run([
+      'evaluate',
+      '--model',
+      model,
+      '--data',
+      data,
+      '--videos',
+      '4',
+      '-T',
+      '1',
+      '--frames',
+      '4',
+      '--epochs',
+      '20',
+      '-o',
+      join(dir, 'ev-full'),
+    ]),
+  (i) => {
+    const out = join(dir, `ev-${i}`);
+    const argv = [
+      'evaluate',
+      '--model',
+      model,
+      '--data',
+      data,
+      '--videos',
+      '4',
+      '-T',
+      '1',
+      '--frames',
+      '4',
+      '--epochs',
+      '20',
+      '-o',
+      out,
+    ];
+    return { argv, after: () => (run(argv), existsSync(join(out, 'evaluation.json'))) };
+  },
+);
+
+await probe(
+  'fine-tune',
+  () =>
+    run([
+      'fine-tune',
+      '--model',
+      model,
+      '--data',
+      data,
+      '--video-index',
+      '2',
+      '-T',
+      '2',
+      '--epochs',
+      '150',
+      '-o',
+      join(dir, 'ft-full.safetensors'),
+      '--runs',
+      join(dir, 'ftruns'),
+    ]),
+  (i) => {
+    const out = join(dir, `ft-${i}.safetensors`);
+    return {
+      argv: [
+        'fine-tune',
+        '--model',
+        model,
+        '--data',
+        data,
+        '--video-index',
+        '2',
+        '-T',
+        '2',
+        '--epochs',
+        '150',
+        '-o',
+        out,
+        '--runs',
+        join(dir, 'ftruns'),
+      ],
+      // the asked file is absent, or a complete personal model (animate loads it)
+      after: () =>
+        !existsSync(out) ||
+        ok(['animate', '--model', out, '--driver', data, '-o', join(dir, `ft-${i}-check`)]),
+    };
+  },
+);
+
+await probe(
+  'animate',
+  () => run(['animate', '--model', person, '--driver', clip, '-o', join(dir, 'an-full.mp4')]),
+  (i) => {
+    const out = join(dir, `an-${i}.mp4`);
+    return {
+      argv: ['animate', '--model', person, '--driver', clip, '-o', out],
+      after: () => !existsSync(out) || ok(['compare', out, join(dir, 'an-full.mp4')]),
+    };
+  },
+);
+
+console.log(
+  '\n| command | kills | killed mid-run | resumed or clean | lost | temp files left | one full run |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const r of rows)
+  console.log(
+    `| ${r.command} | ${r.kills} | ${r.interrupted} | ${r.good} | ${r.lost} | ${r.leftovers} | ${r.fullSeconds.toFixed(1)} s |`,
+  );
+if (args.json)
+  writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), rows }, null, 1) + '\n');
+rmSync(dir, { recursive: true, force: true });
+process.exitCode = rows.some((r) => r.lost > 0) ? 1 : 0;
