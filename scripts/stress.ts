@@ -13,7 +13,7 @@
  *   npm run stress -- [--kills 5] [--seed 1] [--json FILE]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -76,6 +76,7 @@ async function probe(
   full: () => number,
   attempt: (i: number) => { argv: string[]; after: () => boolean },
 ): Promise<void> {
+  if (process.env['STRESS_ONLY'] === 'disk') return; // working on the disk probe alone
   const fullSeconds = full();
   const row: Row = { command, kills: 0, interrupted: 0, good: 0, lost: 0, leftovers: 0, fullSeconds };
   for (let i = 0; i < KILLS; i++) {
@@ -344,6 +345,128 @@ await probe(
   },
 );
 
+// ---- a full disk: each writer's output on a tmpfs of a few KB (root only; skipped with the reason)
+interface DiskRow {
+  command: string;
+  /** refused with a message naming the disk being full and the path */
+  said: boolean;
+  /** a file that was there before is intact, and nothing else is left on the disk */
+  intact: boolean;
+}
+const disk: DiskRow[] = [];
+const fs = join(dir, 'full');
+mkdirSync(fs, { recursive: true });
+const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=48k', 'tmpfs', fs]).status === 0;
+if (!mounted) console.log('\nFull disk: skipped (mounting a small tmpfs needs root)');
+else {
+  const probes: [string, string[]][] = [
+    [
+      'fine-tune',
+      [
+        'fine-tune',
+        '--model',
+        model,
+        '--data',
+        data,
+        '--video-index',
+        '2',
+        '-T',
+        '2',
+        '--epochs',
+        '2',
+        '-o',
+        join(fs, 'p.safetensors'),
+        '--runs',
+        join(dir, 'ftruns'),
+      ],
+    ],
+    ['animate', ['animate', '--model', person, '--driver', clip, '--scale', '8', '-o', join(fs, 'a.mp4')]],
+    [
+      'animate (PNG frames)',
+      ['animate', '--model', person, '--driver', clip, '--scale', '8', '-o', join(fs, 'frames')],
+    ],
+    [
+      'preprocess',
+      ['preprocess', clip, '-o', join(fs, 'pp'), '--resolution', '32', '--fps', '25', '--workers', '1'],
+    ],
+    [
+      'evaluate',
+      [
+        'evaluate',
+        '--model',
+        model,
+        '--data',
+        data,
+        '--videos',
+        '2',
+        '-T',
+        '1',
+        '--frames',
+        '4',
+        '--epochs',
+        '2',
+        '-o',
+        join(fs, 'ev'),
+      ],
+    ],
+    [
+      'meta-train',
+      [
+        'meta-train',
+        '--data',
+        data,
+        '--preset',
+        'tiny',
+        '--steps',
+        '4',
+        '--k',
+        '2',
+        '--batch',
+        '1',
+        '--holdout',
+        '0',
+        '--out',
+        join(fs, 'runs'),
+      ],
+    ],
+    ['export-model', ['export-model', '--model', model, '-o', join(fs, 'm.safetensors')]],
+  ];
+  try {
+    for (const [command, argv] of probes) {
+      for (const f of readdirSync(fs)) rmSync(join(fs, f), { recursive: true, force: true });
+      writeFileSync(join(fs, 'keep.txt'), 'an earlier output\n');
+      // fill the disk but a few KB
+      const pad = Buffer.alloc(1024);
+      let k = 0;
+      for (; ; k++) {
+        try {
+          writeFileSync(join(fs, `pad-${k}`), pad);
+        } catch {
+          break;
+        }
+      }
+      for (let j = 0; j < Math.min(k, 2); j++) rmSync(join(fs, `pad-${j}`), { force: true });
+      const r = spawnSync(process.execPath, [CLI, ...argv], { env, encoding: 'utf8' });
+      const err = r.stderr ?? '';
+      const said = r.status !== 0 && /disk is full|no space left/i.test(err) && err.includes(fs);
+      // one-file writers leave nothing; resumable ones may keep what they finished, never a temp file
+      const resumable = ['preprocess', 'evaluate', 'meta-train'].includes(command);
+      const all = readdirSync(fs, { recursive: true }).map(String);
+      const left = all.filter((f) =>
+        resumable ? f.includes('.tmp-') : f !== 'keep.txt' && !f.startsWith('pad-'),
+      );
+      const intact =
+        readFileSync(join(fs, 'keep.txt'), 'utf8') === 'an earlier output\n' && left.length === 0;
+      disk.push({ command, said, intact });
+      console.log(
+        `full disk, ${command}: exit ${r.status}; ${said ? 'said so' : 'DID NOT SAY'}; ${intact ? 'nothing left' : `LEFT ${left.join(', ')}`}\n  ${err.trim().split('\n').at(-1)}`,
+      );
+    }
+  } finally {
+    spawnSync('umount', [fs]);
+  }
+}
+
 console.log(
   '\n| command | kills | killed mid-run | resumed or clean | lost | temp files left | one full run |',
 );
@@ -352,7 +475,16 @@ for (const r of rows)
   console.log(
     `| ${r.command} | ${r.kills} | ${r.interrupted} | ${r.good} | ${r.lost} | ${r.leftovers} | ${r.fullSeconds.toFixed(1)} s |`,
   );
+if (disk.length) {
+  console.log('\n| writer on a full disk | said so, naming the path | earlier output intact, nothing left |');
+  console.log('| --- | --- | --- |');
+  for (const d of disk)
+    console.log(`| ${d.command} | ${d.said ? 'yes' : 'NO'} | ${d.intact ? 'yes' : 'NO'} |`);
+}
 if (args.json)
-  writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), rows }, null, 1) + '\n');
+  writeFileSync(
+    args.json,
+    JSON.stringify({ date: new Date().toISOString(), rows, fullDisk: disk }, null, 1) + '\n',
+  );
 rmSync(dir, { recursive: true, force: true });
-process.exitCode = rows.some((r) => r.lost > 0) ? 1 : 0;
+process.exitCode = rows.some((r) => r.lost > 0) || disk.some((d) => !d.said || !d.intact) ? 1 : 0;

@@ -12,7 +12,7 @@ import { encodePng, type RgbImage } from '../media/png.js';
 import { findFfmpeg } from '../media/ffmpeg.js';
 import { gifWithComment, watermark } from '../media/provenance.js';
 import { VideoEncoder } from '../media/video.js';
-import { writeAndSync, commitRename } from '../io/atomic.js';
+import { commitRename, withoutPath, withPath, writeAndSync } from '../io/atomic.js';
 
 export type OutputKind = 'video' | 'gif' | 'frames';
 
@@ -100,11 +100,16 @@ export function openOutput(path: string, o: OutputOptions): FrameWriter {
     mkdirSync(tmp, { recursive: true });
     let n = 0;
     return {
-      write: async (f) =>
-        writeAndSync(
-          join(tmp, `frame-${String(n++).padStart(5, '0')}.png`),
-          encodePng(mark(f), o.tag ?? undefined),
-        ),
+      write: async (f) => {
+        try {
+          writeAndSync(
+            join(tmp, `frame-${String(n++).padStart(5, '0')}.png`),
+            encodePng(mark(f), o.tag ?? undefined),
+          );
+        } catch (e) {
+          throw withPath(withoutPath(e), path); // the folder asked for, not the temporary one
+        }
+      },
       close: async () => replace(),
       abort: () => rmSync(tmp, { recursive: true, force: true }),
     };
@@ -136,7 +141,7 @@ export function openOutput(path: string, o: OutputOptions): FrameWriter {
         if (kind === 'gif' && o.tag) writeAndSync(tmp, gifWithComment(readFileSync(tmp), o.tag));
       } catch (e) {
         rmSync(tmp, { force: true });
-        throw e;
+        throw withPath(withoutPath(e), path);
       }
       replace();
     },

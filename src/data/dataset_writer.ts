@@ -5,7 +5,7 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { writeFileAtomic } from '../io/atomic.js';
+import { withPath, writeFileAtomic } from '../io/atomic.js';
 import { LANDMARK_VALUES, landmarkSet } from '../faces/landmarks.js';
 import {
   Dataset,
@@ -62,8 +62,12 @@ export class VideoWriter {
         throw new DatasetError(`Video "${this.entry.id}" frame ${this.frames}: landmark ${k >> 1} is ${x}`);
       lm.writeFloatLE(x, k * 4);
     }
-    writeAll(this.fdFrames, rgb);
-    writeAll(this.fdLm, lm);
+    try {
+      writeAll(this.fdFrames, rgb);
+      writeAll(this.fdLm, lm);
+    } catch (e) {
+      throw withPath(e, this.ds.dir);
+    }
     this.frames++;
   }
 

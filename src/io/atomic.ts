@@ -20,7 +20,7 @@ export function writeFileAtomic(path: string, bytes: Buffer | Uint8Array | strin
     writeAndSync(tmp, bytes);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
+    throw withPath(e, path);
   }
   renameSync(tmp, path);
   syncDir(dir);
@@ -34,9 +34,28 @@ export function writeAndSync(path: string, bytes: Buffer | Uint8Array | string):
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     fsyncSync(fd);
+  } catch (e) {
+    throw withPath(e, path);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A file-system error with the path the user asked for: Node's write errors (ENOSPC above all) carry
+ * none, and a temporary name is not one the user knows. The CLI says it in words (cli/errors.ts).
+ */
+export function withoutPath(e: unknown): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err === 'object' && err.path?.includes('.tmp-')) delete err.path;
+  return e;
+}
+
+export function withPath(e: unknown, path: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err === 'object' && err.code && (!err.path || err.path.includes('.tmp-')))
+    err.path = path;
+  return e;
 }
 
 /** fsyncs a folder, so a rename inside it survives a crash. */

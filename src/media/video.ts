@@ -194,7 +194,14 @@ export class VideoEncoder {
   async close(): Promise<void> {
     this.proc.stdin!.end();
     const code = await this.exited;
-    if (code !== 0)
+    // ffmpeg can exit 0 after failing to write the file's end (a full disk: "Error writing trailer
+    // ... No space left on device"); at -loglevel error anything it says is a failure.
+    if (/No space left on device/i.test(this.stderr))
+      throw Object.assign(new MediaError(`Cannot write "${this.path}": no space left on device`), {
+        code: 'ENOSPC',
+        path: this.path,
+      });
+    if (code !== 0 || /error/i.test(this.stderr))
       throw new MediaError(`Cannot write "${this.path}" (ffmpeg exit ${code}): ${tail(this.stderr)}`);
   }
 

@@ -19,7 +19,7 @@ import {
   type Decoded,
   type RawTensor,
 } from '../io/safetensors.js';
-import { syncDir, writeAndSync } from '../io/atomic.js';
+import { syncDir, withoutPath, withPath, writeAndSync } from '../io/atomic.js';
 
 export const CHECKPOINT_FORMAT = 'neural-talking-heads/checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -109,10 +109,16 @@ export function saveCheckpoint(
   const final = join(checkpointsDir, stepDirName(step));
   const tmp = join(checkpointsDir, `.${stepDirName(step)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  writeAndSync(join(tmp, TENSORS), bytes);
-  writeAndSync(join(tmp, META), JSON.stringify(meta, null, 2) + '\n');
-  syncDir(tmp);
+  try {
+    mkdirSync(tmp);
+    writeAndSync(join(tmp, TENSORS), bytes);
+    writeAndSync(join(tmp, META), JSON.stringify(meta, null, 2) + '\n');
+    syncDir(tmp);
+  } catch (e) {
+    // a full disk (or any failure) leaves no half-written checkpoint folder behind
+    rmSync(tmp, { recursive: true, force: true });
+    throw withPath(withoutPath(e), final);
+  }
   if (existsSync(final)) {
     const old = join(checkpointsDir, `.${stepDirName(step)}.old-${process.pid}`);
     renameSync(final, old);
