@@ -3,7 +3,8 @@
 // feed-forward model, fine-tuning runs (and stops on cancel), the model downloads and loads in the
 // CLI's loader, and the webcam drives it: the output follows the driver.
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -36,6 +37,15 @@ describe('server', () => {
     assert.equal(resolveStatic('/%2e%2e/%2e%2e/etc/passwd', real), null);
     assert.equal(resolveStatic('/face-api/sample1.jpg', { ...real, faceModels: null }), null);
     assert.equal(resolveStatic('/bad%zz', roots), null);
+    // a symbolic link inside a served folder that leads out of it is not served; one inside is
+    const web = mkdtempSync(join(tmpdir(), 'nth-web-'));
+    writeFileSync(join(web, 'index.html'), '<p>');
+    symlinkSync('/etc/hostname', join(web, 'out.txt'));
+    symlinkSync(join(web, 'index.html'), join(web, 'in.html'));
+    const w = { ...real, web };
+    assert.equal(resolveStatic('/out.txt', w), null);
+    assert.equal(resolveStatic('/in.html', w), join(web, 'in.html'));
+    rmSync(web, { recursive: true, force: true });
   });
 });
 

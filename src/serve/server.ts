@@ -5,10 +5,11 @@
  * and so TF.js's wasm backend its threads. No upload route exists: photos, webcam frames and models
  * stay in the page.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
+import { pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { findFaceModels } from '../pretrained/faceapi_files.js';
 import { SHIPPED_MODELS_DIR } from '../train/model.js';
@@ -72,7 +73,10 @@ export function resolveStatic(
     const file = normalize(join(root, rel));
     if (!file.startsWith(normalize(root + sep))) return null; // ../ out of the root
     if (prefix === '/models/' && extname(file) !== '.safetensors') return null;
-    return existsSync(file) && statSync(file).isFile() ? file : null;
+    if (!existsSync(file) || !statSync(file).isFile()) return null;
+    // a symbolic link that leads out of the root is not served either
+    const real = realpathSync(file);
+    return real.startsWith(realpathSync(root) + sep) ? file : null;
   }
   return null;
 }
@@ -104,7 +108,8 @@ export async function serve(o: ServeOptions): Promise<{ server: Server; url: str
       'Cache-Control': 'no-cache',
     });
     if (req.method === 'HEAD') res.end();
-    else createReadStream(file).pipe(res);
+    // pipeline, not pipe: a client that goes away mid-file closes the file too (no descriptor leak)
+    else pipeline(createReadStream(file), res, () => {});
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
