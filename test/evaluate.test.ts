@@ -1,7 +1,7 @@
 // Evaluation (issue 12): `compare` on images and videos, the protocol's frame choice, the tables from
 // unit results, and a small `evaluate` run end to end on the shipped model (resumed on a rerun).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { writePng } from '../src/media/png.js';
@@ -23,6 +23,11 @@ import { disposePersonal } from '../src/models/personal.js';
 import { disposePersonalised, FineTuneConfigSchema, personalise } from '../src/train/finetune.js';
 import { DEFAULT_MODEL, disposeModel, loadMetaModel } from '../src/train/model.js';
 import { tempDir } from './helpers/tmp.js';
+import { buildProgram } from '../src/cli/main.js';
+import { Rng } from '../src/engine/rng.js';
+import { encodeSafetensors, type RawTensor } from '../src/io/safetensors.js';
+import { iresnetShapes } from '../src/pretrained/arcface.js';
+import { INCEPTION_CONVS } from '../src/pretrained/inception.js';
 
 before(async () => {
   await initEngine();
@@ -185,6 +190,65 @@ describe('FID with Inception-v3, CSIM with ArcFace', () => {
       disposeModel(untrained);
       disposeModel(meta);
     }
+  });
+});
+
+describe('evaluate --inception FILE --arcface FILE', () => {
+  test('the command reads weights files made here and adds the FID and CSIM columns', async () => {
+    const dir = tempDir();
+    const rng = new Rng(5);
+    const inc = new Map<string, Omit<RawTensor, 'dtype'>>();
+    for (const c of INCEPTION_CONVS) {
+      inc.set(`${c.name}.conv.weight`, {
+        shape: [c.cout, c.cin, c.kh, c.kw],
+        data: rng.normalArray(c.cout * c.cin * c.kh * c.kw, 0.05),
+      });
+      for (const [k, v] of [
+        ['weight', 1],
+        ['bias', 0],
+        ['running_mean', 0],
+        ['running_var', 1],
+      ] as const)
+        inc.set(`${c.name}.bn.${k}`, { shape: [c.cout], data: new Float32Array(c.cout).fill(v) });
+    }
+    const arc = new Map<string, Omit<RawTensor, 'dtype'>>();
+    for (const [name, shape] of iresnetShapes(50)) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      arc.set(name, {
+        shape,
+        data: name.endsWith('running_var') ? new Float32Array(n).fill(1) : rng.normalArray(n, 0.02),
+      });
+    }
+    writeFileSync(join(dir, 'inception.safetensors'), encodeSafetensors(inc));
+    writeFileSync(join(dir, 'arcface.safetensors'), encodeSafetensors(arc));
+    const said: string[] = [];
+    const log = console.log;
+    console.log = (...x: unknown[]) => said.push(x.join(' '));
+    try {
+      await buildProgram().parseAsync(
+        [
+          'evaluate',
+          '--videos',
+          '1',
+          '-T',
+          '1',
+          '--frames',
+          '2',
+          '--max-steps',
+          '1',
+          '--inception',
+          join(dir, 'inception.safetensors'),
+          '--arcface',
+          join(dir, 'arcface.safetensors'),
+          '-o',
+          join(dir, 'out'),
+        ],
+        { from: 'user' },
+      );
+    } finally {
+      console.log = log;
+    }
+    assert.match(said.join('\n'), /method\s+T\s+FID\s+FD-faceapi.*CSIM-faceapi\s+CSIM\s+\|/);
   });
 });
 
