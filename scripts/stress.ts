@@ -10,6 +10,8 @@
  *
  * Prints a table (per command: kills, resumed or clean, lost) and writes it as JSON with --json.
  *
+ * Then runs scripts/serve-load.ts (`serve` under load).
+ *
  *   npm run stress -- [--kills 5] [--seed 1] [--json FILE]
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -71,16 +73,22 @@ interface Row {
 }
 const rows: Row[] = [];
 
+/**
+ * One command under kills: `args(out)` is its command line writing to `out` (`outFor('full')` for the
+ * timing run, `outFor(i)` for attempt i); `after(out, argv, i)` says whether nothing was lost.
+ */
 async function probe(
   command: string,
-  full: () => number,
-  attempt: (i: number) => { argv: string[]; after: () => boolean },
+  args: (out: string) => string[],
+  outFor: (tag: string) => string,
+  after: (out: string, argv: string[], i: number) => boolean,
 ): Promise<void> {
   if (process.env['STRESS_ONLY'] === 'disk') return; // working on the disk probe alone
-  const fullSeconds = full();
+  const fullSeconds = run(args(outFor('full')));
   const row: Row = { command, kills: 0, interrupted: 0, good: 0, lost: 0, leftovers: 0, fullSeconds };
   for (let i = 0; i < KILLS; i++) {
-    const { argv, after } = attempt(i);
+    const out = outFor(String(i));
+    const argv = args(out);
     const when = 0.3 + rng.next() * fullSeconds;
     const how = await killAfter(argv, when);
     row.kills++;
@@ -90,7 +98,7 @@ async function probe(
     for (const f of left) rmSync(join(dir, f), { recursive: true });
     let good = false;
     try {
-      good = after();
+      good = after(out, argv, i);
     } catch (e) {
       console.error(`${command} #${i}: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -158,191 +166,70 @@ run([
 ]);
 const clip = resolve('assets/demo/grid/sbia1a.mp4');
 
+// Each command's line writing to `out`, shared by the kills and the full disk.
+const metaTrainArgs = (out: string, steps = 200) => [
+  ...['meta-train', '--data', data, '--preset', 'tiny', '--steps', String(steps)],
+  ...['--k', '2', '--batch', '1', '--holdout', '0', '--checkpoint-every', '20', '--out', out],
+];
+const preprocessArgs = (out: string) => [
+  ...['preprocess', clip, '-o', out, '--resolution', '32', '--fps', '25', '--workers', '1'],
+];
+const evaluateArgs = (out: string, videos = 4, epochs = 20) => [
+  ...['evaluate', '--model', model, '--data', data, '--videos', String(videos)],
+  ...['-T', '1', '--frames', '4', '--epochs', String(epochs), '-o', out],
+];
+const fineTuneArgs = (out: string, epochs = 150) => [
+  ...['fine-tune', '--model', model, '--data', data, '--video-index', '2', '-T', '2'],
+  ...['--epochs', String(epochs), '-o', out, '--runs', join(dir, 'ftruns')],
+];
+const animateArgs = (out: string, ...extra: string[]) => [
+  ...['animate', '--model', person, '--driver', clip, ...extra, '-o', out],
+];
+
 await probe(
   'meta-train',
-  () =>
-    run([
-      'meta-train',
-      '--data',
-      data,
-      '--preset',
-      'tiny',
-      '--steps',
-      '200',
-      '--k',
-      '2',
-      '--batch',
-      '1',
-      '--holdout',
-      '0',
-      '--checkpoint-every',
-      '20',
-      '--out',
-      join(dir, 'mt-full'),
-    ]),
-  (i) => {
-    const out = join(dir, `mt-${i}`);
-    return {
-      argv: [
-        'meta-train',
-        '--data',
-        data,
-        '--preset',
-        'tiny',
-        '--steps',
-        '200',
-        '--k',
-        '2',
-        '--batch',
-        '1',
-        '--holdout',
-        '0',
-        '--checkpoint-every',
-        '20',
-        '--out',
-        out,
-      ],
-      after: () => {
-        if (!existsSync(out) || readdirSync(out).length === 0) return true; // killed before the run folder: nothing to lose
-        const r = join(out, readdirSync(out)[0]!);
-        if (readdirSync(join(r, 'checkpoints')).filter((f) => f.startsWith('step-')).length === 0)
-          return true;
-        run(['meta-train', '--resume', r]);
-        return ok(['export-model', '--model', r, '-o', join(dir, `mt-${i}.safetensors`)]);
-      },
-    };
+  (out) => metaTrainArgs(out),
+  (tag) => join(dir, `mt-${tag}`),
+  (out, _argv, i) => {
+    if (!existsSync(out) || readdirSync(out).length === 0) return true; // killed before the run folder: nothing to lose
+    const r = join(out, readdirSync(out)[0]!);
+    if (readdirSync(join(r, 'checkpoints')).filter((f) => f.startsWith('step-')).length === 0) return true;
+    run(['meta-train', '--resume', r]);
+    return ok(['export-model', '--model', r, '-o', join(dir, `mt-${i}.safetensors`)]);
   },
 );
 
 await probe(
   'preprocess',
-  () =>
-    run([
-      'preprocess',
-      clip,
-      '-o',
-      join(dir, 'pp-full'),
-      '--resolution',
-      '32',
-      '--fps',
-      '25',
-      '--workers',
-      '1',
-    ]),
-  (i) => {
-    const out = join(dir, `pp-${i}`);
-    const argv = ['preprocess', clip, '-o', out, '--resolution', '32', '--fps', '25', '--workers', '1'];
-    return {
-      argv,
-      after: () => {
-        run(existsSync(join(out, 'manifest.json')) ? [...argv, '--resume'] : argv);
-        return ok(['show', out, '-o', join(dir, `pp-${i}.png`)]);
-      },
-    };
+  preprocessArgs,
+  (tag) => join(dir, `pp-${tag}`),
+  (out, argv, i) => {
+    run(existsSync(join(out, 'manifest.json')) ? [...argv, '--resume'] : argv);
+    return ok(['show', out, '-o', join(dir, `pp-${i}.png`)]);
   },
 );
 
 await probe(
   'evaluate',
-  () =>
-    run([
-      'evaluate',
-      '--model',
-      model,
-      '--data',
-      data,
-      '--videos',
-      '4',
-      '-T',
-      '1',
-      '--frames',
-      '4',
-      '--epochs',
-      '20',
-      '-o',
-      join(dir, 'ev-full'),
-    ]),
-  (i) => {
-    const out = join(dir, `ev-${i}`);
-    const argv = [
-      'evaluate',
-      '--model',
-      model,
-      '--data',
-      data,
-      '--videos',
-      '4',
-      '-T',
-      '1',
-      '--frames',
-      '4',
-      '--epochs',
-      '20',
-      '-o',
-      out,
-    ];
-    return { argv, after: () => (run(argv), existsSync(join(out, 'evaluation.json'))) };
-  },
+  (out) => evaluateArgs(out),
+  (tag) => join(dir, `ev-${tag}`),
+  (out, argv) => (run(argv), existsSync(join(out, 'evaluation.json'))),
 );
 
 await probe(
   'fine-tune',
-  () =>
-    run([
-      'fine-tune',
-      '--model',
-      model,
-      '--data',
-      data,
-      '--video-index',
-      '2',
-      '-T',
-      '2',
-      '--epochs',
-      '150',
-      '-o',
-      join(dir, 'ft-full.safetensors'),
-      '--runs',
-      join(dir, 'ftruns'),
-    ]),
-  (i) => {
-    const out = join(dir, `ft-${i}.safetensors`);
-    return {
-      argv: [
-        'fine-tune',
-        '--model',
-        model,
-        '--data',
-        data,
-        '--video-index',
-        '2',
-        '-T',
-        '2',
-        '--epochs',
-        '150',
-        '-o',
-        out,
-        '--runs',
-        join(dir, 'ftruns'),
-      ],
-      // the asked file is absent, or a complete personal model (animate loads it)
-      after: () =>
-        !existsSync(out) ||
-        ok(['animate', '--model', out, '--driver', data, '-o', join(dir, `ft-${i}-check`)]),
-    };
-  },
+  (out) => fineTuneArgs(out),
+  (tag) => join(dir, `ft-${tag}.safetensors`),
+  // the asked file is absent, or a complete personal model (animate loads it)
+  (out, _argv, i) =>
+    !existsSync(out) || ok(['animate', '--model', out, '--driver', data, '-o', join(dir, `ft-${i}-check`)]),
 );
 
 await probe(
   'animate',
-  () => run(['animate', '--model', person, '--driver', clip, '-o', join(dir, 'an-full.mp4')]),
-  (i) => {
-    const out = join(dir, `an-${i}.mp4`);
-    return {
-      argv: ['animate', '--model', person, '--driver', clip, '-o', out],
-      after: () => !existsSync(out) || ok(['compare', out, join(dir, 'an-full.mp4')]),
-    };
-  },
+  (out) => animateArgs(out),
+  (tag) => join(dir, `an-${tag}.mp4`),
+  (out) => !existsSync(out) || ok(['compare', out, join(dir, 'an-full.mp4')]),
 );
 
 // ---- a full disk: each writer's output on a tmpfs of a few KB (root only; skipped with the reason)
@@ -360,75 +247,12 @@ const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=48k', 'tmpfs', fs
 if (!mounted) console.log('\nFull disk: skipped (mounting a small tmpfs needs root)');
 else {
   const probes: [string, string[]][] = [
-    [
-      'fine-tune',
-      [
-        'fine-tune',
-        '--model',
-        model,
-        '--data',
-        data,
-        '--video-index',
-        '2',
-        '-T',
-        '2',
-        '--epochs',
-        '2',
-        '-o',
-        join(fs, 'p.safetensors'),
-        '--runs',
-        join(dir, 'ftruns'),
-      ],
-    ],
-    ['animate', ['animate', '--model', person, '--driver', clip, '--scale', '8', '-o', join(fs, 'a.mp4')]],
-    [
-      'animate (PNG frames)',
-      ['animate', '--model', person, '--driver', clip, '--scale', '8', '-o', join(fs, 'frames')],
-    ],
-    [
-      'preprocess',
-      ['preprocess', clip, '-o', join(fs, 'pp'), '--resolution', '32', '--fps', '25', '--workers', '1'],
-    ],
-    [
-      'evaluate',
-      [
-        'evaluate',
-        '--model',
-        model,
-        '--data',
-        data,
-        '--videos',
-        '2',
-        '-T',
-        '1',
-        '--frames',
-        '4',
-        '--epochs',
-        '2',
-        '-o',
-        join(fs, 'ev'),
-      ],
-    ],
-    [
-      'meta-train',
-      [
-        'meta-train',
-        '--data',
-        data,
-        '--preset',
-        'tiny',
-        '--steps',
-        '4',
-        '--k',
-        '2',
-        '--batch',
-        '1',
-        '--holdout',
-        '0',
-        '--out',
-        join(fs, 'runs'),
-      ],
-    ],
+    ['fine-tune', fineTuneArgs(join(fs, 'p.safetensors'), 2)],
+    ['animate', animateArgs(join(fs, 'a.mp4'), '--scale', '8')],
+    ['animate (PNG frames)', animateArgs(join(fs, 'frames'), '--scale', '8')],
+    ['preprocess', preprocessArgs(join(fs, 'pp'))],
+    ['evaluate', evaluateArgs(join(fs, 'ev'), 2, 2)],
+    ['meta-train', metaTrainArgs(join(fs, 'runs'), 4)],
     ['export-model', ['export-model', '--model', model, '-o', join(fs, 'm.safetensors')]],
   ];
   try {
@@ -487,4 +311,9 @@ if (args.json)
     JSON.stringify({ date: new Date().toISOString(), rows, fullDisk: disk }, null, 1) + '\n',
   );
 rmSync(dir, { recursive: true, force: true });
-process.exitCode = rows.some((r) => r.lost > 0) || disk.some((d) => !d.said || !d.intact) ? 1 : 0;
+// then `serve` under load (its own script: npm run stress:serve runs it alone)
+const serveLoad = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'scripts/serve-load.ts'], {
+  stdio: 'inherit',
+});
+process.exitCode =
+  serveLoad.status !== 0 || rows.some((r) => r.lost > 0) || disk.some((d) => !d.said || !d.intact) ? 1 : 0;
