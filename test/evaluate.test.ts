@@ -25,9 +25,8 @@ import { DEFAULT_MODEL, disposeModel, loadMetaModel } from '../src/train/model.j
 import { tempDir } from './helpers/tmp.js';
 import { buildProgram } from '../src/cli/main.js';
 import { Rng } from '../src/engine/rng.js';
-import { encodeSafetensors, type RawTensor } from '../src/io/safetensors.js';
-import { iresnetShapes } from '../src/pretrained/arcface.js';
-import { INCEPTION_CONVS } from '../src/pretrained/inception.js';
+import { encodeSafetensors } from '../src/io/safetensors.js';
+import { arcfaceWeights, pytorchFidWeights } from './helpers/weights.js';
 
 before(async () => {
   await initEngine();
@@ -197,28 +196,8 @@ describe('evaluate --inception FILE --arcface FILE', () => {
   test('the command reads weights files made here and adds the FID and CSIM columns', async () => {
     const dir = tempDir();
     const rng = new Rng(5);
-    const inc = new Map<string, Omit<RawTensor, 'dtype'>>();
-    for (const c of INCEPTION_CONVS) {
-      inc.set(`${c.name}.conv.weight`, {
-        shape: [c.cout, c.cin, c.kh, c.kw],
-        data: rng.normalArray(c.cout * c.cin * c.kh * c.kw, 0.05),
-      });
-      for (const [k, v] of [
-        ['weight', 1],
-        ['bias', 0],
-        ['running_mean', 0],
-        ['running_var', 1],
-      ] as const)
-        inc.set(`${c.name}.bn.${k}`, { shape: [c.cout], data: new Float32Array(c.cout).fill(v) });
-    }
-    const arc = new Map<string, Omit<RawTensor, 'dtype'>>();
-    for (const [name, shape] of iresnetShapes(50)) {
-      const n = shape.reduce((a, b) => a * b, 1);
-      arc.set(name, {
-        shape,
-        data: name.endsWith('running_var') ? new Float32Array(n).fill(1) : rng.normalArray(n, 0.02),
-      });
-    }
+    const inc = pytorchFidWeights(rng);
+    const arc = arcfaceWeights(rng);
     writeFileSync(join(dir, 'inception.safetensors'), encodeSafetensors(inc));
     writeFileSync(join(dir, 'arcface.safetensors'), encodeSafetensors(arc));
     const said: string[] = [];

@@ -9,8 +9,9 @@ import { initEngine } from '../engine/backend.js';
 import { Rng } from '../engine/rng.js';
 import { noiseImages } from '../../test/helpers/images.js';
 import { tf } from '../engine/tf.js';
-import { encodeSafetensors, type RawTensor } from '../io/safetensors.js';
+import { encodeSafetensors } from '../io/safetensors.js';
 import { ARCFACE_FEATURES, ArcFace, iresnetShapes } from './arcface.js';
+import { arcfaceWeights } from '../../test/helpers/weights.js';
 
 before(async () => {
   await initEngine();
@@ -44,14 +45,7 @@ test('embeddings: [B, 512], finite, different for different faces; the input siz
 
 test("arcface_torch's names and layouts load (depth from the names); missing or misshapen tensors are named", () => {
   const rng = new Rng(3);
-  const tensors = new Map<string, Omit<RawTensor, 'dtype'>>();
-  for (const [name, shape] of iresnetShapes(50)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    tensors.set(name, {
-      shape,
-      data: name.endsWith('running_var') ? new Float32Array(n).fill(1) : rng.normalArray(n, 0.02),
-    });
-  }
+  const tensors = arcfaceWeights(rng);
   const dir = mkdtempSync(join(tmpdir(), 'arcface-'));
   writeFileSync(join(dir, 'ok.safetensors'), encodeSafetensors(tensors));
   const net = ArcFace.load(join(dir, 'ok.safetensors'));

@@ -10,8 +10,9 @@ import { initEngine } from '../engine/backend.js';
 import { Rng } from '../engine/rng.js';
 import { noiseImages } from '../../test/helpers/images.js';
 import { tf } from '../engine/tf.js';
-import { encodeSafetensors, type RawTensor } from '../io/safetensors.js';
+import { encodeSafetensors } from '../io/safetensors.js';
 import { INCEPTION_CONVS, INCEPTION_FEATURES, InceptionV3 } from './inception.js';
+import { pytorchFidWeights } from '../../test/helpers/weights.js';
 
 before(async () => {
   await initEngine();
@@ -44,20 +45,7 @@ test('pool3 features: [B, 2048], finite, different for different images', () => 
 
 test("weights in pytorch-fid's names and layouts load; a missing or misshapen tensor is named", () => {
   const rng = new Rng(3);
-  const tensors = new Map<string, Omit<RawTensor, 'dtype'>>();
-  for (const c of INCEPTION_CONVS) {
-    tensors.set(`${c.name}.conv.weight`, {
-      shape: [c.cout, c.cin, c.kh, c.kw],
-      data: rng.normalArray(c.cout * c.cin * c.kh * c.kw, 0.05),
-    });
-    for (const [k, v] of [
-      ['weight', 1],
-      ['bias', 0],
-      ['running_mean', 0],
-      ['running_var', 1],
-    ] as const)
-      tensors.set(`${c.name}.bn.${k}`, { shape: [c.cout], data: new Float32Array(c.cout).fill(v) });
-  }
+  const tensors = pytorchFidWeights(rng);
   const dir = mkdtempSync(join(tmpdir(), 'inception-'));
   const good = join(dir, 'ok.safetensors');
   writeFileSync(good, encodeSafetensors(tensors));
