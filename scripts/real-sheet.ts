@@ -2,6 +2,7 @@
 // data (e.g. the procedural-only model and a real-face model), one row of
 //   given | driver landmarks | FF A | FT A | FF B | FT B | real
 // from the runs' units/ strips, labelled, with a line saying the generated columns are synthetic.
+// "-" "-" for B: one model's sheet (given | landmarks | FF | FT | real).
 //   npx tsx scripts/real-sheet.ts OUT.png T "LABEL A" EVAL_A "LABEL B" EVAL_B [rows=8] [scale=2]
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +28,8 @@ const strips = (dir: string) =>
       .map((f) => [f.slice(0, -`-T${T}.png`.length), readPng(readFileSync(join(dir, 'units', f)))]),
   );
 const a = strips(dirA);
-const b = strips(dirB);
+const one = dirB === '-';
+const b = one ? a : strips(dirB);
 const people = [...a.keys()]
   .filter((k) => b.has(k))
   .sort()
@@ -38,8 +40,12 @@ const cols: [string, Map<string, RgbImage>, string][] = [
   ['LANDMARKS', a, 'landmarks'],
   [`FF ${labelA}`, a, 'feed-forward'],
   [`FT ${labelA}`, a, 'fine-tuned'],
-  [`FF ${labelB}`, b, 'feed-forward'],
-  [`FT ${labelB}`, b, 'fine-tuned'],
+  ...(one
+    ? []
+    : ([
+        [`FF ${labelB}`, b, 'feed-forward'],
+        [`FT ${labelB}`, b, 'fine-tuned'],
+      ] as [string, Map<string, RgbImage>, string][])),
   ['REAL', a, 'real'],
 ];
 const small = a.get(people[0]!)!.height;

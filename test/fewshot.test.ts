@@ -98,7 +98,7 @@ describe('few-shot personalisation', () => {
   test("psi' = P e_NEW and w' = w0 + e_NEW exactly, and fine-tuning starts from them", () => {
     const meta = loadMetaModel(modelRun);
     const frames = framesFromDataset(Dataset.open(data), 1, 4);
-    const pairs = framePairs(frames, [0, 1, 2, 3]);
+    const pairs = framePairs(frames, [0, 1, 2, 3], null);
     const init = fewShotInit(meta, pairs);
     // the same quantities by hand: normalised E over the T frames, mean, times P; w0 + e
     const [eHand, psiHand] = tf.tidy(() => {

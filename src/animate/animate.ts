@@ -11,6 +11,7 @@ import { LANDMARK_VALUES, landmarkSet, rasterizeLandmarks, stackLandmarks } from
 import { tf } from '../engine/tf.js';
 import { generator } from '../models/networks.js';
 import type { PersonalModel } from '../models/personal.js';
+import { sourceWarps, type SourceFrames } from '../data/source_warp.js';
 import type { Driver, DriverFrame } from './drivers.js';
 import type { FrameWriter } from './output.js';
 import { neutralShape, Retargeter } from '../faces/retarget.js';
@@ -64,7 +65,16 @@ export function retargetByDefault(model: PersonalModel, driver: Driver): boolean
   return driver.kind !== 'photo' && isForeign(model, driver);
 }
 
-/** Renders landmark sets through G' as RGB images ([chunk] -> [chunk] images). */
+/** The frames a personalised model with a source warp was made from, as what the warp draws from. */
+function modelSources(model: PersonalModel): SourceFrames {
+  if (!model.sources) throw new RangeError('This personalised model warps its given frames but carries none');
+  return { rgb: model.sources, landmarks: model.landmarks, count: model.frames, size: model.net.resolution };
+}
+
+/**
+ * Renders landmark sets through G' as RGB images ([chunk] -> [chunk] images); with a source warp,
+ * each frame's nearest given frame moved onto its landmarks goes in beside them.
+ */
 export function renderFrames(model: PersonalModel, landmarks: Float32Array[]): RgbImage[] {
   const r = model.net.resolution;
   const fb = r * r * 3;
@@ -74,10 +84,12 @@ export function renderFrames(model: PersonalModel, landmarks: Float32Array[]): R
     rasterizeLandmarks(lm, r, img);
     toUnit(img, y, i * fb);
   });
+  const shape: [number, number, number, number] = [landmarks.length, r, r, 3];
+  const warps = model.net.sourceWarp ? sourceWarps(modelSources(model), landmarks) : null;
   const out = tf.tidy(() => {
-    const yt = tf.tensor4d(y, [landmarks.length, r, r, 3]);
+    const yt = tf.tensor4d(y, shape);
     const psi = tf.tile(model.psi, [landmarks.length, 1]) as tf.Tensor2D;
-    return generator(model.G, model.net, yt, psi);
+    return generator(model.G, model.net, yt, psi, {}, warps ? tf.tensor4d(warps, shape) : undefined);
   });
   const data = out.dataSync();
   out.dispose();

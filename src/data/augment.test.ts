@@ -9,6 +9,7 @@ import {
   ThinPlateSpline,
   WARP_CONTROL,
 } from './augment.js';
+import { nearestFrame, sourceWarps, warpFrame } from './source_warp.js';
 
 const S = 64;
 
@@ -201,5 +202,74 @@ describe('augmentations', () => {
       saturation: 1,
     });
     assert.deepEqual([red[0], red[1], red[2]], [120, 100, 100]);
+  });
+});
+
+describe('source warp (source_warp.ts)', () => {
+  /** a smooth, textured frame: every pixel differs from its neighbours */
+  const textured = () => {
+    const img = new Uint8Array(S * S * 3);
+    for (let y = 0; y < S; y++)
+      for (let x = 0; x < S; x++)
+        for (let c = 0; c < 3; c++)
+          img[(y * S + x) * 3 + c] = 128 + 100 * Math.sin(0.21 * x + 0.13 * y * (c + 1) + c);
+    return img;
+  };
+  /** the cloud with its lower points moved down and out (a mouth opening, a head turning) */
+  const moved = (lm: Float32Array) =>
+    lm.map((v, k) => (k % 2 === 1 && v > S / 2 ? v + 0.12 * (v - S / 2) : k % 2 === 0 ? v + 1.5 : v));
+
+  test('onto its own landmarks a frame is unchanged; onto others its features follow them', () => {
+    const lm = cloud();
+    const img = textured();
+    assert.deepEqual(warpFrame(img, lm, lm, S), img);
+    const to = moved(lm);
+    const pts = apart(lm, [1, 19, 37, 50, 57, 9, 25, 44], 5);
+    const out = warpFrame(dots(lm, pts), lm, to, S);
+    const ref = augmentFrame(dots(lm, pts), lm, S, { warp: landmarkWarp(lm, to, S) }).rgb;
+    for (const i of pts) {
+      // the blob moves as its landmark does, as in the dense warp of augmentations
+      const [bx, by] = blobAt(out, to[2 * i]!, to[2 * i + 1]!);
+      const [rx, ry] = blobAt(ref, to[2 * i]!, to[2 * i + 1]!);
+      assert.ok(Math.hypot(bx - rx, by - ry) < 0.15, `point ${i}: ${Math.hypot(bx - rx, by - ry)} px`);
+    }
+  });
+
+  test('the spline on a 4-pixel grid, interpolated, matches it evaluated at every pixel', () => {
+    const lm = cloud();
+    const img = textured();
+    const fast = warpFrame(img, lm, moved(lm), S);
+    const dense = warpFrame(img, lm, moved(lm), S, 1);
+    let sum = 0;
+    let max = 0;
+    fast.forEach((v, i) => {
+      const d = Math.abs(v - dense[i]!);
+      sum += d;
+      max = Math.max(max, d);
+    });
+    assert.ok(sum / fast.length < 0.5, `mean difference ${sum / fast.length} grey levels`);
+    assert.ok(max <= 12, `largest difference ${max} grey levels`);
+    assert.throws(() => warpFrame(img.subarray(3), lm, lm, S), /not a 64x64 RGB frame/);
+  });
+
+  test('the nearest frame is drawn from, and a frame is never its own source when there are others', () => {
+    const a = cloud();
+    const b = moved(a);
+    const lms = new Float32Array([...a, ...b]);
+    assert.equal(nearestFrame(lms, 2, a), 0);
+    assert.equal(nearestFrame(lms, 2, b), 1);
+    assert.equal(nearestFrame(lms, 2, a, 0), 1);
+    assert.equal(nearestFrame(lms.subarray(0, 136), 1, b, 0), 0); // the only frame
+    const img0 = textured();
+    const img1 = img0.map((v) => 255 - v);
+    const src = { rgb: new Uint8Array([...img0, ...img1]), landmarks: lms, count: 2, size: S };
+    const w = sourceWarps(src, [a, b], [0, -1]);
+    // target 0 (frame 0's own landmarks, itself excluded) comes from frame 1 warped back onto a
+    const expect0 = warpFrame(img1, b, a, S);
+    const expect1 = img1;
+    for (let i = 0; i < S * S * 3; i += 97) {
+      assert.ok(Math.abs(w[i]! - (expect0[i]! / 127.5 - 1)) < 1e-6);
+      assert.ok(Math.abs(w[S * S * 3 + i]! - (expect1[i]! / 127.5 - 1)) < 1e-6);
+    }
   });
 });

@@ -222,6 +222,11 @@ export interface LandmarkWarp {
   landmarks: Float32Array;
 }
 
+/** The spline of a landmark warp from out points to source points (what resampling needs). */
+export function inverseWarp(from: ArrayLike<number>, to: ArrayLike<number>, size: number): ThinPlateSpline {
+  return new ThinPlateSpline(controlSet(to, size), controlSet(from, size));
+}
+
 export function landmarkWarp(from: ArrayLike<number>, to: ArrayLike<number>, size: number): LandmarkWarp {
   const src = controlSet(from, size);
   const dst = controlSet(to, size);

@@ -15,7 +15,8 @@ import {
   type SimilarityJitter,
 } from './augment.js';
 import type { Dataset, VideoSource } from './dataset.js';
-import { rasterizeLandmarks } from '../faces/landmarks.js';
+import { LANDMARK_VALUES, mouthMask, rasterizeLandmarks } from '../faces/landmarks.js';
+import { nearestFrame, warpFrame } from './source_warp.js';
 import { neutralShape, Retargeter } from '../faces/retarget.js';
 
 export interface EpisodePlan {
@@ -87,6 +88,13 @@ export interface EpisodeBatch {
   yt: tf.Tensor4D;
   /** [B] int32 video index (the discriminator's column of W) */
   video: tf.Tensor1D;
+  /**
+   * [B, H, W, 3] source warps (sampler option `sourceWarp`, else null): the K frame nearest the
+   * target, as augmented, moved to the target's landmarks (source_warp.ts)
+   */
+  wt: tf.Tensor4D | null;
+  /** [B, H, W, 1] the targets' mouth regions (sampler option `mouth`, else null) */
+  mt: tf.Tensor4D | null;
   plan: EpisodePlan;
 }
 
@@ -95,6 +103,10 @@ export interface SamplerOptions {
   /** sampling weight per pool video (DataMix.poolWeights); absent: uniform */
   weights?: readonly number[] | null;
   augment?: AugmentConfig;
+  /** also load each target's source warp (a network with `sourceWarp`) */
+  sourceWarp?: boolean;
+  /** also load each target's mouth region (the mouth-region loss) */
+  mouth?: boolean;
 }
 
 /**
@@ -104,6 +116,8 @@ export interface SamplerOptions {
 export class EpisodeSampler {
   readonly rng: Rng;
   readonly augment: AugmentConfig;
+  readonly sourceWarp: boolean;
+  readonly mouth: boolean;
   private readonly cumulative: Float64Array | null;
   /** videos whose motion drives the warp: the pool's videos with at least 2 frames */
   private readonly drivers: number[];
@@ -118,6 +132,8 @@ export class EpisodeSampler {
   ) {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`K must be a positive integer, got ${k}`);
     this.augment = options.augment ?? NO_AUGMENT;
+    this.sourceWarp = options.sourceWarp ?? false;
+    this.mouth = options.mouth ?? false;
     this.drivers = pool.filter((i) => ds.video(i).frames >= 2);
     const canWarp = this.augment.warp > 0 && this.drivers.length > 0;
     const keep = pool.map((i) => ds.video(i).frames >= 2 || (canWarp && ds.video(i).frames >= 1));
@@ -236,8 +252,10 @@ export class EpisodeSampler {
     const yk = new Float32Array(b * this.k * fb);
     const xt = new Float32Array(b * fb);
     const yt = new Float32Array(b * fb);
-    const frame = new Uint8Array(fb);
+    const wt = this.sourceWarp ? new Float32Array(b * fb) : null;
+    const mt = this.mouth ? new Float32Array(b * res * res) : null;
     const lmImg = new Uint8Array(fb);
+    /** one frame into slot `slot` of xs/ys; returns it (uint8, augmented) with its landmarks */
     const put = (
       v: number,
       f: number,
@@ -245,14 +263,15 @@ export class EpisodeSampler {
       ys: Float32Array,
       slot: number,
       aug: FrameAugment | null,
-    ) => {
-      this.ds.readFrames(v, f, 1, frame);
+    ): { rgb: Uint8Array; lm: Float32Array } => {
+      const frame = this.ds.readFrames(v, f, 1, new Uint8Array(fb));
       let rgb: Uint8Array = frame;
-      let lm: ArrayLike<number> = this.ds.frameLandmarks(v, f);
+      let lm: Float32Array = this.ds.frameLandmarks(v, f);
       if (aug) ({ rgb, landmarks: lm } = augmentFrame(frame, lm, res, aug));
       toUnit(rgb, xs, slot * fb);
       rasterizeLandmarks(lm, res, lmImg);
       toUnit(lmImg, ys, slot * fb);
+      return { rgb, lm };
     };
     plan.videos.forEach((v, e) => {
       const a = plan.augment?.[e];
@@ -264,8 +283,9 @@ export class EpisodeSampler {
               ...(a.colour ? { colour: a.colour } : {}),
             }
           : null;
-      plan.kFrames[e]!.forEach((f, j) => put(v, f, xk, yk, e * this.k + j, frameAug(j)));
+      const given = plan.kFrames[e]!.map((f, j) => put(v, f, xk, yk, e * this.k + j, frameAug(j)));
       const t = frameAug(this.k);
+      let target: { rgb: Uint8Array; lm: Float32Array };
       if (a?.warp) {
         // the target: K frame 0 moved to the driver frame's expression and pose, retargeted onto this face
         const src = plan.kFrames[e]![0]!;
@@ -273,8 +293,15 @@ export class EpisodeSampler {
         const moved = new Retargeter(Float32Array.from(own), this.neutralOf(a.warp.video)).map(
           this.ds.frameLandmarks(a.warp.video, a.warp.frame),
         );
-        put(v, src, xt, yt, e, { ...t, warp: landmarkWarp(own, moved, res) });
-      } else put(v, plan.targets[e]!, xt, yt, e, t);
+        target = put(v, src, xt, yt, e, { ...t, warp: landmarkWarp(own, moved, res) });
+      } else target = put(v, plan.targets[e]!, xt, yt, e, t);
+      if (wt) {
+        const lms = new Float32Array(given.length * LANDMARK_VALUES);
+        given.forEach((g, j) => lms.set(g.lm, j * LANDMARK_VALUES));
+        const j = nearestFrame(lms, given.length, target.lm);
+        toUnit(warpFrame(given[j]!.rgb, given[j]!.lm, target.lm, res), wt, e * fb);
+      }
+      if (mt) mouthMask(target.lm, res, mt, e * res * res);
     });
     return {
       xk: tf.tensor4d(xk, [b * this.k, res, res, 3]),
@@ -282,6 +309,8 @@ export class EpisodeSampler {
       xt: tf.tensor4d(xt, [b, res, res, 3]),
       yt: tf.tensor4d(yt, [b, res, res, 3]),
       video: tf.tensor1d(plan.videos, 'int32'),
+      wt: wt && tf.tensor4d(wt, [b, res, res, 3]),
+      mt: mt && tf.tensor4d(mt, [b, res, res, 1]),
       plan,
     };
   }
@@ -292,7 +321,7 @@ export class EpisodeSampler {
 }
 
 export function disposeEpisode(e: EpisodeBatch): void {
-  tf.dispose([e.xk, e.yk, e.xt, e.yt, e.video]);
+  tf.dispose([e.xk, e.yk, e.xt, e.yt, e.video, ...(e.wt ? [e.wt] : []), ...(e.mt ? [e.mt] : [])]);
 }
 
 export interface Split {

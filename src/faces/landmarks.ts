@@ -110,6 +110,65 @@ function drawSegment(
 }
 
 /**
+ * A polygon of landmarks (points first .. first + n - 1, in ring order) as a [size x size] mask in
+ * {0, 1} written into `out` at `offset`: pixels whose centre is inside it or within `margin` pixels
+ * of its outline (margin 0: inside only).
+ */
+function polygonMask(
+  points: ArrayLike<number>,
+  first: number,
+  n: number,
+  margin: number,
+  size: number,
+  out: Float32Array,
+  offset: number,
+): Float32Array {
+  checkLandmarks(points);
+  const xs = Array.from({ length: n }, (_, i) => points[2 * (first + i)]!);
+  const ys = Array.from({ length: n }, (_, i) => points[2 * (first + i) + 1]!);
+  const inside = (x: number, y: number) => {
+    let odd = false;
+    for (let i = 0, j = n - 1; i < n; j = i++)
+      if (ys[i]! > y !== ys[j]! > y && x < ((xs[j]! - xs[i]!) * (y - ys[i]!)) / (ys[j]! - ys[i]!) + xs[i]!)
+        odd = !odd;
+    return odd;
+  };
+  const nearEdge = (x: number, y: number) => {
+    for (let i = 0, j = n - 1; i < n; j = i++) {
+      const dx = xs[i]! - xs[j]!;
+      const dy = ys[i]! - ys[j]!;
+      const t = Math.max(0, Math.min(1, ((x - xs[j]!) * dx + (y - ys[j]!) * dy) / (dx * dx + dy * dy || 1)));
+      if (Math.hypot(x - xs[j]! - t * dx, y - ys[j]! - t * dy) <= margin) return true;
+    }
+    return false;
+  };
+  const x0 = Math.max(0, Math.floor(Math.min(...xs) - margin));
+  const x1 = Math.min(size - 1, Math.ceil(Math.max(...xs) + margin));
+  const y0 = Math.max(0, Math.floor(Math.min(...ys) - margin));
+  const y1 = Math.min(size - 1, Math.ceil(Math.max(...ys) + margin));
+  out.fill(0, offset, offset + size * size);
+  for (let y = y0; y <= y1; y++)
+    for (let x = x0; x <= x1; x++)
+      if (inside(x + 0.5, y + 0.5) || (margin > 0 && nearEdge(x + 0.5, y + 0.5)))
+        out[offset + y * size + x] = 1;
+  return out;
+}
+
+/**
+ * The mouth region of a face, [size x size] in {0, 1} written into `out` at `offset`: inside the
+ * outer lip (points 48-59) or within `size / 64` pixels of it. What the mouth-region loss weighs
+ * (train/losses.ts mouthL1): teeth and a smile's lips are a few percent of a frame's pixels.
+ */
+export function mouthMask(
+  points: ArrayLike<number>,
+  size: number,
+  out: Float32Array = new Float32Array(size * size),
+  offset = 0,
+): Float32Array {
+  return polygonMask(points, 48, 12, size / 64, size, out, offset);
+}
+
+/**
  * The landmark image: [size, size, 3] uint8 RGB, black background. `points` are 68 (x, y) pairs in
  * pixel coordinates of this image. Returns `out` (allocated when omitted; cleared either way).
  */

@@ -4,6 +4,8 @@
  *
  *   E(x, y) -> e [B, N]                      frames + landmark images, K per video, averaged outside
  *   G(y, psi) -> x_hat [B, R, R, 3] in (-1, 1) psi = P e_hat: every AdaIN's means and scales
+ *   G(y, psi, w) with `sourceWarp`: also sees w, the person's frame warped to y's landmarks, and
+ *      returns m * w + (1 - m) * x_hat with its own mask m (docs/design.md sec. 3.5)
  *   D(x, y, i) -> r [B] and the features after each residual block (for feature matching)
  *      r = V(x, y)^T (W_i + w0) + b            no sigmoid (a known pitfall)
  */
@@ -27,7 +29,7 @@ import {
   type BlockOpts,
 } from './blocks.js';
 import { conv2d, initConv, type Tensor4 } from '../nn/layers.js';
-import { leaf, type ParamTree, subtree } from '../nn/params.js';
+import { leaf, mapTree, type ParamTree, subtree } from '../nn/params.js';
 import type { NetConfig } from './presets.js';
 
 // ---------------------------------------------------------------- down path (E and D)
@@ -105,9 +107,14 @@ export function psiSize(c: NetConfig): number {
   return psiLayout(generatorSlots(c)).size;
 }
 
+/** Input channels of G: the landmark image, and the source warp when the network has one. */
+const generatorInputs = (c: NetConfig) => (c.sourceWarp ? 6 : 3);
+/** Output channels of G's last conv: RGB, and the blending mask's logit with a source warp. */
+const generatorOutputs = (c: NetConfig) => (c.sourceWarp ? 4 : 3);
+
 export function initGenerator(c: NetConfig, rng: Rng): ParamTree {
   const p: Record<string, ParamTree> = {};
-  let ci = 3;
+  let ci = generatorInputs(c);
   c.encoderChannels.forEach((co, i) => {
     // the first down-block uses 9x9 convolutions (sec. 3.4)
     p[`enc${i}`] = initResDown(rng, ci, co, { k: i === 0 ? 9 : 3, norm: true });
@@ -120,7 +127,7 @@ export function initGenerator(c: NetConfig, rng: Rng): ParamTree {
     if (i === c.decoderAttention) p['decAttn'] = initAttention(rng, co);
     ci = co;
   });
-  p['out'] = initConv(rng, 3, ci, 3);
+  p['out'] = initConv(rng, 3, ci, generatorOutputs(c));
   // P maps e to psi. Small init: AdaIN means start near 0 and scales near 1 (scale = 1 + psi).
   p['proj'] = {
     P: tf.tensor(rng.normalArray(c.embedding * psiSize(c), 0.02 / Math.sqrt(c.embedding)), [
@@ -136,19 +143,26 @@ export function projectPsi(p: ParamTree, e: tf.Tensor2D): tf.Tensor2D {
   return tf.matMul(e, leaf(subtree(p, 'proj'), 'P')) as tf.Tensor2D;
 }
 
-/** y [B, R, R, 3], psi [B, |psi|] -> x_hat [B, R, R, 3] (tanh: images in [-1, 1]). */
+/**
+ * y [B, R, R, 3], psi [B, |psi|] -> x_hat [B, R, R, 3] (tanh: images in [-1, 1]). A network with
+ * `sourceWarp` needs `warped` [B, R, R, 3] too (data/source_warp.ts) and blends it in.
+ */
 export function generator(
   p: ParamTree,
   c: NetConfig,
   y: Tensor4,
   psi: tf.Tensor2D,
   o: BlockOpts = {},
+  warped?: Tensor4,
 ): Tensor4 {
   const dims = {};
   assertShape(y, ['B', c.resolution, c.resolution, 3], 'generator landmark images', dims);
   assertShape(psi, ['B', psiSize(c)], 'generator psi', dims);
+  if (c.sourceWarp && !warped)
+    throw new RangeError('generator: this network blends a source warp in; give the warped frames');
+  if (warped) assertShape(warped, ['B', c.resolution, c.resolution, 3], 'generator source warps', dims);
   const { offsets } = psiLayout(generatorSlots(c));
-  let h = y;
+  let h = c.sourceWarp ? (tf.concat([y, warped!], 3) as Tensor4) : y;
   c.encoderChannels.forEach((_, i) => {
     h = resDown(subtree(p, `enc${i}`), h, i === 0, o);
     if (i === c.encoderAttention) h = attention(subtree(p, 'encAttn'), h, o.flops);
@@ -161,7 +175,47 @@ export function generator(
   });
   // final AdaIN -> act -> conv3x3 -> tanh (sec. 3.4), with its own psi slot
   h = adain(h, psi, offsets.get('out')!);
-  return tf.tanh(conv2d(subtree(p, 'out'), tf.relu(h), o));
+  const out = conv2d(subtree(p, 'out'), tf.relu(h), o);
+  if (!c.sourceWarp) return tf.tanh(out);
+  // x = m w + (1 - m) x_hat = x_hat + m (w - x_hat): the warp where it explains the target
+  const [rgb, logit] = tf.split(out, [3, 1], 3) as [Tensor4, Tensor4];
+  const drawn = tf.tanh(rgb);
+  return tf.add(drawn, tf.mul(tf.sigmoid(logit), tf.sub(warped!, drawn))) as Tensor4;
+}
+
+/**
+ * A generator trained without a source warp, widened to take one (`--init` of a sourceWarp run
+ * from such a model): the new input channels of the first block and the mask channel of the last
+ * conv start at zero weight (mask 0.5), so G starts from what it knew; instance norm of the new
+ * inputs starts as identity. `sn` (the power-iteration vectors, one entry per output channel) gets
+ * a zero entry for the mask channel. Returns new trees (copies); the given ones are the caller's.
+ */
+export function widenForSourceWarp(G0: ParamTree, sn0: ParamTree): { G: ParamTree; sn: ParamTree } {
+  const extraIn = (w: tf.Tensor) => tf.concat([w, tf.zeros([...w.shape.slice(0, 2), 3, w.shape[3]!])], 2); // [k, k, 3 -> 6, co]
+  const extraOut = (t: tf.Tensor) => tf.concat([t, tf.zeros([...t.shape.slice(0, -1), 1])], -1);
+  return tf.tidy(() => {
+    const G = mapTree(G0, (t) => tf.clone(t));
+    const snG = mapTree(sn0, (t) => tf.clone(t));
+    const enc0 = subtree(G, 'enc0');
+    const norm1 = subtree(enc0, 'norm1');
+    const out = subtree(G, 'out');
+    const widened: ParamTree = {
+      ...G,
+      enc0: {
+        ...enc0,
+        conv1: { ...subtree(enc0, 'conv1'), weight: extraIn(leaf(subtree(enc0, 'conv1'), 'weight')) },
+        skip: { ...subtree(enc0, 'skip'), weight: extraIn(leaf(subtree(enc0, 'skip'), 'weight')) },
+        norm1: {
+          gamma: tf.concat([leaf(norm1, 'gamma'), tf.ones([3])]),
+          beta: tf.concat([leaf(norm1, 'beta'), tf.zeros([3])]),
+        },
+      },
+      out: { weight: extraOut(leaf(out, 'weight')), bias: extraOut(leaf(out, 'bias')) },
+    };
+    const snOut = subtree(snG, 'out');
+    const sn: ParamTree = { ...snG, out: { ...snOut, weight: extraOut(leaf(snOut, 'weight')) } };
+    return { G: widened, sn };
+  });
 }
 
 // ---------------------------------------------------------------- discriminator

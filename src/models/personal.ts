@@ -58,6 +58,11 @@ export interface PersonalModel {
   landmarks: Float32Array;
   /** T */
   frames: number;
+  /**
+   * the T frames themselves (uint8 RGB, T x R x R x 3) when G blends in a source warp
+   * (net.sourceWarp): animation warps the nearest of them onto each driven frame
+   */
+  sources?: Uint8Array;
 }
 
 /** G's parameters without the projection P (the personalised model carries psi instead). */
@@ -72,6 +77,8 @@ export function encodePersonalModel(m: PersonalModel): Uint8Array {
     tensors.set(`G.${p}`, { dtype: 'F32', shape: [...t.shape], data: Float32Array.from(t.dataSync()) });
   tensors.set('psi', { dtype: 'F32', shape: [...m.psi.shape], data: Float32Array.from(m.psi.dataSync()) });
   tensors.set('landmarks', { dtype: 'F32', shape: [m.frames, NUM_LANDMARKS, 2], data: m.landmarks });
+  const r = m.net.resolution;
+  if (m.sources) tensors.set('sources', { dtype: 'U8', shape: [m.frames, r, r, 3], data: m.sources });
   const meta: Record<string, string> = {
     format: PERSONAL_FORMAT,
     version: String(PERSONAL_VERSION),
@@ -134,13 +141,26 @@ export function decodePersonalModel(bytes: Uint8Array, what: string): PersonalMo
     fail('its landmarks tensor is missing or mis-shaped');
   if (!psiRaw || psiRaw.dtype !== 'F32' || psiRaw.shape.join() !== `1,${psiSize(net)}`)
     fail(`its psi tensor is missing or not [1, ${psiSize(net)}] (preset ${md['preset']})`);
+  const r = net.resolution;
+  const sources = decoded.tensors.get('sources');
+  if (
+    net.sourceWarp &&
+    (!sources || sources.dtype !== 'U8' || sources.shape.join() !== `${frames},${r},${r},3`)
+  )
+    fail(
+      `its network warps the given frames, but their tensor "sources" is missing or not [${frames}, ${r}, ${r}, 3]`,
+    );
+  if (!net.sourceWarp && sources) fail('it has given frames ("sources") its network does not use');
   // Every G tensor the network needs, with its shape, and nothing else.
   const want = tf.tidy(() => withoutProjection(initGenerator(net, new Rng(0))));
   const wantFlat = flatten(want);
   const leaves = new Map<string, tf.Tensor>();
   try {
     for (const [name, raw] of decoded.tensors) {
-      if (!name.startsWith('G.')) continue;
+      if (!name.startsWith('G.')) {
+        if (!['psi', 'landmarks', 'sources'].includes(name)) fail(`unexpected tensor "${name}"`);
+        continue;
+      }
       const ref = wantFlat.get(name.slice(2));
       if (!ref) fail(`unexpected tensor "${name}" (a different network version?)`);
       if (ref.shape.join() !== raw.shape.join())
@@ -172,6 +192,7 @@ export function decodePersonalModel(bytes: Uint8Array, what: string): PersonalMo
     psi: tf.tensor2d(psiRaw.data as Float32Array, [1, psiSize(net)]),
     landmarks: lm.data as Float32Array,
     frames,
+    ...(sources ? { sources: sources.data as Uint8Array } : {}),
   };
 }
 

@@ -23,6 +23,12 @@ export const NetConfigSchema = z.object({
   /** embedding size N */
   embedding: z.number().int().positive(),
   upsample: z.enum(['nearest', 'bilinear']).default('nearest'),
+  /**
+   * G also takes one of the person's frames warped to the target's landmarks (data/source_warp.ts)
+   * and blends it into its output through a predicted mask (networks.ts generator; docs/design.md
+   * sec. 3.5). Not in the paper.
+   */
+  sourceWarp: z.boolean().default(false),
 });
 export type NetConfig = z.infer<typeof NetConfigSchema>;
 
@@ -75,7 +81,7 @@ export const PRESETS = {
     embedding: 32,
     upsample: 'nearest',
   },
-} satisfies Record<string, NetConfig>;
+} satisfies Record<string, z.input<typeof NetConfigSchema>>;
 
 export type PresetName = keyof typeof PRESETS;
 

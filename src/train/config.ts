@@ -55,6 +55,7 @@ export const MetaConfigSchema = z
         adv: z.number().min(0).default(PAPER_WEIGHTS.adv),
         fm: z.number().min(0).default(PAPER_WEIGHTS.fm),
         mch: z.number().min(0).default(PAPER_WEIGHTS.mch),
+        mouth: z.number().min(0).default(PAPER_WEIGHTS.mouth),
       })
       .default(PAPER_WEIGHTS),
     /** user-supplied safetensors weights of the paper's content networks (torchvision names) */

@@ -16,10 +16,11 @@ import { z } from 'zod';
 import { grid, toRgb8, type RgbImage } from '../media/image.js';
 import { toUnit } from '../core/units.js';
 import { augmentFrame, landmarkWarp } from '../data/augment.js';
+import { sourceWarps, type SourceFrames } from '../data/source_warp.js';
 import type { FewShotFrames } from '../data/fewshot.js';
 import { neutralShape, Retargeter } from '../faces/retarget.js';
 import { HeadRenderer } from '../synthetic/render.js';
-import { LANDMARK_VALUES, landmarkSet, rasterizeLandmarks } from '../faces/landmarks.js';
+import { LANDMARK_VALUES, landmarkSet, mouthMask, rasterizeLandmarks } from '../faces/landmarks.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import { powerIteration, spectralNorm } from '../models/blocks.js';
@@ -29,7 +30,7 @@ import { disposeTree, leaf, mapTree, type ParamTree } from '../nn/params.js';
 import { withoutProjection, type PersonalModel } from '../models/personal.js';
 import type { NetConfig } from '../models/presets.js';
 import { AdversarialTrainer, type GanModel, type StepMetrics } from './adversarial.js';
-import type { LossWeights } from './losses.js';
+import { mouthL1, type LossWeights } from './losses.js';
 import { MemoryGuard, nonFinite } from './loop.js';
 import type { MetaModel } from './model.js';
 import type { Run } from './run.js';
@@ -90,26 +91,51 @@ export const FineTuneConfigSchema = z
   .strict();
 export type FineTuneConfig = z.infer<typeof FineTuneConfigSchema>;
 
-/** The fine-tuning batch: target frames, their landmark images. */
+/** The fine-tuning batch: target frames, their landmark images (and source warps, data/source_warp.ts). */
 interface FtBatch {
   xt: Tensor4;
   yt: Tensor4;
+  wt?: Tensor4 | undefined;
+  /** the mouth regions, for the mouth-region loss */
+  mt?: Tensor4 | undefined;
 }
 
-/** Frames and their landmark images as [-1, 1] tensors. */
-export function framePairs(f: FewShotFrames, indices: number[]): FtBatch {
+/** The given frames as what a source warp draws from. */
+export function sourceFramesOf(f: FewShotFrames): SourceFrames {
+  return { rgb: f.rgb, landmarks: f.landmarks, count: f.count, size: f.resolution };
+}
+
+/**
+ * Frames and their landmark images as [-1, 1] tensors. With `sources` (a network with a source
+ * warp) also each frame's source warp: given frame `indices[i]` is drawn from another given frame
+ * (the nearest; itself only when T = 1), as a held-out frame would be.
+ */
+export function framePairs(
+  f: FewShotFrames,
+  indices: number[],
+  sources: SourceFrames | null,
+  mouth = false,
+): FtBatch {
   const r = f.resolution;
   const fb = r * r * 3;
   return pairsOf(
     indices.map((t) => ({
       rgb: f.rgb.subarray(t * fb, (t + 1) * fb),
       landmarks: landmarkSet(f.landmarks, t),
+      frame: t,
     })),
     r,
+    sources,
+    mouth,
   );
 }
 
-function pairsOf(frames: { rgb: Uint8Array; landmarks: Float32Array }[], r: number): FtBatch {
+function pairsOf(
+  frames: { rgb: Uint8Array; landmarks: Float32Array; frame?: number }[],
+  r: number,
+  sources: SourceFrames | null,
+  mouth: boolean,
+): FtBatch {
   const fb = r * r * 3;
   const x = new Float32Array(frames.length * fb);
   const y = new Float32Array(frames.length * fb);
@@ -119,8 +145,29 @@ function pairsOf(frames: { rgb: Uint8Array; landmarks: Float32Array }[], r: numb
     rasterizeLandmarks(f.landmarks, r, lmImg);
     toUnit(lmImg, y, i * fb);
   });
-  return { xt: tf.tensor4d(x, [frames.length, r, r, 3]), yt: tf.tensor4d(y, [frames.length, r, r, 3]) };
+  const shape: [number, number, number, number] = [frames.length, r, r, 3];
+  const w =
+    sources &&
+    sourceWarps(
+      sources,
+      frames.map((f) => f.landmarks),
+      frames.map((f) => f.frame ?? -1),
+    );
+  let m: Float32Array | null = null;
+  if (mouth) {
+    m = new Float32Array(frames.length * r * r);
+    frames.forEach((f, i) => mouthMask(f.landmarks, r, m!, i * r * r));
+  }
+  return {
+    xt: tf.tensor4d(x, shape),
+    yt: tf.tensor4d(y, shape),
+    ...(w ? { wt: tf.tensor4d(w, shape) } : {}),
+    ...(m ? { mt: tf.tensor4d(m, [frames.length, r, r, 1]) } : {}),
+  };
 }
+
+const disposeBatch = (b: FtBatch) =>
+  tf.dispose([b.xt, b.yt, ...(b.wt ? [b.wt] : []), ...(b.mt ? [b.mt] : [])]);
 
 /** The procedural motion that drives fine-tuning's warps: a talking, smiling head's landmarks. */
 const WARP_MOTION = { seed: 0, identity: 5100, sequence: 0, frames: 120 };
@@ -147,14 +194,20 @@ class WarpedFrames {
     );
   }
 
+  /** a random frame of the motion, retargeted onto this face */
+  private moved(): Float32Array {
+    return this.retarget.map(landmarkSet(this.motion, this.rng.int(WARP_MOTION.frames)));
+  }
+
   frame(t: number): { rgb: Uint8Array; landmarks: Float32Array } {
     const r = this.f.resolution;
-    const fb = r * r * 3;
     const own = landmarkSet(this.f.landmarks, t);
-    const moved = this.retarget.map(landmarkSet(this.motion, this.rng.int(WARP_MOTION.frames)));
-    return augmentFrame(this.f.rgb.subarray(t * fb, (t + 1) * fb), own, r, {
-      warp: landmarkWarp(own, moved, r),
-    });
+    return augmentFrame(this.rgb(t), own, r, { warp: landmarkWarp(own, this.moved(), r) });
+  }
+
+  private rgb(t: number): Uint8Array {
+    const fb = this.f.resolution * this.f.resolution * 3;
+    return this.f.rgb.subarray(t * fb, (t + 1) * fb);
   }
 }
 
@@ -170,7 +223,8 @@ export function fineTuneModel(c: NetConfig): GanModel<FtBatch> {
     generatorSide: ['G'],
     generate: (p, _raw, b) => {
       const G = p['G'] as ParamTree;
-      return { x: generator(G, c, b.yt, tile(leaf(G, 'psi') as tf.Tensor2D, b.yt.shape[0])) };
+      const x = generator(G, c, b.yt, tile(leaf(G, 'psi') as tf.Tensor2D, b.yt.shape[0]), {}, b.wt);
+      return { x, ...(b.mt ? { terms: { mouth: mouthL1(b.xt, x, b.mt) } } : {}) };
     },
     discriminate: (p, _raw, x, b) => {
       const D = p['D'] as ParamTree;
@@ -271,14 +325,15 @@ export async function personalise(
       `The frames are ${frames.resolution}px but the model (preset ${meta.config.preset}) is ${c.resolution}px`,
     );
   const T = frames.count;
-  const all = framePairs(frames, range(T));
+  const sources = c.sourceWarp ? sourceFramesOf(frames) : null;
+  const all = framePairs(frames, range(T), sources);
   const { psi, wPrime, eNew } = fewShotInit(meta, all);
   eNew.dispose();
   // The feed-forward G': G with spectral norm baked in, without P (psi' takes its place).
   const ffG = tf.tidy(() =>
     mapTree(withoutProjection(normalisedMeta(meta)['G'] as ParamTree), (t) => tf.clone(t)),
   );
-  const feedForward = tf.tidy(() => generator(ffG, c, all.yt, tile(psi, T)));
+  const feedForward = tf.tidy(() => generator(ffG, c, all.yt, tile(psi, T), {}, all.wt));
   const l1 = (x: Tensor4) => tf.tidy(() => tf.mean(tf.abs(tf.sub(x, all.xt))).dataSync()[0]!);
   const l1Before = l1(feedForward);
   const result = (model: PersonalModel, fineTuned: Tensor4, rest: Partial<Personalised>): Personalised => ({
@@ -302,11 +357,22 @@ export async function personalise(
     created: new Date().toISOString(),
   });
   const landmarks = frames.landmarks.slice(0, T * LANDMARK_VALUES);
+  // the given frames travel with the model when G warps them (animate draws its source warps from them)
+  const given = sources ? { sources: frames.rgb.slice(0, T * c.resolution * c.resolution * 3) } : {};
 
   if (!cfg.finetune) {
-    const model: PersonalModel = { net: c, info: info('feed-forward', 0), G: ffG, psi, landmarks, frames: T };
+    const model: PersonalModel = {
+      net: c,
+      info: info('feed-forward', 0),
+      G: ffG,
+      psi,
+      landmarks,
+      frames: T,
+      ...given,
+    };
     const out = result(model, tf.clone(feedForward), {});
-    tf.dispose([all.xt, all.yt, wPrime]);
+    disposeBatch(all);
+    wPrime.dispose();
     return out;
   }
 
@@ -319,9 +385,11 @@ export async function personalise(
   }));
   tf.dispose([wPrime, psi]);
   const optim = meta.config;
+  const weights = fineTuneWeights(meta.config.weights, cfg);
+  const mouth = weights.mouth > 0;
   const trainer = new AdversarialTrainer(
     fineTuneModel(c),
-    fineTuneWeights(meta.config.weights, cfg),
+    weights,
     {
       lrEG: cfg.lrG,
       lrD: cfg.lrD,
@@ -339,6 +407,7 @@ export async function personalise(
   const warpRng = new Rng(cfg.seed + 11);
   const warped = cfg.warp > 0 ? new WarpedFrames(frames, warpRng) : null;
   const fb = c.resolution * c.resolution * 3;
+  const frameRgb = (t: number) => frames.rgb.subarray(t * fb, (t + 1) * fb);
   const guard = new MemoryGuard(2);
   let step = 0;
   let last: StepMetrics | null = null;
@@ -356,16 +425,15 @@ export async function personalise(
                 pick.map((t) =>
                   warpRng.next() < cfg.warp
                     ? warped!.frame(t)
-                    : {
-                        rgb: frames.rgb.subarray(t * fb, (t + 1) * fb),
-                        landmarks: landmarkSet(frames.landmarks, t),
-                      },
+                    : { rgb: frameRgb(t), landmarks: landmarkSet(frames.landmarks, t), frame: t },
                 ),
                 c.resolution,
+                sources,
+                mouth,
               )
-            : framePairs(frames, pick);
+            : framePairs(frames, pick, sources, mouth);
         const m = await trainer.step(b);
-        tf.dispose([b.xt, b.yt]);
+        disposeBatch(b);
         const bad = nonFinite(m);
         if (bad) {
           stopped = 'nan';
@@ -387,7 +455,7 @@ export async function personalise(
     const psiFt = leaf(G, 'psi') as tf.Tensor2D;
     const Gw = Object.fromEntries(Object.entries(G).filter(([k]) => k !== 'psi'));
     disposeTree(baked['D'] as ParamTree);
-    const fineTuned = tf.tidy(() => generator(Gw, c, all.yt, tile(psiFt, T)));
+    const fineTuned = tf.tidy(() => generator(Gw, c, all.yt, tile(psiFt, T), {}, all.wt));
     const model: PersonalModel = {
       net: c,
       info: info('fine-tuned', step),
@@ -395,11 +463,12 @@ export async function personalise(
       psi: psiFt,
       landmarks,
       frames: T,
+      ...given,
     };
     return result(model, fineTuned, { steps: step, last, stopped });
   } finally {
     trainer.dispose();
-    tf.dispose([all.xt, all.yt]);
+    disposeBatch(all);
   }
 }
 

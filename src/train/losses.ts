@@ -12,6 +12,17 @@ export function pixelL1(real: Tensor4, fake: Tensor4): tf.Scalar {
   return l1(real, fake);
 }
 
+/**
+ * L1 inside the mouth region (`mask` [B, R, R, 1] in {0, 1}, faces/landmarks.ts mouthMask), as a
+ * mean over the region's pixels: not in the paper. Pixel L1 averages over the whole frame, where
+ * teeth and a smile's lips are ~3% of the pixels; a generator that blends in a source warp
+ * (models/networks.ts) can then leave a warped closed mouth where the target smiles.
+ */
+export function mouthL1(real: Tensor4, fake: Tensor4, mask: Tensor4): tf.Scalar {
+  const area = tf.add(tf.mul(tf.sum(mask), real.shape[3]!), 1e-6);
+  return tf.div(tf.sum(tf.mul(tf.abs(tf.sub(real, fake)), mask)), area) as tf.Scalar;
+}
+
 /** Feature L1 summed over layers (L_CNT's form, used with any frozen feature network). */
 export function featureL1(real: tf.Tensor[], fake: tf.Tensor[], weights?: number[]): tf.Scalar {
   if (real.length !== fake.length)
@@ -52,6 +63,16 @@ export interface LossWeights {
   fm: number;
   /** lambda_MCH (paper: 80; 0 = the feed-forward variant) */
   mch: number;
+  /** L1 in the mouth region (mouthL1; not in the paper; 0 = off) */
+  mouth: number;
 }
 
-export const PAPER_WEIGHTS: LossWeights = { pixel: 10, identity: 0, perceptual: 0, adv: 1, fm: 10, mch: 80 };
+export const PAPER_WEIGHTS: LossWeights = {
+  pixel: 10,
+  identity: 0,
+  perceptual: 0,
+  adv: 1,
+  fm: 10,
+  mch: 80,
+  mouth: 0,
+};

@@ -14,6 +14,7 @@ import { initEngine, type EngineInfo } from '../engine/backend.js';
 import { localRanks, type Communicator } from '../engine/mpi.js';
 import { tf } from '../engine/tf.js';
 import { grid, toRgb8, type RgbImage } from '../media/png.js';
+import { widenForSourceWarp } from '../models/networks.js';
 import type { NetConfig } from '../models/presets.js';
 import { countParams, disposeTree, type ParamTree } from '../nn/params.js';
 import { listCheckpoints, matchTree } from './checkpoint.js';
@@ -67,6 +68,8 @@ export function toBatch(e: EpisodeBatch, colOf: Map<number, number>): MetaBatch 
     yk: e.yk,
     xt: e.xt,
     yt: e.yt,
+    wt: e.wt ?? undefined,
+    mt: e.mt ?? undefined,
     column: tf.tensor1d(
       e.plan.videos.map((v) => colOf.get(v)!),
       'int32',
@@ -74,7 +77,10 @@ export function toBatch(e: EpisodeBatch, colOf: Map<number, number>): MetaBatch 
   };
 }
 
-/** Sample grid: per episode (up to 3), K inputs (up to 4), the target's landmark image, output, real. */
+/**
+ * Sample grid: per episode (up to 3), K inputs (up to 4), the target's landmark image, its source
+ * warp (a network with one), output, real.
+ */
 export function sampleGrid(trainer: MetaTrainer, b: MetaBatch, res: number): RgbImage {
   const fake = trainer.generate(b);
   const k = trainer.k;
@@ -85,10 +91,12 @@ export function sampleGrid(trainer: MetaTrainer, b: MetaBatch, res: number): Rgb
   const tiles: RgbImage[] = [];
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < shown; j++) tiles.push(img(b.xk, r * k + j));
-    tiles.push(img(b.yt, r), img(fake, r), img(b.xt, r));
+    tiles.push(img(b.yt, r));
+    if (b.wt) tiles.push(img(b.wt, r));
+    tiles.push(img(fake, r), img(b.xt, r));
   }
   fake.dispose();
-  return grid(tiles, shown + 3);
+  return grid(tiles, shown + (b.wt ? 4 : 3));
 }
 
 /** Opens a fresh run, or resumes `resumeDir`; in a distributed run, on every rank. */
@@ -176,7 +184,12 @@ async function openWith(
   const split = ds.split(cfg.holdout, cfg.seed);
   // Every training video the episodes can use gets a column of W: videos of two frames or more, and
   // one-frame videos (a single photo) when the warp can make their second frame.
-  const samplerOptions: SamplerOptions = { weights: ds.poolWeights(split.train), augment: cfg.augment };
+  const samplerOptions: SamplerOptions = {
+    weights: ds.poolWeights(split.train),
+    augment: cfg.augment,
+    sourceWarp: net.sourceWarp,
+    mouth: cfg.weights.mouth > 0,
+  };
   const sampler = new EpisodeSampler(ds, cfg.k, cfg.seed + 1, split.train, samplerOptions);
   const pool = sampler.pool;
   const trainer = new MetaTrainer(net, cfg.k, cfg.weights, cfg, initMetaParams(net, pool.length, cfg.seed), {
@@ -253,14 +266,28 @@ interface InitInfo {
 /** `--init`: a meta-trained model's weights (fresh optimizer state); new W columns on other data. */
 function startFrom(s: MetaSession, file: string): InitInfo {
   const m = loadMetaModel(file);
+  // a model without a source warp can start a run with one (G widened; docs/design.md sec. 3.5)
+  const widen = !m.net.sourceWarp && s.net.sourceWarp;
   try {
-    if (m.config.preset !== s.cfg.preset || JSON.stringify(m.net) !== JSON.stringify(s.net))
+    if (
+      m.config.preset !== s.cfg.preset ||
+      JSON.stringify({ ...m.net, sourceWarp: s.net.sourceWarp }) !== JSON.stringify(s.net) ||
+      (m.net.sourceWarp && !s.net.sourceWarp)
+    )
       throw new RangeError(
-        `--init "${file}" is preset ${m.config.preset} (${m.net.resolution}px), this run is ${s.cfg.preset} (${s.net.resolution}px): use the model's preset`,
+        `--init "${file}" is preset ${m.config.preset} (${m.net.resolution}px${m.net.sourceWarp ? ', with a source warp' : ''}), this run is ${s.cfg.preset} (${s.net.resolution}px${s.net.sourceWarp ? ', with a source warp' : ''}): use the model's network`,
       );
   } catch (e) {
     disposeModel(m);
     throw e;
+  }
+  if (widen) {
+    const wide = widenForSourceWarp(m.params['G'] as ParamTree, m.sn['G'] as ParamTree);
+    disposeTree(m.params['G'] as ParamTree);
+    disposeTree(m.sn['G'] as ParamTree);
+    m.params = { ...m.params, G: wide.G };
+    m.sn = { ...m.sn, G: wide.sn };
+    s.log('--init from a model without a source warp: G widened (new inputs and mask start at zero weight)');
   }
   setWeights(s.trainer, m.params, m.sn);
   const sameData =

@@ -24,7 +24,7 @@ import { subtree, type ParamTree } from '../nn/params.js';
 import type { NetConfig } from '../models/presets.js';
 import { AdversarialTrainer, type GanModel, type OptimConfig, type StepMetrics } from './adversarial.js';
 import type { ContentNetFiles } from './objective.js';
-import { embeddingMatch, type LossWeights } from './losses.js';
+import { embeddingMatch, mouthL1, type LossWeights } from './losses.js';
 
 export { PAPER_OPTIM, type OptimConfig } from './adversarial.js';
 
@@ -36,6 +36,10 @@ export interface MetaBatch {
   yt: Tensor4;
   /** [B] int32: column of W for each episode's video */
   column: tf.Tensor1D;
+  /** [B, R, R, 3] the source warps, for a network with `sourceWarp` */
+  wt?: Tensor4 | undefined;
+  /** [B, R, R, 1] the targets' mouth regions, for the mouth-region loss */
+  mt?: Tensor4 | undefined;
 }
 
 export type MetaMetrics = StepMetrics;
@@ -68,11 +72,12 @@ export function metaModel(c: NetConfig, k: number): GanModel<MetaBatch> {
     generatorSide: ['E', 'G'],
     generate(p, raw, b) {
       const eHat = embedEpisodes(subtree(p, 'E'), c, b.xk, b.yk, k);
-      const x = generator(subtree(p, 'G'), c, b.yt, projectPsi(subtree(p, 'G'), eHat));
+      const x = generator(subtree(p, 'G'), c, b.yt, projectPsi(subtree(p, 'G'), eHat), {}, b.wt);
       return {
         x,
         terms: {
           mch: embeddingMatch(eHat, videoColumns(subtree(raw, 'D'), b.column)),
+          ...(b.mt ? { mouth: mouthL1(b.xt, x, b.mt) } : {}),
           // share of live embedding entries: 0 means E's ReLU died and G no longer sees the identity
           eAlive: tf.mean(tf.cast(tf.greater(eHat, 0), 'float32')) as tf.Scalar,
         },
@@ -95,10 +100,10 @@ export class MetaTrainer extends AdversarialTrainer<MetaBatch> {
   }
 
   /** The generated images for a batch with the current weights (inference: no power-iteration update). */
-  generate(b: Pick<MetaBatch, 'xk' | 'yk' | 'yt'>): Tensor4 {
+  generate(b: Pick<MetaBatch, 'xk' | 'yk' | 'yt' | 'wt'>): Tensor4 {
     return this.infer((n) => {
       const eHat = embedEpisodes(subtree(n, 'E'), this.config, b.xk, b.yk, this.k);
-      return generator(subtree(n, 'G'), this.config, b.yt, projectPsi(subtree(n, 'G'), eHat));
+      return generator(subtree(n, 'G'), this.config, b.yt, projectPsi(subtree(n, 'G'), eHat), {}, b.wt);
     });
   }
 }

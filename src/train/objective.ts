@@ -64,6 +64,7 @@ export class ContentLoss {
   /** What L_CNT is made of, for a run's config.json. */
   describe(weights: LossWeights): string {
     const parts = [`pixel L1 x ${weights.pixel}`];
+    if (weights.mouth > 0) parts.push(`mouth-region L1 x ${weights.mouth}`);
     if (this.faceId) parts.push(`face-api identity features x ${weights.identity}`);
     if (this.mobilenet) parts.push(`face-api MobileNetV1 features x ${weights.perceptual}`);
     for (const v of this.vgg) parts.push(`${v.kind} x ${CONTENT_WEIGHTS[v.kind]}`);
@@ -86,6 +87,7 @@ export function termWeight(name: string, w: LossWeights): number {
     case 'adv':
     case 'fm':
     case 'mch':
+    case 'mouth':
       return w[name];
     case 'vgg19':
     case 'vggface':

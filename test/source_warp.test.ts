@@ -1,0 +1,279 @@
+// Issue 21: a generator that blends in the person's own frame warped to the target's landmarks
+// (models/networks.ts `sourceWarp`, data/source_warp.ts, docs/design.md sec. 3.5): its maths, its
+// gradients, meta-learning from a model without it (--init widens G), episodes, fine-tuning, the
+// personalised model file and animation.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { renderFrames } from '../src/animate/animate.js';
+import { toUnit } from '../src/core/units.js';
+import { Dataset } from '../src/data/dataset.js';
+import { disposeEpisode, EpisodeSampler } from '../src/data/episodes.js';
+import { framesFromDataset } from '../src/data/fewshot.js';
+import { warpFrame } from '../src/data/source_warp.js';
+import { initEngine } from '../src/engine/backend.js';
+import { Rng } from '../src/engine/rng.js';
+import { tf } from '../src/engine/tf.js';
+import { landmarkSet, mouthMask } from '../src/faces/landmarks.js';
+import { mouthL1 } from '../src/train/losses.js';
+import { initSpectral } from '../src/models/blocks.js';
+import { generator, initGenerator, psiSize, widenForSourceWarp } from '../src/models/networks.js';
+import {
+  decodePersonalModel,
+  disposePersonal,
+  encodePersonalModel,
+  ModelFileError,
+  withoutProjection,
+} from '../src/models/personal.js';
+import { checkNetConfig, preset } from '../src/models/presets.js';
+import { encodeSafetensors, decodeSafetensors } from '../src/io/safetensors.js';
+import { disposeTree, flatten, type ParamTree } from '../src/nn/params.js';
+import { disposePersonalised, FineTuneConfigSchema, personalise } from '../src/train/finetune.js';
+import { metaTrain, resolveMetaConfig } from '../src/train/meta.js';
+import { disposeModel, loadMetaModel } from '../src/train/model.js';
+import { writeTinyDataset } from './helpers/data.js';
+import { tempDir } from './helpers/tmp.js';
+
+const tiny = preset('tiny');
+const tinyWarp = checkNetConfig({ ...tiny, sourceWarp: true });
+const R = tiny.resolution;
+const data = join(tempDir(), 'ds');
+
+/** [b, R, R, 3] uniform in [-1, 1) */
+const uniform = (rng: Rng, b: number) =>
+  tf.tensor4d(
+    Array.from({ length: b * R * R * 3 }, () => rng.next() * 2 - 1),
+    [b, R, R, 3],
+  );
+
+before(async () => {
+  await initEngine({});
+  await writeTinyDataset(data);
+});
+
+describe('generator with a source warp', () => {
+  test('widened from a generator without one, it is half that generator and half the warp', () => {
+    const rng = new Rng(5);
+    const G = initGenerator(tiny, rng.fork());
+    const sn = initSpectral({ G }, rng.fork())['G'] as ParamTree;
+    const wide = widenForSourceWarp(G, sn);
+    const y = uniform(rng, 2);
+    const w = uniform(rng, 2);
+    const psi = tf.tensor2d(rng.normalArray(2 * psiSize(tiny), 0.1), [2, psiSize(tiny)]);
+    const narrow = generator(G, tiny, y, psi);
+    const blended = generator(wide.G, tinyWarp, y, psi, {}, w);
+    const expect = tf.add(tf.mul(narrow, 0.5), tf.mul(w, 0.5));
+    const diff = tf.max(tf.abs(tf.sub(blended, expect))).dataSync()[0]!;
+    assert.ok(diff < 1e-5, `largest difference ${diff}`);
+    // the same leaves and shapes a network built with a source warp has
+    const fresh = initGenerator(tinyWarp, new Rng(0));
+    const shapes = (t: ParamTree) => [...flatten(t)].map(([k, v]) => `${k}:${v.shape.join('x')}`);
+    assert.deepEqual(shapes(wide.G), shapes(fresh));
+    assert.deepEqual(shapes(wide.sn), shapes(initSpectral({ G: fresh }, new Rng(0))['G'] as ParamTree));
+    assert.throws(() => generator(wide.G, tinyWarp, y, psi), /give the warped frames/);
+    tf.dispose([y, w, psi, narrow, blended, expect]);
+    [G, sn, wide.G, wide.sn, fresh].forEach(disposeTree);
+  });
+
+  test('gradients of every parameter and of the warp match finite differences', () => {
+    const rng = new Rng(9);
+    const full = initGenerator(tinyWarp, rng.fork());
+    const G = withoutProjection(full); // psi is given: P is not on the path
+    const y = uniform(rng, 1);
+    const w = uniform(rng, 1);
+    const psi = tf.tensor2d(rng.normalArray(psiSize(tinyWarp), 0.1), [1, psiSize(tinyWarp)]);
+    const target = uniform(rng, 1);
+    const names = [...flatten(G).keys()];
+    const loss = (leaves: tf.Tensor[], warp: tf.Tensor) => {
+      const tree = new Map(names.map((n, i) => [n, leaves[i]!]));
+      const p: ParamTree = {};
+      for (const [k, v] of tree) {
+        const parts = k.split('.');
+        let node = p as Record<string, unknown>;
+        for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+        node[parts[parts.length - 1]!] = v;
+      }
+      return tf.mean(
+        tf.square(tf.sub(generator(p, tinyWarp, y, psi, {}, warp as tf.Tensor4D), target)),
+      ) as tf.Scalar;
+    };
+    const leaves = [...flatten(G).values()];
+    const grads = tf.grads((...xs: tf.Tensor[]) => loss(xs.slice(0, -1), xs[xs.length - 1]!))([...leaves, w]);
+    // the mask channel, the warp's input weights and the warp itself, by central differences
+    const checks: [number, number][] = [
+      [names.indexOf('out.bias'), 3], // the mask's bias
+      [names.indexOf('enc0.conv1.weight'), 5], // [9, 9, 6, 8]: index 5 is input channel 5 (the warp's)
+      [leaves.length, 100], // a pixel of the warp
+    ];
+    const all = [...leaves, w];
+    for (const [t, i] of checks) {
+      assert.ok(t >= 0);
+      const base = all[t]!.dataSync().slice();
+      const at = (d: number) => {
+        const v = base.slice();
+        v[i]! += d;
+        const moved = tf.tensor(v, all[t]!.shape);
+        const xs = all.map((x, j) => (j === t ? moved : x));
+        const l = loss(xs.slice(0, -1), xs[xs.length - 1]!).dataSync()[0]!;
+        moved.dispose();
+        return l;
+      };
+      const h = 1e-2;
+      const numeric = (at(h) - at(-h)) / (2 * h);
+      const analytic = grads[t]!.dataSync()[i]!;
+      assert.ok(
+        Math.abs(numeric - analytic) <= 1e-3 + 0.05 * Math.abs(numeric),
+        `${t < leaves.length ? names[t] : 'warp'}[${i}]: ${analytic} vs ${numeric}`,
+      );
+    }
+    // every parameter gets a gradient (but attention's inner convs: its gain starts at 0, as in SAGAN)
+    grads.slice(0, -1).forEach((g, i) => {
+      if (/Attn\./.test(names[i]!)) return;
+      assert.ok(tf.max(tf.abs(g)).dataSync()[0]! > 0, `${names[i]}: no gradient`);
+    });
+    tf.dispose([y, w, psi, target, ...grads]);
+    disposeTree(full);
+  });
+});
+
+describe('the mouth-region loss', () => {
+  test('the mask fills the outer lip and its margin; the loss is L1 over the region alone', () => {
+    // a 68-point set whose outer lip (48-59) is a 12-gon of radius 6 around (32, 44)
+    const lm = new Float32Array(136).fill(10);
+    for (let i = 0; i < 12; i++) {
+      lm[2 * (48 + i)] = 32 + 6 * Math.cos((2 * Math.PI * i) / 12);
+      lm[2 * (48 + i) + 1] = 44 + 6 * Math.sin((2 * Math.PI * i) / 12);
+    }
+    const S = 64;
+    const m = mouthMask(lm, S);
+    const at = (x: number, y: number) => m[y * S + x]!;
+    assert.equal(at(32, 44), 1);
+    assert.equal(at(37, 44), 1); // inside, near the edge
+    assert.equal(at(38, 44), 1); // outside the 12-gon by < 1 px: the margin
+    assert.equal(at(40, 44), 0);
+    assert.equal(at(32, 30), 0);
+    const area = m.reduce((a, v) => a + v, 0);
+    // between the 12-gon's area (~94 px) and a circle of radius 6 + 1 (~154 px)
+    assert.ok(area > 94 && area < 154, `area ${area}`);
+    // L1 inside the region only, averaged over its pixels and channels
+    const real = tf.zeros([1, S, S, 3]) as tf.Tensor4D;
+    const fake = tf.fill([1, S, S, 3], 0.5) as tf.Tensor4D;
+    const mask = tf.tensor4d(m, [1, S, S, 1]);
+    assert.ok(Math.abs(mouthL1(real, fake, mask).dataSync()[0]! - 0.5) < 1e-6);
+    const outside = tf.tensor4d(
+      Float32Array.from({ length: S * S * 3 }, (_, i) => (m[Math.floor(i / 3)] ? 0 : 0.9)),
+      [1, S, S, 3],
+    );
+    assert.ok(mouthL1(real, outside, mask).dataSync()[0]! < 1e-6);
+    tf.dispose([real, fake, mask, outside]);
+  });
+});
+
+describe('meta-learning, fine-tuning and animation with a source warp', () => {
+  test('episodes carry each target its nearest K frame warped onto it', () => {
+    const ds = Dataset.open(data);
+    const s = new EpisodeSampler(ds, 2, 1, undefined, { sourceWarp: true });
+    const plan = {
+      videos: [0, 3],
+      kFrames: [
+        [1, 5],
+        [2, 7],
+      ],
+      targets: [4, 0],
+    };
+    const ep = s.load(plan);
+    assert.ok(ep.wt);
+    assert.deepEqual(ep.wt.shape, [2, R, R, 3]);
+    const wt = ep.wt.dataSync();
+    plan.videos.forEach((v, e) => {
+      const t = ds.frameLandmarks(v, plan.targets[e]!);
+      const dist = (f: number) => ds.frameLandmarks(v, f).reduce((a, x, i) => a + (x - t[i]!) ** 2, 0);
+      const f = plan.kFrames[e]!.reduce((a, b) => (dist(b) < dist(a) ? b : a));
+      const want = toUnit(warpFrame(ds.readFrames(v, f, 1).slice(), ds.frameLandmarks(v, f), t, R));
+      const got = wt.subarray(e * R * R * 3, (e + 1) * R * R * 3);
+      want.forEach((x, i) => assert.ok(Math.abs(x - got[i]!) < 1e-6));
+    });
+    disposeEpisode(ep);
+    const plain = new EpisodeSampler(ds, 2, 1).load(plan);
+    assert.equal(plain.wt, null);
+    assert.equal(plain.mt, null);
+    disposeEpisode(plain);
+    // the mouth regions, when the loss asks for them
+    const withMouth = new EpisodeSampler(ds, 2, 1, undefined, { mouth: true }).load(plan);
+    assert.deepEqual(withMouth.mt?.shape, [2, R, R, 1]);
+    assert.deepEqual(
+      Array.from(withMouth.mt!.dataSync().subarray(R * R)),
+      Array.from(mouthMask(ds.frameLandmarks(3, 0), R)),
+    );
+    disposeEpisode(withMouth);
+  });
+
+  test('--init from a model without it; fine-tune and feed-forward; the model file carries the frames', async () => {
+    const cfg = (out: string, extra: Record<string, unknown>) =>
+      resolveMetaConfig(undefined, {
+        data,
+        preset: 'tiny',
+        variant: 'ff',
+        k: 2,
+        batch: 2,
+        steps: 2,
+        out,
+        sampleEvery: 2,
+        checkpointEvery: 1000,
+        logEvery: 1,
+        ...extra,
+      });
+    const narrow = await metaTrain(cfg(tempDir(), {}), undefined, { log: () => {} });
+    const logs: string[] = [];
+    const res = await metaTrain(
+      cfg(tempDir(), { init: narrow.dir, net: { sourceWarp: true }, weights: { mouth: 3 } }),
+      undefined,
+      { log: (s) => logs.push(s) },
+    );
+    assert.equal(res.stopped, 'done');
+    // the mouth-region term is computed and logged
+    const metrics = readFileSync(join(res.dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    const last = JSON.parse(metrics[metrics.length - 1]!) as Record<string, number>;
+    assert.ok(last['mouth']! > 0);
+    assert.ok(logs.some((l) => /G widened/.test(l)));
+    const saved = JSON.parse(readFileSync(join(res.dir, 'config.json'), 'utf8')) as {
+      network: { sourceWarp: boolean };
+    };
+    assert.equal(saved.network.sourceWarp, true);
+    // and not the other way round: a model with a warp cannot start a run without one
+    await assert.rejects(
+      metaTrain(cfg(tempDir(), { init: res.dir }), undefined, { log: () => {} }),
+      /with a source warp.*use the model's network/,
+    );
+
+    const meta = loadMetaModel(res.dir);
+    assert.equal(meta.net.sourceWarp, true);
+    const frames = framesFromDataset(Dataset.open(data), 2, 3);
+    for (const finetune of [false, true]) {
+      const before = tf.memory().numTensors;
+      const p = await personalise(meta, frames, FineTuneConfigSchema.parse({ epochs: 2, finetune }), null);
+      assert.equal(p.model.sources?.length, 3 * R * R * 3);
+      // the file carries the given frames; one without them is refused
+      const bytes = encodePersonalModel(p.model);
+      const back = decodePersonalModel(bytes, 'person.safetensors');
+      assert.deepEqual(back.sources, p.model.sources);
+      const lms = [landmarkSet(frames.landmarks, 0), landmarkSet(frames.landmarks, 2)];
+      const a = renderFrames(p.model, lms);
+      const b = renderFrames(back, lms);
+      assert.deepEqual(a[1]!.data, b[1]!.data);
+      const dec = decodeSafetensors(bytes, 'x');
+      const without = new Map([...dec.tensors].filter(([k]) => k !== 'sources'));
+      assert.throws(
+        () => decodePersonalModel(encodeSafetensors(without, dec.metadata), 'nosrc.safetensors'),
+        (e: Error) => e instanceof ModelFileError && /"sources" is missing/.test(e.message),
+      );
+      disposePersonal(back);
+      disposePersonal(p.model);
+      disposePersonalised(p);
+      assert.equal(tf.memory().numTensors, before, `tensors left (finetune ${finetune})`);
+    }
+
+    disposeModel(meta);
+  });
+});
