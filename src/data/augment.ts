@@ -294,8 +294,11 @@ export function augmentFrame(
   return { rgb: out, landmarks };
 }
 
-/** Bilinear sample at pixel-index coordinates (x, y) (pixel centres at integers), edges replicated. */
-function sampleBilinear(
+/**
+ * Bilinear sample at pixel-index coordinates (x, y) (pixel centres at integers), edges replicated,
+ * into out[o..o+2]. Shared by the augmentations and the source warp (source_warp.ts).
+ */
+export function sampleBilinear(
   rgb: Uint8Array,
   size: number,
   x: number,
@@ -303,13 +306,13 @@ function sampleBilinear(
   out: Uint8Array,
   o: number,
 ): void {
-  const cl = (v: number) => (v < 0 ? 0 : v > size - 1 ? size - 1 : v);
-  const xc = cl(x);
-  const yc = cl(y);
+  const hi = size - 1;
+  const xc = x < 0 ? 0 : x > hi ? hi : x;
+  const yc = y < 0 ? 0 : y > hi ? hi : y;
   const x0 = Math.floor(xc);
   const y0 = Math.floor(yc);
-  const x1 = Math.min(size - 1, x0 + 1);
-  const y1 = Math.min(size - 1, y0 + 1);
+  const x1 = Math.min(hi, x0 + 1);
+  const y1 = Math.min(hi, y0 + 1);
   const fx = xc - x0;
   const fy = yc - y0;
   for (let c = 0; c < 3; c++) {

@@ -14,7 +14,7 @@
  */
 import { toUnit } from '../core/units.js';
 import { LANDMARK_VALUES } from '../faces/landmarks.js';
-import { inverseWarp, type ThinPlateSpline } from './augment.js';
+import { inverseWarp, sampleBilinear, type ThinPlateSpline } from './augment.js';
 
 /** Squared distance between two landmark sets (136 values each). */
 function distance(a: ArrayLike<number>, ao: number, b: ArrayLike<number>): number {
@@ -46,8 +46,9 @@ export function nearestFrame(
 
 /**
  * The spline evaluated on a grid every `GRID_STEP` pixels and interpolated between: the warp is
- * smooth, so this is within a few hundredths of a pixel of the dense map (tested) at 1/16 of
- * the kernel evaluations, which is what makes a warp per animated frame cheap at 128 px and up.
+ * smooth, so features land within 0.15 px of the dense map's and pixels differ by under 0.5 grey
+ * levels on average (tested), at 1/16 of the kernel evaluations: what makes a warp per animated
+ * frame cheap at 128 px and up.
  */
 export const GRID_STEP = 4;
 
@@ -98,26 +99,7 @@ export function warpFrame(
   const inv = inverseWarp(from, to, size);
   const [mx, my] = sourceMap(inv, size, Math.max(1, Math.min(step, size - 1)));
   const out = new Uint8Array(rgb.length);
-  const hi = size - 1;
-  for (let p = 0; p < size * size; p++) {
-    const xc = Math.min(hi, Math.max(0, mx[p]!));
-    const yc = Math.min(hi, Math.max(0, my[p]!));
-    const x0 = Math.floor(xc);
-    const y0 = Math.floor(yc);
-    const fx = xc - x0;
-    const fy = yc - y0;
-    const i00 = (y0 * size + x0) * 3;
-    const i10 = (y0 * size + Math.min(hi, x0 + 1)) * 3;
-    const i01 = (Math.min(hi, y0 + 1) * size + x0) * 3;
-    const i11 = (Math.min(hi, y0 + 1) * size + Math.min(hi, x0 + 1)) * 3;
-    const w00 = (1 - fx) * (1 - fy);
-    const w10 = fx * (1 - fy);
-    const w01 = (1 - fx) * fy;
-    const w11 = fx * fy;
-    for (let c = 0; c < 3; c++)
-      out[p * 3 + c] =
-        rgb[i00 + c]! * w00 + rgb[i10 + c]! * w10 + rgb[i01 + c]! * w01 + rgb[i11 + c]! * w11 + 0.5;
-  }
+  for (let p = 0; p < size * size; p++) sampleBilinear(rgb, size, mx[p]!, my[p]!, out, p * 3);
   return out;
 }
 

@@ -116,18 +116,21 @@ export function framePairs(
   sources: SourceFrames | null,
   mouth = false,
 ): FtBatch {
-  const r = f.resolution;
-  const fb = r * r * 3;
   return pairsOf(
-    indices.map((t) => ({
-      rgb: f.rgb.subarray(t * fb, (t + 1) * fb),
-      landmarks: landmarkSet(f.landmarks, t),
-      frame: t,
-    })),
-    r,
+    indices.map((t) => givenFrame(f, t)),
+    f.resolution,
     sources,
     mouth,
   );
+}
+
+/** Given frame `t`: its pixels (a view), its landmarks and its index. */
+function givenFrame(
+  f: FewShotFrames,
+  t: number,
+): { rgb: Uint8Array; landmarks: Float32Array; frame: number } {
+  const fb = f.resolution * f.resolution * 3;
+  return { rgb: f.rgb.subarray(t * fb, (t + 1) * fb), landmarks: landmarkSet(f.landmarks, t), frame: t };
 }
 
 function pairsOf(
@@ -201,13 +204,8 @@ class WarpedFrames {
 
   frame(t: number): { rgb: Uint8Array; landmarks: Float32Array } {
     const r = this.f.resolution;
-    const own = landmarkSet(this.f.landmarks, t);
-    return augmentFrame(this.rgb(t), own, r, { warp: landmarkWarp(own, this.moved(), r) });
-  }
-
-  private rgb(t: number): Uint8Array {
-    const fb = this.f.resolution * this.f.resolution * 3;
-    return this.f.rgb.subarray(t * fb, (t + 1) * fb);
+    const { rgb, landmarks: own } = givenFrame(this.f, t);
+    return augmentFrame(rgb, own, r, { warp: landmarkWarp(own, this.moved(), r) });
   }
 }
 
@@ -406,8 +404,6 @@ export async function personalise(
   const rng = new Rng(cfg.seed + 7);
   const warpRng = new Rng(cfg.seed + 11);
   const warped = cfg.warp > 0 ? new WarpedFrames(frames, warpRng) : null;
-  const fb = c.resolution * c.resolution * 3;
-  const frameRgb = (t: number) => frames.rgb.subarray(t * fb, (t + 1) * fb);
   const guard = new MemoryGuard(2);
   let step = 0;
   let last: StepMetrics | null = null;
@@ -422,11 +418,7 @@ export async function personalise(
         const b =
           cfg.warp > 0
             ? pairsOf(
-                pick.map((t) =>
-                  warpRng.next() < cfg.warp
-                    ? warped!.frame(t)
-                    : { rgb: frameRgb(t), landmarks: landmarkSet(frames.landmarks, t), frame: t },
-                ),
+                pick.map((t) => (warpRng.next() < cfg.warp ? warped!.frame(t) : givenFrame(frames, t))),
                 c.resolution,
                 sources,
                 mouth,
