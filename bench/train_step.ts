@@ -7,6 +7,9 @@
  *   npm run bench -- [--cases a,b] [--backends native,wasm,cpu,pytorch] [--runs 5] [--warmup 3] [--threads 2]
  *                    [--json out.json] [--profile] [--skip-pytorch]
  *
+ * `native:avx2` / `native:baseline` run the native backend with our own kernels' AVX2 or baseline
+ * build instead of the CPU's best (NTH_ISA, native/isa.h): beside `native`, what AVX-512 gives.
+ *
  * The PyTorch reference (bench/reference/, Debian's python3-torch) runs the same step with the
  * default BLAS and with OpenBLAS loaded for its process; the faster one is recorded as `pytorch`.
  */
@@ -16,6 +19,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initEngine, nativeAvailable, tensorflowAvailable } from '../src/engine/backend.js';
+import { nativeIsa } from '../src/engine/native.js';
 import { profileKernels } from '../src/engine/profile.js';
 import { CASES, type BenchCase } from './cases.js';
 
@@ -106,6 +110,8 @@ export interface BenchRecord {
   flopsPerStep?: number;
   /** what the step time means for a user (seconds per fine-tune, frames per second) */
   summary?: string;
+  /** native: the instruction set our own kernels ran (native/isa.h) */
+  isa?: string;
 }
 
 function median(xs: number[]): number {
@@ -127,7 +133,8 @@ async function worker(
   threads: number,
   profile: boolean,
 ): Promise<void> {
-  await initEngine({ backend, threads });
+  const [engine] = backend.split(':') as [string];
+  await initEngine({ backend: engine, threads });
   const c = CASES.find((x) => x.name === caseName)!;
   const w = c.build(1);
   for (let i = 0; i < warmup; i++) w.step();
@@ -157,6 +164,7 @@ async function worker(
     gflops: w.flopsPerStep / med / 1e9,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     flopsPerStep: w.flopsPerStep,
+    ...(engine === 'native' ? { isa: nativeIsa().active } : {}),
     ...(c.summary ? { summary: c.summary(med) } : {}),
   };
   process.stdout.write(`RESULT ${JSON.stringify(rec)}\n`);
@@ -214,7 +222,7 @@ async function main(): Promise<void> {
   )) {
     const backends = (
       wantBackends ?? (c.defaultBackends.length ? c.defaultBackends : ['native', 'wasm'])
-    ).filter((b) => available.includes(b));
+    ).filter((b) => available.includes(b.split(':')[0]!));
     let flops = 0;
     for (const backend of backends) {
       const n = backend === 'cpu' && !wantBackends ? Math.min(runs, 2) : runs;
@@ -234,7 +242,12 @@ async function main(): Promise<void> {
           String(threads),
           ...(values.profile ? ['--profile'] : []),
         ],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
+        {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'inherit'],
+          maxBuffer: 1 << 24,
+          env: { ...process.env, ...(backend.includes(':') ? { NTH_ISA: backend.split(':')[1]! } : {}) },
+        },
       );
       const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
       if (r.status !== 0 || !line) {
@@ -247,6 +260,7 @@ async function main(): Promise<void> {
       console.log(
         `  ${rec.case.padEnd(24)} ${rec.backend.padEnd(10)} ${rec.secondsPerStep.toFixed(3).padStart(8)} s/step  ` +
           `[${rec.min.toFixed(3)}-${rec.max.toFixed(3)}]  ${rec.gflops.toFixed(2).padStart(7)} GFLOP/s  ${rec.peakRssMB.toFixed(0).padStart(5)} MB` +
+          (rec.isa ? `  (${rec.isa})` : '') +
           (rec.summary ? `  = ${rec.summary}` : ''),
       );
     }
@@ -273,6 +287,12 @@ async function main(): Promise<void> {
       if (torch && r !== torch)
         ratios.push(
           `  ${name.padEnd(24)} ${r.backend} runs at ${(torch.secondsPerStep / r.secondsPerStep).toFixed(2)}x PyTorch's speed`,
+        );
+    const native = rs.find((r) => r.backend === 'native');
+    for (const r of rs)
+      if (native && r.backend.startsWith('native:'))
+        ratios.push(
+          `  ${name.padEnd(24)} native (${native.isa}) runs at ${(r.secondsPerStep / native.secondsPerStep).toFixed(2)}x ${r.backend}'s (${r.isa}) speed`,
         );
     const cpu = rs.find((r) => r.backend === 'cpu');
     if (!cpu) continue;

@@ -8,6 +8,7 @@
 // One file per kernel family: onednn.cc, elementwise.cc, reduce.cc, movement.cc, fused.cc (common.h
 // has what they share); this file has the settings and the module's exports.
 #include "common.h"
+#include "isa.h"
 
 namespace nthk {
 namespace {
@@ -34,6 +35,19 @@ Napi::Value WinogradTile(const Napi::CallbackInfo& info) {
 }
 Napi::Value WinogradCalls(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(nth::winograd_calls()));
+}
+// isa(name?): the instruction set our multi-build kernels use ("avx512", "avx2", "baseline"); with a
+// name, switches to it (capped at the CPU's best; an unknown name throws). Returns the one in use.
+Napi::Value IsaOp(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsString()) {
+    const std::string name = info[0].As<Napi::String>();
+    if (!nth::set_isa(name.c_str()))
+      throw Napi::Error::New(info.Env(), "isa: \"" + name + "\" is not one of baseline, avx2, avx512");
+  }
+  return Napi::String::New(info.Env(), nth::isa_name(nth::active_isa()));
+}
+Napi::Value CpuIsa(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), nth::isa_name(nth::cpu_isa()));
 }
 Napi::Value Version(const Napi::CallbackInfo& info) {
   auto v = dnnl::version();
@@ -70,6 +84,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("winogradMin", Napi::Function::New(env, WinogradMin));
   exports.Set("winogradTile", Napi::Function::New(env, WinogradTile));
   exports.Set("winogradCalls", Napi::Function::New(env, WinogradCalls));
+  exports.Set("isa", Napi::Function::New(env, IsaOp));
+  exports.Set("cpuIsa", Napi::Function::New(env, CpuIsa));
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("clearCaches", Napi::Function::New(env, ClearCaches));
   return exports;

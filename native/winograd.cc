@@ -20,6 +20,8 @@
 // timing.
 #include "winograd.h"
 
+#include "isa.h"
+
 #include <omp.h>
 #include <sys/mman.h>
 
@@ -105,35 +107,14 @@ struct Arena {
 Arena arena_v, arena_m;
 
 // ---------------------------------------------------------------- transforms
-// Each loop runs over channels, contiguous in NHWC: eight at a time in a vector (GCC vector
-// extensions) and a scalar tail, both through the same generic body. The transforms are built twice,
-// for AVX2 and for the x86-64-v2 baseline (two SSE halves per vector), and picked when the addon loads.
-#define NTH_CLONES __attribute__((target_clones("avx2", "default")))
+// Each loop runs over channels, contiguous in NHWC, a vector (GCC vector extensions) at a time and
+// a scalar tail, all through the same generic body (winograd_transforms.inc). They are built three
+// times, for AVX-512, AVX2 and the x86-64-v2 baseline, and the best the CPU has is picked when the
+// addon loads (NTH_ISA or set_isa() pick a lower one: tests, benchmarks).
 #define NTH_INLINE __attribute__((always_inline))
 
 typedef float f8 __attribute__((vector_size(32)));
-template <class V>
-inline V ld(const float* p);
-template <>
-inline float ld<float>(const float* p) {
-  return *p;
-}
-template <>
-inline f8 ld<f8>(const float* p) {
-  f8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void st(float* p, float v) { *p = v; }
-inline void st(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
-
-// Runs body(lane, c) for c = 0, 8, 16, ... with a lane of type f8, then for the tail with a float.
-template <class F>
-inline NTH_INLINE void over_channels(int64_t C, F&& body) {
-  int64_t c = 0;
-  for (; c + 8 <= C; c += 8) body(f8{}, c);
-  for (; c < C; c++) body(0.f, c);
-}
+typedef float f16 __attribute__((vector_size(64)));
 
 // F(m x m, 3 x 3): m x m output tiles from (m + 2)^2 patches, with B^T, G and A^T of Lavin & Gray
 // (interpolation points 0, -1, 1 for m = 2; 0, +-1, +-2 for m = 4; and infinity).
@@ -167,38 +148,6 @@ struct F<4> {
                                      {0, -1.f / 6, -1.f / 6, 1.f / 6, 1.f / 6, 1}};
 };
 
-// sum_k c[k] x[k * stride] with the constant coefficients folded: zeros skipped, +-1 as add / sub
-// (the loops unroll, so each coefficient is a compile-time constant).
-template <int n, class T>
-inline T comb(const float* c, const T* x, int stride) {
-  T acc{};
-  bool first = true;
-#pragma GCC unroll 8
-  for (int k = 0; k < n; k++) {
-    const float ck = c[k];
-    if (ck == 0) continue;
-    const T term = ck == 1 ? x[k * stride] : ck == -1 ? -x[k * stride] : x[k * stride] * ck;
-    acc = first ? term : acc + term;
-    first = false;
-  }
-  return acc;
-}
-
-// y [P][S] = L x R^T for constant L [P][Q] and R [S][U] and x [Q][U] (row-major): every transform
-// of the algorithm has this two-sided form (B^T d B, A^T M A, A dY A^T, G g G^T, G^T dU G).
-template <int P, int Q, int S, int U, class T>
-inline NTH_INLINE void sandwich(const float (&L)[P][Q], const float (&R)[S][U], const T* x, T* y) {
-  T t[P * U];
-#pragma GCC unroll 8
-  for (int p = 0; p < P; p++)  // L x: combine rows
-#pragma GCC unroll 8
-    for (int u = 0; u < U; u++) t[p * U + u] = comb<Q>(L[p], x + u, U);
-#pragma GCC unroll 8
-  for (int p = 0; p < P; p++)  // (.) R^T: combine columns
-#pragma GCC unroll 8
-    for (int q = 0; q < S; q++) y[p * S + q] = comb<U>(R[q], t + p * U, 1);
-}
-
 // The tile of output tile t: image n, tile row th and column tw.
 struct TileAt {
   int64_t n, th, tw;
@@ -214,111 +163,51 @@ inline P pixel(P base, int64_t n, int64_t y, int64_t x, int64_t H, int64_t W, in
   return y >= 0 && y < H && x >= 0 && x < W ? base + ((n * H + y) * W + x) * C : outside;
 }
 
-// out[k][c] = (L in R^T)[k] (+ add[c]) for c < C: the Q x U matrix `in` and the P x S result are read
-// and written one channel vector per pointer, so tiles of NHWC images, rows of the transformed
-// matrices and HWIO filter taps all go through the same loop.
-template <int P, int Q, int S, int U>
-inline NTH_INLINE void transform_channels(const float (&L)[P][Q], const float (&R)[S][U], const float* const* in,
-                                          float* const* out, int64_t C, const float* add = nullptr) {
-  over_channels(C, [&](auto lane, int64_t c) NTH_INLINE {
-    using T = decltype(lane);
-    T v[Q * U], r[P * S];
-#pragma GCC unroll 64
-    for (int k = 0; k < Q * U; k++) v[k] = ld<T>(in[k] + c);
-    sandwich(L, R, v, r);
-    if (add) {
-      const T b = ld<T>(add + c);
-#pragma GCC unroll 64
-      for (int k = 0; k < P * S; k++) r[k] = r[k] + b;
-    }
-#pragma GCC unroll 64
-    for (int k = 0; k < P * S; k++) st(out[k] + c, r[k]);
-  });
-}
+namespace base {
+constexpr int kLanes = 8;
+#include "winograd_transforms.inc"
+}  // namespace base
 
-// V[xi][i][c] = (B^T d B)[xi] for tiles t0 .. t0 + tc - 1 of x; out-of-image pixels read as zeros.
+#pragma GCC push_options
+#pragma GCC target("avx2")
+namespace avx2 {
+constexpr int kLanes = 8;
+#include "winograd_transforms.inc"
+}  // namespace avx2
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+namespace avx512 {
+constexpr int kLanes = 16;
+#include "winograd_transforms.inc"
+}  // namespace avx512
+#pragma GCC pop_options
+
+// One instruction set's transforms for tile size m.
 template <int m>
-NTH_CLONES void input_transform(const float* x, const Geometry& g, int64_t t0, int64_t tc, float* V) {
-  constexpr int A = F<m>::a;
-  const float* z = grow(zeros, size_t(g.C));
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < tc; i++) {
-    const TileAt at = tile_at(g, t0 + i);
-    const float* d[A * A];
-    float* o[A * A];
-    for (int a = 0; a < A; a++)
-      for (int b = 0; b < A; b++)
-        d[a * A + b] = pixel(x, at.n, m * at.th - g.pt + a, m * at.tw - g.pl + b, g.H, g.W, g.C, z);
-    for (int k = 0; k < A * A; k++) o[k] = V + k * pitch(tc, g.C) + i * g.C;
-    transform_channels(F<m>::BT, F<m>::BT, d, o, g.C);
+struct Transforms {
+  void (*input)(const float*, const Geometry&, int64_t, int64_t, float*);
+  void (*output)(const float*, const Geometry&, int64_t, int64_t, const float*, float*);
+  void (*grad_output)(const float*, const Geometry&, int64_t, int64_t, float*);
+  void (*filter)(const float*, int64_t, int64_t, float*);
+  void (*filter_grad)(const float*, int64_t, int64_t, float*);
+};
+#define NTH_TRANSFORMS(ns)                                                                             \
+  Transforms<m> {                                                                                     \
+    ns::input_transform<m>, ns::output_transform<m>, ns::grad_output_transform<m>, ns::filter_transform<m>, \
+        ns::filter_grad_transform<m>                                                                   \
   }
-}
 
-// y tile = A^T M A (+ bias) for tiles t0 .. t0 + tc - 1; outputs past the image edge are dropped.
 template <int m>
-NTH_CLONES void output_transform(const float* M, const Geometry& g, int64_t t0, int64_t tc, const float* bias,
-                                 float* y) {
-  constexpr int A = F<m>::a;
-  float* jk = grow(junk, size_t(g.K) * m * m * size_t(omp_get_max_threads()));
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < tc; i++) {
-    const TileAt at = tile_at(g, t0 + i);
-    const float* mp[A * A];
-    float* o[m * m];
-    for (int k = 0; k < A * A; k++) mp[k] = M + k * pitch(tc, g.K) + i * g.K;
-    for (int a = 0; a < m; a++)
-      for (int b = 0; b < m; b++) {
-        float* discard = jk + (int64_t(omp_get_thread_num()) * m * m + a * m + b) * g.K;
-        o[a * m + b] = pixel(y, at.n, m * at.th + a, m * at.tw + b, g.OH, g.OW, g.K, discard);
-      }
-    transform_channels(F<m>::AT, F<m>::AT, mp, o, g.K, bias);
-  }
-}
-
-// dM[xi][i][c] = (A dY A^T)[xi] for the m x m dy tiles t0 .. t0 + tc - 1 (zeros past the edge).
-template <int m>
-NTH_CLONES void grad_output_transform(const float* dy, const Geometry& g, int64_t t0, int64_t tc, float* dM) {
-  constexpr int A = F<m>::a;
-  const float* z = grow(zeros, size_t(g.K));
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < tc; i++) {
-    const TileAt at = tile_at(g, t0 + i);
-    const float* d[m * m];
-    float* o[A * A];
-    for (int a = 0; a < m; a++)
-      for (int b = 0; b < m; b++) d[a * m + b] = pixel(dy, at.n, m * at.th + a, m * at.tw + b, g.OH, g.OW, g.K, z);
-    for (int k = 0; k < A * A; k++) o[k] = dM + k * pitch(tc, g.K) + i * g.K;
-    transform_channels(F<m>::A_, F<m>::A_, d, o, g.K);
-  }
-}
-
-// U[xi][i][o] = (G g G^T)[xi] for an HWIO 3x3 filter g [3][3][I][O].
-template <int m>
-NTH_CLONES void filter_transform(const float* w, int64_t I, int64_t O, float* U) {
-  constexpr int A = F<m>::a;
-  const int64_t IO = I * O;
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < I; i++) {
-    const float* taps[9];
-    float* o[A * A];
-    for (int k = 0; k < 9; k++) taps[k] = w + k * IO + i * O;
-    for (int k = 0; k < A * A; k++) o[k] = U + k * IO + i * O;
-    transform_channels(F<m>::G, F<m>::G, taps, o, O);
-  }
-}
-
-// dg = G^T dU G into an HWIO filter gradient [3][3][I][O].
-template <int m>
-NTH_CLONES void filter_grad_transform(const float* dU, int64_t I, int64_t O, float* dw) {
-  constexpr int A = F<m>::a;
-  const int64_t IO = I * O;
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < I; i++) {
-    const float* u[A * A];
-    float* taps[9];
-    for (int k = 0; k < A * A; k++) u[k] = dU + k * IO + i * O;
-    for (int k = 0; k < 9; k++) taps[k] = dw + k * IO + i * O;
-    transform_channels(F<m>::GT, F<m>::GT, u, taps, O);
+Transforms<m> xf() {
+  switch (active_isa()) {
+    case Isa::avx512:
+      return NTH_TRANSFORMS(avx512);
+    case Isa::avx2:
+      return NTH_TRANSFORMS(avx2);
+    default:
+      return NTH_TRANSFORMS(base);
   }
 }
 
@@ -376,9 +265,9 @@ void forward(const float* x, const float* U, const Geometry& g, const float* bia
   float* M = arena_m.get(size_t(AA * pitch(tc, g.K)));
   for (int64_t t0 = 0; t0 < g.T; t0 += tc) {
     const int64_t n = std::min(tc, g.T - t0);
-    input_transform<m>(x, g, t0, n, V);
+    xf<m>().input(x, g, t0, n, V);
     run(product(AA, n, g.C, g.K, false, false, pitch(n, g.C), g.C * g.K, pitch(n, g.K), eng), V, U, M, eng, strm);
-    output_transform<m>(M, g, t0, n, bias, y);
+    xf<m>().output(M, g, t0, n, bias, y);
   }
 }
 
@@ -389,7 +278,7 @@ void conv(int mode, const float* a, const float* b, float* out, const int32_t* p
   const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], Co = p[4], pt = p[11], pl = p[12], OH = p[15], OW = p[16];
   if (mode == 0) {
     float* U = grow(arena_u, size_t(AA * Ci * Co));
-    filter_transform<m>(b, Ci, Co, U);
+    xf<m>().filter(b, Ci, Co, U);
     forward<m>(a, U, geometry(m, N, H, W, Ci, OH, OW, Co, pt, pl), bias, out, eng, strm);
   } else if (mode == 1) {
     // dx = conv(dy, g') with g'[kh][kw][o][i] = g[2 - kh][2 - kw][i][o], padded by 2 - p
@@ -399,7 +288,7 @@ void conv(int mode, const float* a, const float* b, float* out, const int32_t* p
       for (int64_t o = 0; o < Co; o++)
         for (int64_t i = 0; i < Ci; i++) flip[(k * Co + o) * Ci + i] = b[((8 - k) * Ci + i) * Co + o];
     float* U = grow(arena_u, size_t(AA * Ci * Co));
-    filter_transform<m>(flip, Co, Ci, U);
+    xf<m>().filter(flip, Co, Ci, U);
     forward<m>(a, U, geometry(m, N, OH, OW, Co, H, W, Ci, 2 - pt, 2 - pl), nullptr, out, eng, strm);
   } else {
     const Geometry g = geometry(m, N, H, W, Ci, OH, OW, Co, pt, pl);
@@ -409,11 +298,11 @@ void conv(int mode, const float* a, const float* b, float* out, const int32_t* p
     float* dU = grow(arena_u, size_t(AA * Ci * Co));
     for (int64_t t0 = 0; t0 < g.T; t0 += tc) {
       const int64_t n = std::min(tc, g.T - t0);
-      input_transform<m>(a, g, t0, n, V);
-      grad_output_transform<m>(b, g, t0, n, dM);
+      xf<m>().input(a, g, t0, n, V);
+      xf<m>().grad_output(b, g, t0, n, dM);
       run(product(AA, Ci, n, Co, true, t0 > 0, pitch(n, Ci), pitch(n, Co), Ci * Co, eng), V, dM, dU, eng, strm);
     }
-    filter_grad_transform<m>(dU, Ci, Co, out);
+    xf<m>().filter_grad(dU, Ci, Co, out);
   }
 }
 

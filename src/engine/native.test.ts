@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { initEngine, nativeAvailable } from './backend.js';
 import { compareWithCpu, HEALTH_CASES, relativeError, type KernelCase } from './kernel_check.js';
-import { nativeLoadError, nativePoolStats, nativeWinograd } from './native.js';
+import { NATIVE_ISAS, nativeIsa, nativeLoadError, nativePoolStats, nativeWinograd } from './native.js';
+import { loadAddon } from './native/addon.js';
 import { profileKernels } from './profile.js';
 import { Rng } from './rng.js';
 import { tf, type Tensor } from './tf.js';
@@ -603,6 +604,64 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
     } finally {
       nativeWinograd({ minChannels: prev.minChannels, tile: 0 });
     }
+  });
+
+  test('Winograd transforms: the AVX-512, AVX2 and baseline builds give the same bits', async (t) => {
+    // The builds differ only in vector width; every lane does the same float operations in the same
+    // order (no FMA), so the baseline build is the oracle of the wider ones, bit for bit.
+    const { cpu } = nativeIsa();
+    const isas = NATIVE_ISAS.slice(0, NATIVE_ISAS.indexOf(cpu) + 1);
+    if (isas.length === 1) t.diagnostic(`this CPU runs only the ${cpu} build: nothing to compare`);
+    const rng = new Rng(31);
+    // channels 16 + 8 + 5 (AVX-512 vectors, an AVX2 vector, the scalar tail), 40 = 2 x 16 + 8
+    const shapes: [number[], number][] = [
+      [[2, 12, 12, 29], 40],
+      [[1, 9, 10, 40], 29],
+    ];
+    const prev = nativeWinograd({ minChannels: 1 });
+    try {
+      for (const tile of [2, 4] as const) {
+        nativeWinograd({ tile });
+        for (const [xs, co] of shapes) {
+          const x = tf.tensor4d(
+            rng.normalArray(xs.reduce((a, b) => a * b)),
+            xs as [number, number, number, number],
+          );
+          const f = tf.tensor4d(rng.normalArray(9 * xs[3]! * co), [3, 3, xs[3]!, co]);
+          const b = tf.tensor1d(rng.normalArray(co));
+          const run = () =>
+            tf.tidy(() => {
+              const y = conv2d({ weight: f, bias: b }, x, { pad: 'same' });
+              const [dx, df] = tf.grads((a: Tensor, w: Tensor) =>
+                tf.sum(tf.mul(tf.square(tf.conv2d(t4(a), t4(w), 1, 'same')), 0.5)),
+              )([x, f]);
+              return [y, dx!, df!].map((r) => r.dataSync().slice());
+            });
+          const before = nativeWinograd().calls;
+          const out = isas.map((isa) => {
+            assert.equal(nativeIsa(isa).active, isa);
+            return run();
+          });
+          assert.ok(
+            nativeWinograd().calls - before >= 4 * isas.length,
+            'the convolutions did not run as Winograd',
+          );
+          for (let i = 1; i < isas.length; i++)
+            ['forward', 'backward-data', 'filter gradient'].forEach((pass, k) =>
+              assert.deepEqual(
+                out[i]![k],
+                out[0]![k],
+                `F(${tile}x${tile}) ${xs} -> ${co}: ${isas[i]} ${pass}`,
+              ),
+            );
+          tf.dispose([x, f, b]);
+        }
+      }
+    } finally {
+      nativeWinograd({ minChannels: prev.minChannels, tile: 0 });
+      nativeIsa(cpu);
+    }
+    assert.throws(() => loadAddon()!.isa('sse9'), /not one of baseline, avx2, avx512/);
   });
 
   test('fused spectral norm gradient agrees with numerical differences', async () => {

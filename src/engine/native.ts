@@ -179,6 +179,21 @@ export function nativeWinograd(set: { minChannels?: number; tile?: 0 | 2 | 4 } =
   return { minChannels, tile, calls: A.winogradCalls() };
 }
 
+/** The instruction sets our multi-build kernels exist for (native/isa.h), lowest first. */
+export const NATIVE_ISAS = ['baseline', 'avx2', 'avx512'] as const;
+export type NativeIsa = (typeof NATIVE_ISAS)[number];
+
+/**
+ * The instruction set the addon's own multi-build kernels (the Winograd transforms) use, and the
+ * best this CPU runs. `set` switches them (capped at the CPU's best): tests compare the builds,
+ * benchmarks time them side by side. NTH_ISA=baseline|avx2|avx512 sets it at load.
+ */
+export function nativeIsa(set?: NativeIsa): { active: NativeIsa; cpu: NativeIsa } {
+  const A = loadAddon();
+  if (!A) throw new Error(`native addon ${nativeLoadError()}`);
+  return { active: A.isa(set) as NativeIsa, cpu: A.cpuIsa() as NativeIsa };
+}
+
 export function nativeVersion(): string | null {
   return loadAddon()?.version() ?? null;
 }

@@ -160,6 +160,8 @@ export interface Addon {
   winogradMin(channels?: number): number;
   winogradTile(tile?: number): number;
   winogradCalls(): number;
+  isa(name?: string): string;
+  cpuIsa(): string;
   setThreads(n: number): void;
   getThreads(): number;
   version(): string;
