@@ -18,7 +18,13 @@ import { tf } from '../src/engine/tf.js';
 import { landmarkSet, mouthMask } from '../src/faces/landmarks.js';
 import { mouthL1 } from '../src/train/losses.js';
 import { initSpectral } from '../src/models/blocks.js';
-import { generator, initGenerator, psiSize, widenForSourceWarp } from '../src/models/networks.js';
+import {
+  generator,
+  generatorParts,
+  initGenerator,
+  psiSize,
+  widenForSourceWarp,
+} from '../src/models/networks.js';
 import {
   decodePersonalModel,
   disposePersonal,
@@ -66,6 +72,16 @@ describe('generator with a source warp', () => {
     const expect = tf.add(tf.mul(narrow, 0.5), tf.mul(w, 0.5));
     const diff = tf.max(tf.abs(tf.sub(blended, expect))).dataSync()[0]!;
     assert.ok(diff < 1e-5, `largest difference ${diff}`);
+    // its parts: the drawing is the narrow generator's frame, the mask one half everywhere
+    tf.tidy(() => {
+      const parts = generatorParts(wide.G, tinyWarp, y, psi, {}, w);
+      const maxAbs = (t: tf.Tensor) => tf.max(tf.abs(t)).dataSync()[0]!;
+      assert.ok(maxAbs(tf.sub(parts.drawn!, narrow)) < 1e-5);
+      assert.deepEqual(parts.mask!.shape, [2, R, R, 1]);
+      assert.ok(maxAbs(tf.sub(parts.mask!, 0.5)) < 1e-6);
+      assert.equal(maxAbs(tf.sub(parts.x, blended)), 0);
+      assert.equal(generatorParts(G, tiny, y, psi).drawn, undefined);
+    });
     // the same leaves and shapes a network built with a source warp has
     const fresh = initGenerator(tinyWarp, new Rng(0));
     const shapes = (t: ParamTree) => [...flatten(t)].map(([k, v]) => `${k}:${v.shape.join('x')}`);
@@ -227,7 +243,11 @@ describe('meta-learning, fine-tuning and animation with a source warp', () => {
     const narrow = await metaTrain(cfg(tempDir(), {}), undefined, { log: () => {} });
     const logs: string[] = [];
     const res = await metaTrain(
-      cfg(tempDir(), { init: narrow.dir, net: { sourceWarp: true }, weights: { mouth: 3 } }),
+      cfg(tempDir(), {
+        init: narrow.dir,
+        net: { sourceWarp: true },
+        weights: { mouth: 3, drawn: 5, drawnArea: 1 },
+      }),
       undefined,
       { log: (s) => logs.push(s) },
     );
@@ -236,6 +256,10 @@ describe('meta-learning, fine-tuning and animation with a source warp', () => {
     const metrics = readFileSync(join(res.dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
     const last = JSON.parse(metrics[metrics.length - 1]!) as Record<string, number>;
     assert.ok(last['mouth']! > 0);
+    // and the L1 on G's drawing before the warp is blended in
+    assert.ok(last['drawn']! > 0);
+    // and the drawn share of the frame, 1 - mean mask
+    assert.ok(last['drawnArea']! > 0 && last['drawnArea']! < 1);
     assert.ok(logs.some((l) => /G widened/.test(l)));
     const saved = JSON.parse(readFileSync(join(res.dir, 'config.json'), 'utf8')) as {
       network: { sourceWarp: boolean };

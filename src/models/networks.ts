@@ -155,6 +155,27 @@ export function generator(
   o: BlockOpts = {},
   warped?: Tensor4,
 ): Tensor4 {
+  return generatorParts(p, c, y, psi, o, warped).x;
+}
+
+/** What G makes: the frame x, and with a source warp its two parts (x = m w + (1 - m) drawn). */
+export interface GeneratorParts {
+  x: Tensor4;
+  /** [B, R, R, 3] G's own drawing, before the warp is blended in */
+  drawn?: Tensor4;
+  /** [B, R, R, 1] in (0, 1): the share of the warp */
+  mask?: Tensor4;
+}
+
+/** generator(), with the drawn image and the mask of a network with `sourceWarp`. */
+export function generatorParts(
+  p: ParamTree,
+  c: NetConfig,
+  y: Tensor4,
+  psi: tf.Tensor2D,
+  o: BlockOpts = {},
+  warped?: Tensor4,
+): GeneratorParts {
   const dims = {};
   assertShape(y, ['B', c.resolution, c.resolution, 3], 'generator landmark images', dims);
   assertShape(psi, ['B', psiSize(c)], 'generator psi', dims);
@@ -176,11 +197,12 @@ export function generator(
   // final AdaIN -> act -> conv3x3 -> tanh (sec. 3.4), with its own psi slot
   h = adain(h, psi, offsets.get('out')!);
   const out = conv2d(subtree(p, 'out'), tf.relu(h), o);
-  if (!c.sourceWarp) return tf.tanh(out);
+  if (!c.sourceWarp) return { x: tf.tanh(out) };
   // x = m w + (1 - m) x_hat = x_hat + m (w - x_hat): the warp where it explains the target
   const [rgb, logit] = tf.split(out, [3, 1], 3) as [Tensor4, Tensor4];
   const drawn = tf.tanh(rgb);
-  return tf.add(drawn, tf.mul(tf.sigmoid(logit), tf.sub(warped!, drawn))) as Tensor4;
+  const mask = tf.sigmoid(logit);
+  return { x: tf.add(drawn, tf.mul(mask, tf.sub(warped!, drawn))) as Tensor4, drawn, mask };
 }
 
 /**

@@ -56,6 +56,8 @@ export const MetaConfigSchema = z
         fm: z.number().min(0).default(PAPER_WEIGHTS.fm),
         mch: z.number().min(0).default(PAPER_WEIGHTS.mch),
         mouth: z.number().min(0).default(PAPER_WEIGHTS.mouth),
+        drawn: z.number().min(0).default(PAPER_WEIGHTS.drawn),
+        drawnArea: z.number().min(0).default(PAPER_WEIGHTS.drawnArea),
       })
       .default(PAPER_WEIGHTS),
     /** user-supplied safetensors weights of the paper's content networks (torchvision names) */

@@ -25,12 +25,12 @@ import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import { powerIteration, spectralNorm } from '../models/blocks.js';
 import type { Tensor4 } from '../nn/layers.js';
-import { discriminator, embedder, generator, projectPsi } from '../models/networks.js';
+import { discriminator, embedder, generator, generatorParts, projectPsi } from '../models/networks.js';
 import { disposeTree, leaf, mapTree, type ParamTree } from '../nn/params.js';
 import { withoutProjection, type PersonalModel } from '../models/personal.js';
 import type { NetConfig } from '../models/presets.js';
 import { AdversarialTrainer, type GanModel, type StepMetrics } from './adversarial.js';
-import { mouthL1, type LossWeights } from './losses.js';
+import { mouthL1, pixelL1, type LossWeights } from './losses.js';
 import { MemoryGuard, nonFinite } from './loop.js';
 import type { MetaModel } from './model.js';
 import type { Run } from './run.js';
@@ -221,8 +221,14 @@ export function fineTuneModel(c: NetConfig): GanModel<FtBatch> {
     generatorSide: ['G'],
     generate: (p, _raw, b) => {
       const G = p['G'] as ParamTree;
-      const x = generator(G, c, b.yt, tile(leaf(G, 'psi') as tf.Tensor2D, b.yt.shape[0]), {}, b.wt);
-      return { x, ...(b.mt ? { terms: { mouth: mouthL1(b.xt, x, b.mt) } } : {}) };
+      const psi = tile(leaf(G, 'psi') as tf.Tensor2D, b.yt.shape[0]);
+      const { x, drawn, mask } = generatorParts(G, c, b.yt, psi, {}, b.wt);
+      const terms = {
+        ...(b.mt ? { mouth: mouthL1(b.xt, x, b.mt) } : {}),
+        ...(drawn ? { drawn: pixelL1(b.xt, drawn) } : {}),
+        ...(mask ? { drawnArea: tf.sub(1, tf.mean(mask)) as tf.Scalar } : {}),
+      };
+      return { x, terms };
     },
     discriminate: (p, _raw, x, b) => {
       const D = p['D'] as ParamTree;
@@ -254,7 +260,7 @@ export interface FineTuneHooks {
 }
 
 /** Normalised weights of a meta-trained model (power iteration without update), for inference. */
-function normalisedMeta(m: Pick<MetaModel, 'params' | 'sn'>): ParamTree {
+export function normalisedMeta(m: Pick<MetaModel, 'params' | 'sn'>): ParamTree {
   const { u, v } = powerIteration(m.params, m.sn, false);
   return spectralNorm(m.params, u, v);
 }

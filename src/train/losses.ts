@@ -65,6 +65,19 @@ export interface LossWeights {
   mch: number;
   /** L1 in the mouth region (mouthL1; not in the paper; 0 = off) */
   mouth: number;
+  /**
+   * L1 on G's own drawing before a source warp is blended in (not in the paper; 0 = off). Without
+   * it the blend's mask saturates towards the warp and the drawing stops being a face: it becomes a
+   * large correction scaled down by 1 - m, and where the warp cannot explain the target (a smile's
+   * teeth) G has nothing to offer (docs/design.md sec. 3.5).
+   */
+  drawn: number;
+  /**
+   * Weight of the mean share of the frame G draws itself, 1 - m (not in the paper; 0 = off): a
+   * pixel leaves the warp only where the drawing beats it by more than this over the blend's L1
+   * weight (a smile's teeth), not wherever the two are about as good (docs/design.md sec. 3.5).
+   */
+  drawnArea: number;
 }
 
 export const PAPER_WEIGHTS: LossWeights = {
@@ -75,4 +88,6 @@ export const PAPER_WEIGHTS: LossWeights = {
   fm: 10,
   mch: 80,
   mouth: 0,
+  drawn: 0,
+  drawnArea: 0,
 };

@@ -65,6 +65,8 @@ export class ContentLoss {
   describe(weights: LossWeights): string {
     const parts = [`pixel L1 x ${weights.pixel}`];
     if (weights.mouth > 0) parts.push(`mouth-region L1 x ${weights.mouth}`);
+    if (weights.drawn > 0) parts.push(`L1 on the drawing before the source warp x ${weights.drawn}`);
+    if (weights.drawnArea > 0) parts.push(`share of the frame drawn, not warped x ${weights.drawnArea}`);
     if (this.faceId) parts.push(`face-api identity features x ${weights.identity}`);
     if (this.mobilenet) parts.push(`face-api MobileNetV1 features x ${weights.perceptual}`);
     for (const v of this.vgg) parts.push(`${v.kind} x ${CONTENT_WEIGHTS[v.kind]}`);
@@ -88,6 +90,8 @@ export function termWeight(name: string, w: LossWeights): number {
     case 'fm':
     case 'mch':
     case 'mouth':
+    case 'drawn':
+    case 'drawnArea':
       return w[name];
     case 'vgg19':
     case 'vggface':
