@@ -9,6 +9,7 @@
  *
  * `native:avx2` / `native:baseline` run the native backend with our own kernels' AVX2 or baseline
  * build instead of the CPU's best (NTH_ISA, native/isa.h): beside `native`, what AVX-512 gives.
+ * `native:f32` runs inference in float32 where `native` would use bf16 (engine/precision.ts).
  *
  * The PyTorch reference (bench/reference/, Debian's python3-torch) runs the same step with the
  * default BLAS and with OpenBLAS loaded for its process; the faster one is recorded as `pytorch`.
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initEngine, nativeAvailable, tensorflowAvailable } from '../src/engine/backend.js';
 import { nativeIsa } from '../src/engine/native.js';
+import { inferencePrecision } from '../src/engine/precision.js';
 import { profileKernels } from '../src/engine/profile.js';
 import { CASES, type BenchCase } from './cases.js';
 
@@ -112,6 +114,15 @@ export interface BenchRecord {
   summary?: string;
   /** native: the instruction set our own kernels ran (native/isa.h) */
   isa?: string;
+  /** native: inference's precision (engine/precision.ts; training steps are float32 regardless) */
+  precision?: string;
+}
+
+/** `native:avx2`, `native:baseline`: that build of our kernels; `native:f32`: float32 inference. */
+function variantEnv(backend: string): Record<string, string> {
+  const v = backend.split(':')[1];
+  if (v === undefined) return {};
+  return v === 'f32' ? { TALKING_HEADS_PRECISION: 'f32' } : { NTH_ISA: v };
 }
 
 function median(xs: number[]): number {
@@ -164,7 +175,7 @@ async function worker(
     gflops: w.flopsPerStep / med / 1e9,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     flopsPerStep: w.flopsPerStep,
-    ...(engine === 'native' ? { isa: nativeIsa().active } : {}),
+    ...(engine === 'native' ? { isa: nativeIsa().active, precision: inferencePrecision().precision } : {}),
     ...(c.summary ? { summary: c.summary(med) } : {}),
   };
   process.stdout.write(`RESULT ${JSON.stringify(rec)}\n`);
@@ -246,7 +257,7 @@ async function main(): Promise<void> {
           encoding: 'utf8',
           stdio: ['ignore', 'pipe', 'inherit'],
           maxBuffer: 1 << 24,
-          env: { ...process.env, ...(backend.includes(':') ? { NTH_ISA: backend.split(':')[1]! } : {}) },
+          env: { ...process.env, ...variantEnv(backend) },
         },
       );
       const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
@@ -260,7 +271,7 @@ async function main(): Promise<void> {
       console.log(
         `  ${rec.case.padEnd(24)} ${rec.backend.padEnd(10)} ${rec.secondsPerStep.toFixed(3).padStart(8)} s/step  ` +
           `[${rec.min.toFixed(3)}-${rec.max.toFixed(3)}]  ${rec.gflops.toFixed(2).padStart(7)} GFLOP/s  ${rec.peakRssMB.toFixed(0).padStart(5)} MB` +
-          (rec.isa ? `  (${rec.isa})` : '') +
+          (rec.isa ? `  (${rec.isa}, inference ${rec.precision})` : '') +
           (rec.summary ? `  = ${rec.summary}` : ''),
       );
     }
@@ -292,7 +303,7 @@ async function main(): Promise<void> {
     for (const r of rs)
       if (native && r.backend.startsWith('native:'))
         ratios.push(
-          `  ${name.padEnd(24)} native (${native.isa}) runs at ${(r.secondsPerStep / native.secondsPerStep).toFixed(2)}x ${r.backend}'s (${r.isa}) speed`,
+          `  ${name.padEnd(24)} native runs at ${(r.secondsPerStep / native.secondsPerStep).toFixed(2)}x ${r.backend}'s speed`,
         );
     const cpu = rs.find((r) => r.backend === 'cpu');
     if (!cpu) continue;

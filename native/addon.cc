@@ -46,6 +46,14 @@ Napi::Value IsaOp(const Napi::CallbackInfo& info) {
   }
   return Napi::String::New(info.Env(), nth::isa_name(nth::active_isa()));
 }
+// bf16(on?): whether forward convolutions run in bfloat16 (native/isa.h); with an argument, sets it
+// (asking for it on a CPU without AVX-512 BF16 throws). Returns the setting in use.
+Napi::Value Bf16(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsBoolean() && !nth::set_bf16_forward(info[0].As<Napi::Boolean>()))
+    throw Napi::Error::New(info.Env(), "bf16: this CPU has no AVX-512 BF16");
+  return Napi::Boolean::New(info.Env(), nth::bf16_forward());
+}
+Napi::Value CpuBf16(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), nth::cpu_has_bf16()); }
 Napi::Value CpuIsa(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), nth::isa_name(nth::cpu_isa()));
 }
@@ -86,6 +94,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("winogradCalls", Napi::Function::New(env, WinogradCalls));
   exports.Set("isa", Napi::Function::New(env, IsaOp));
   exports.Set("cpuIsa", Napi::Function::New(env, CpuIsa));
+  exports.Set("bf16", Napi::Function::New(env, Bf16));
+  exports.Set("cpuBf16", Napi::Function::New(env, CpuBf16));
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("clearCaches", Napi::Function::New(env, ClearCaches));
   return exports;

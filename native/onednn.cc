@@ -1,5 +1,6 @@
 // Convolutions (oneDNN primitives, or Winograd for 3x3 stride-1 ones) and matmuls, with their plan caches and scratch arenas.
 #include "common.h"
+#include "isa.h"
 
 namespace nthk {
 
@@ -159,13 +160,54 @@ std::unique_ptr<ConvPlan> make_forward_via_bwd(const int32_t* p) {
   return plan;
 }
 
+// The forward convolution with bf16 source and weights (f32 bias, sums and output), the source
+// reordered from the caller's f32 NHWC and the weights from HWIO each call; null where oneDNN has no
+// fast bf16 kernel for the shape (the f32 plan runs instead).
+std::unique_ptr<ConvPlan> make_conv_plan_bf16(const int32_t* p, bool bias) {
+  const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], Co = p[4], KH = p[5], KW = p[6], sh = p[7], sw = p[8],
+                dh = p[9], dw = p[10], pt = p[11], pl = p[12], pb = p[13], pr = p[14], OH = p[15], OW = p[16];
+  auto plan = std::make_unique<ConvPlan>();
+  memory::dims src_d = {N, Ci, H, W}, w_d = {Co, Ci, KH, KW}, dst_d = {N, Co, OH, OW};
+  memory::desc src_md(src_d, dt::f32, tag::nhwc), src_bf(src_d, dt::bf16, tag::nhwc), dst_md(dst_d, dt::f32, tag::nhwc);
+  memory::desc w_user(w_d, dt::f32, tag::hwio), w_any(w_d, dt::bf16, tag::any);
+  const memory::desc bias_md = bias ? memory::desc({Co}, dt::f32, tag::x) : memory::desc();
+  primitive_attr attr;
+  attr.set_scratchpad_mode(scratchpad_mode::user);
+  auto pd = convolution_forward::primitive_desc(
+      convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct, src_bf, w_any, bias_md,
+                                dst_md, {sh, sw}, {dh - 1, dw - 1}, {pt, pl}, {pb, pr}),
+      attr, eng());
+  plan->impl = pd.impl_info_str();
+  if (plan->impl.find("bf16") == std::string::npos) return nullptr;  // a reference or gemm fallback
+  plan->prim = convolution_forward(pd);
+  plan->a_md = src_md, plan->b_md = w_user, plan->out_md = dst_md;
+  plan->w_opt = pd.weights_desc();
+  plan->reorder_w = true;
+  plan->w_buf = std::make_unique<memory>(plan->w_opt, eng());
+  plan->w_reorder = reorder(reorder::primitive_desc(eng(), w_user, eng(), plan->w_opt));
+  plan->staged[0] = true;
+  plan->act_md[0] = pd.src_desc();
+  plan->act_reorder[0] = reorder(reorder::primitive_desc(eng(), src_md, eng(), pd.src_desc()));
+  plan->scratch = std::make_unique<memory>(pd.scratchpad_desc(), eng());
+  return plan;
+}
+
 ConvPlan* conv_plan(int mode, const int32_t* p, bool bias) {
-  std::string key = std::to_string(mode) + (bias ? "b" : "");
+  const bool bf16 = mode == 0 && nth::bf16_forward();
+  std::string key = std::to_string(mode) + (bias ? "b" : "") + (bf16 ? "h" : "");
   for (int i = 0; i < 17; i++) key += "," + std::to_string(p[i]);
   auto it = conv_plans.find(key);
   if (it != conv_plans.end()) return it->second.get();
   const int64_t N = p[0], Ci = p[3], Co = p[4], KH = p[5], KW = p[6], OH = p[15], OW = p[16];
   std::unique_ptr<ConvPlan> plan;
+  if (bf16) {
+    plan = make_conv_plan_bf16(p, bias);
+    if (plan) {
+      ConvPlan* c = plan.get();
+      conv_plans.emplace(key, std::move(plan));
+      return c;
+    }
+  }
   if (blocked_enabled() && mode == 2 && Ci % 8 == 0 && Co % 8 == 0 && N * OH * OW >= 4096 && KH * KW > 1)
     plan = make_conv_plan(mode, p, true, bias);
   if (!plan) plan = make_conv_plan(mode, p, false, bias);

@@ -8,6 +8,7 @@ import { paste, toRgb8, upscale, type RgbImage } from '../media/image.js';
 import { toUnit } from '../core/units.js';
 import { InputError } from '../core/errors.js';
 import { LANDMARK_VALUES, landmarkSet, rasterizeLandmarks, stackLandmarks } from '../faces/landmarks.js';
+import { withInferencePrecision } from '../engine/precision.js';
 import { tf } from '../engine/tf.js';
 import { generator } from '../models/networks.js';
 import type { PersonalModel } from '../models/personal.js';
@@ -86,11 +87,14 @@ export function renderFrames(model: PersonalModel, landmarks: Float32Array[]): R
   });
   const shape: [number, number, number, number] = [landmarks.length, r, r, 3];
   const warps = model.net.sourceWarp ? sourceWarps(modelSources(model), landmarks) : null;
-  const out = tf.tidy(() => {
-    const yt = tf.tensor4d(y, shape);
-    const psi = tf.tile(model.psi, [landmarks.length, 1]) as tf.Tensor2D;
-    return generator(model.G, model.net, yt, psi, {}, warps ? tf.tensor4d(warps, shape) : undefined);
-  });
+  // bf16 convolutions where the CPU has them (engine/precision.ts)
+  const out = withInferencePrecision(() =>
+    tf.tidy(() => {
+      const yt = tf.tensor4d(y, shape);
+      const psi = tf.tile(model.psi, [landmarks.length, 1]) as tf.Tensor2D;
+      return generator(model.G, model.net, yt, psi, {}, warps ? tf.tensor4d(warps, shape) : undefined);
+    }),
+  );
   const data = out.dataSync();
   out.dispose();
   return landmarks.map((_, i) => toRgb8(data.subarray(i * fb, (i + 1) * fb), r, r));

@@ -295,6 +295,26 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
         fn: (x) => tf.slice(x!, begin, size),
       });
     cases.push({ name: 'transpose', inputs: [[2, 3, 4, 5]], fn: (x) => tf.transpose(x!, [3, 1, 0, 2]) });
+    // the first axis natively, others through the fallback (its gradient: a sum over the copies)
+    for (const [shape, reps] of [
+      [
+        [1, 7],
+        [5, 1],
+      ],
+      [
+        [2, 3, 4],
+        [3, 1, 1],
+      ],
+      [
+        [2, 3],
+        [2, 2],
+      ],
+    ] as const)
+      cases.push({
+        name: `tile ${shape} by ${reps}`,
+        inputs: [[...shape]],
+        fn: (x) => tf.tile(x!, [...reps]),
+      });
     for (const axis of [0, 1, 3]) {
       cases.push({
         name: `concat axis ${axis}`,

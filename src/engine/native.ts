@@ -194,6 +194,16 @@ export function nativeIsa(set?: NativeIsa): { active: NativeIsa; cpu: NativeIsa 
   return { active: A.isa(set) as NativeIsa, cpu: A.cpuIsa() as NativeIsa };
 }
 
+/**
+ * Whether the addon's forward convolutions run in bfloat16 (`active`), and whether this CPU can
+ * (`cpu`: AVX-512 BF16). `set` switches it; engine/precision.ts does so around inference passes.
+ */
+export function nativeBf16(set?: boolean): { active: boolean; cpu: boolean } {
+  const A = loadAddon();
+  if (!A) throw new Error(`native addon ${nativeLoadError()}`);
+  return { active: A.bf16(set), cpu: A.cpuBf16() };
+}
+
 export function nativeVersion(): string | null {
   return loadAddon()?.version() ?? null;
 }

@@ -162,6 +162,8 @@ export interface Addon {
   winogradCalls(): number;
   isa(name?: string): string;
   cpuIsa(): string;
+  bf16(on?: boolean): boolean;
+  cpuBf16(): boolean;
   setThreads(n: number): void;
   getThreads(): number;
   version(): string;
