@@ -36,10 +36,10 @@ describe('bf16 inference', { skip }, () => {
   const saved = process.env[PRECISION_ENV];
   before(async () => {
     await initEngine({ backend: 'native', threads: 2 });
-    delete process.env[PRECISION_ENV];
+    delete process.env.TALKING_HEADS_PRECISION;
   });
   after(() => {
-    if (saved === undefined) delete process.env[PRECISION_ENV];
+    if (saved === undefined) delete process.env.TALKING_HEADS_PRECISION;
     else process.env[PRECISION_ENV] = saved;
   });
 
@@ -57,7 +57,7 @@ describe('bf16 inference', { skip }, () => {
     );
     process.env[PRECISION_ENV] = 'f16';
     assert.throws(() => inferencePrecision(), /use f32 or bf16/);
-    delete process.env[PRECISION_ENV];
+    delete process.env.TALKING_HEADS_PRECISION;
   });
 
   for (const name of ['real-64px', 'real-128px']) {
@@ -106,7 +106,7 @@ describe('bf16 inference', { skip }, () => {
       };
       process.env[PRECISION_ENV] = 'f32';
       const f32 = run();
-      delete process.env[PRECISION_ENV];
+      delete process.env.TALKING_HEADS_PRECISION;
       const bf16 = run();
       for (const part of ['frames', 'drawn'] as const) {
         const worst = Math.min(...f32[part].map((a, i) => ssim(a, bf16[part][i]!)));
