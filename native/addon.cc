@@ -72,6 +72,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addN", Napi::Function::New(env, AddN));
   exports.Set("reduce", Napi::Function::New(env, ReduceOp));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("concat", Napi::Function::New(env, Concat));
   exports.Set("slice", Napi::Function::New(env, Slice));

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "nth_native",
-      "sources": ["addon.cc", "onednn.cc", "elementwise.cc", "reduce.cc", "movement.cc", "fused.cc", "inference.cc", "winograd.cc"],
+      "sources": ["addon.cc", "onednn.cc", "elementwise.cc", "reduce.cc", "movement.cc", "fused.cc", "inference.cc", "winograd.cc", "softmax.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],

@@ -74,6 +74,9 @@ Napi::Value BinaryOp(const Napi::CallbackInfo& info);
 Napi::Value AddN(const Napi::CallbackInfo& info);
 Napi::Value ReduceOp(const Napi::CallbackInfo& info);
 Napi::Value Softmax(const Napi::CallbackInfo& info);
+Napi::Value Attention(const Napi::CallbackInfo& info);
+// softmax over the last axis of x [rows, cols] into y (in place when x == y): softmax.cc
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t cols);
 Napi::Value Transpose(const Napi::CallbackInfo& info);
 Napi::Value Concat(const Napi::CallbackInfo& info);
 Napi::Value Slice(const Napi::CallbackInfo& info);
@@ -90,5 +93,26 @@ Napi::Value SpectralDivGrad(const Napi::CallbackInfo& info);
 Napi::Value ClearCaches(const Napi::CallbackInfo& info);
 Napi::Value DepthwiseConv(const Napi::CallbackInfo& info);
 Napi::Value BatchNorm(const Napi::CallbackInfo& info);
+
+// exp(x) for x <= 0 (softmax after subtracting the row max), vectorisable: Cephes' expf (range
+// reduction by ln 2 in two parts, degree-6 polynomial, 2^n through the exponent bits), relative
+// error ~2e-7. std::exp is a scalar libm call, and at 256px the attention softmax over 8 x 4096 x 4096
+// scores spent most of its time there.
+__attribute__((always_inline)) inline float exp_nonpositive(float x) {
+  x = std::max(x, -87.0f);  // exp(-87) ~ 1.6e-38: below, a normal float cannot hold 2^n
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  x = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float y = 1.9875691500e-4f;
+  y = y * x + 1.3981999507e-3f;
+  y = y * x + 8.3334519073e-3f;
+  y = y * x + 4.1665795894e-2f;
+  y = y * x + 1.6666665459e-1f;
+  y = y * x + 5.0000001201e-1f;
+  y = y * x * x + x + 1.0f;
+  const int32_t bits = (int32_t(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
 
 }  // namespace nthk

@@ -342,10 +342,75 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---------------------------------------------------------------- attention (inference)
+
+// attention(q [B,N,ck], k [B,N,ck], v [B,N,cv], out [B,N,cv], B, N, ck, cv): out = softmax(q k^T) v
+// per batch item, the composition of nn/layers.ts attention() without its N x N score matrix in
+// memory: query rows go 256 at a time through S = q_rows k^T (a 4 MB block at N = 4096, in cache),
+// the row softmax in place, and out_rows = S v. At 256 px the SAGAN block's 4 x 4096 x 4096 scores
+// were ~270 MB written and read three times. Forward only: inference takes it (no gradient).
+constexpr int64_t kAttnRows = 256;
+struct AttnPlan {
+  matmul scores, mix;
+  memory::desc q, kt, s, v, o;
+  std::unique_ptr<memory> scratch_s, scratch_o;
+};
+std::unordered_map<std::string, std::unique_ptr<AttnPlan>> attn_plans;
+std::vector<float> attn_block;
+
+AttnPlan& attn_plan(int64_t rows, int64_t N, int64_t ck, int64_t cv) {
+  const std::string key = std::to_string(rows) + "," + std::to_string(N) + "," + std::to_string(ck) + "," + std::to_string(cv);
+  auto it = attn_plans.find(key);
+  if (it != attn_plans.end()) return *it->second;
+  auto p = std::make_unique<AttnPlan>();
+  p->q = memory::desc({rows, ck}, dt::f32, memory::dims{ck, 1});
+  p->kt = memory::desc({ck, N}, dt::f32, memory::dims{1, ck});  // k [N, ck] read as k^T
+  p->s = memory::desc({rows, N}, dt::f32, memory::dims{N, 1});
+  p->v = memory::desc({N, cv}, dt::f32, memory::dims{cv, 1});
+  p->o = memory::desc({rows, cv}, dt::f32, memory::dims{cv, 1});
+  primitive_attr attr;
+  attr.set_scratchpad_mode(scratchpad_mode::user);
+  auto pd1 = matmul::primitive_desc(matmul::desc(p->q, p->kt, p->s), attr, eng());
+  auto pd2 = matmul::primitive_desc(matmul::desc(p->s, p->v, p->o), attr, eng());
+  p->scores = matmul(pd1), p->mix = matmul(pd2);
+  p->scratch_s = std::make_unique<memory>(pd1.scratchpad_desc(), eng());
+  p->scratch_o = std::make_unique<memory>(pd2.scratchpad_desc(), eng());
+  AttnPlan& r = *p;
+  attn_plans.emplace(key, std::move(p));
+  return r;
+}
+
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(shared_state());
+  const int64_t B = i64(info[4]), N = i64(info[5]), ck = i64(info[6]), cv = i64(info[7]);
+  check(len(info[0]) == size_t(B * N * ck) && len(info[1]) == size_t(B * N * ck) && len(info[2]) == size_t(B * N * cv) &&
+            len(info[3]) == size_t(B * N * cv),
+        info.Env(), "attention: buffer sizes do not match [B, N, ck] / [B, N, cv]");
+  const float *q = f32(info[0]), *k = f32(info[1]), *v = f32(info[2]);
+  float* out = f32(info[3]);
+  if (attn_block.size() < size_t(kAttnRows * N)) attn_block.resize(size_t(kAttnRows * N));
+  float* S = attn_block.data();
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t r0 = 0; r0 < N; r0 += kAttnRows) {
+      const int64_t rows = std::min(kAttnRows, N - r0);
+      AttnPlan& p = attn_plan(rows, N, ck, cv);
+      memory qm(p.q, eng(), const_cast<float*>(q + (b * N + r0) * ck)), km(p.kt, eng(), const_cast<float*>(k + b * N * ck)),
+          sm(p.s, eng(), S), vm(p.v, eng(), const_cast<float*>(v + b * N * cv)), om(p.o, eng(), out + (b * N + r0) * cv);
+      p.scores.execute(strm(), {{DNNL_ARG_SRC, qm}, {DNNL_ARG_WEIGHTS, km}, {DNNL_ARG_DST, sm}, {DNNL_ARG_SCRATCHPAD, *p.scratch_s}});
+      strm().wait();
+      softmax_rows(S, S, rows, N);
+      p.mix.execute(strm(), {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, vm}, {DNNL_ARG_DST, om}, {DNNL_ARG_SCRATCHPAD, *p.scratch_o}});
+      strm().wait();
+    }
+  return info.Env().Undefined();
+}
+
 Napi::Value ClearCaches(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(shared_state());
   conv_plans.clear();
   mm_plans.clear();
+  attn_plans.clear();
+  std::vector<float>().swap(attn_block);
   nth::winograd_clear();
   for (auto& a : conv_arena) std::vector<float>().swap(a);
   return info.Env().Undefined();

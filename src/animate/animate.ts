@@ -92,7 +92,8 @@ export function renderFrames(model: PersonalModel, landmarks: Float32Array[]): R
     tf.tidy(() => {
       const yt = tf.tensor4d(y, shape);
       const psi = tf.tile(model.psi, [landmarks.length, 1]) as tf.Tensor2D;
-      return generator(model.G, model.net, yt, psi, {}, warps ? tf.tensor4d(warps, shape) : undefined);
+      const wt = warps ? tf.tensor4d(warps, shape) : undefined;
+      return generator(model.G, model.net, yt, psi, { inference: true }, wt);
     }),
   );
   const data = out.dataSync();

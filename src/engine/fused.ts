@@ -4,7 +4,7 @@
  * backend that registers a kernel under one of these names must match its reference composition
  * (the TF.js ops the caller falls back to when `hasFused` is false): conv + bias in
  * nn/layers.ts, instance norm and spectral norm in nn/layers.ts and models/blocks.ts, Adam
- * in train/optim.ts. src/engine/native.test.ts holds each kernel to its twin. Today the native
+ * in train/optim.ts, attention (inference) in nn/layers.ts. src/engine/native.test.ts holds each kernel to its twin. Today the native
  * backend implements all of them; wasm, cpu and tensorflow run the compositions.
  */
 import { tf } from './tf.js';
@@ -28,6 +28,11 @@ export const SN_DIV_GRAD_KERNEL = 'NthSpectralDivGrad';
 /** Name of the fused Adam kernel (inputs p, m, v, g; attrs lr, beta1, beta2, eps, step; outputs p, m, v). */
 export const ADAM_KERNEL = 'NthAdamUpdate';
 
+/** Attention for inference: inputs q, k [B,N,ck], v [B,N,cv]; output softmax(q k^T) v [B,N,cv],
+ * without the N x N scores in memory. No gradient: nn/layers.ts attention() takes it only when told
+ * no gradient will be asked for (BlockOpts.inference). */
+export const ATTENTION_KERNEL = 'NthAttention';
+
 /** Every fused kernel name, for backends that register them all. */
 export const FUSED_KERNELS = [
   CONV_BIAS_KERNEL,
@@ -37,6 +42,7 @@ export const FUSED_KERNELS = [
   SN_DIV_KERNEL,
   SN_DIV_GRAD_KERNEL,
   ADAM_KERNEL,
+  ATTENTION_KERNEL,
 ] as const;
 
 /** Whether the active backend implements the fused kernel `name`. */

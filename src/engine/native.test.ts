@@ -12,7 +12,8 @@ import { profileKernels } from './profile.js';
 import { Rng } from './rng.js';
 import { tf, type Tensor } from './tf.js';
 import { powerIteration, spectralNorm } from '../models/blocks.js';
-import { conv2d, instanceNorm } from '../nn/layers.js';
+import { attention, conv2d, initAttention, instanceNorm } from '../nn/layers.js';
+import { ATTENTION_KERNEL, hasFused } from './fused.js';
 import { flatten, type ParamTree } from '../nn/params.js';
 import { initProbeNet } from '../models/probe_net.js';
 import { Adam, valueAndGrads } from '../train/optim.js';
@@ -626,7 +627,38 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
     }
   });
 
-  test('Winograd transforms: the AVX-512, AVX2 and baseline builds give the same bits', async (t) => {
+  test('attention for inference: the fused kernel against the composition, in blocks of 256 rows', async () => {
+    // N = 600 query rows: two full blocks and a part; ck 4 and cv 12 as SAGAN's c/8 and c/2 at c = 32
+    // (scaled so that the softmax is far from uniform)
+    const rng = new Rng(41);
+    const p = initAttention(rng, 32, 0.7);
+    const prev = hasFused(ATTENTION_KERNEL);
+    assert.ok(prev, 'the native backend registers the attention kernel');
+    await expectMatch(
+      [
+        {
+          name: 'attention 20x30x32 (N = 600)',
+          inputs: [[2, 20, 30, 32]],
+          fn: (x) => attention(p, tf.mul(t4(x), 3) as tf.Tensor4D, undefined, true),
+          grads: false,
+        },
+      ],
+      1e-5,
+    );
+    // and without `inference` the composition runs: its gradient exists
+    const x = tf.randomNormal([1, 4, 4, 32]) as tf.Tensor4D;
+    const g = tf.grad((xi: Tensor) => tf.sum(attention(p, xi as tf.Tensor4D)))(x);
+    assert.deepEqual(g.shape, [1, 4, 4, 32]);
+    tf.dispose([
+      x,
+      g,
+      ...Object.values(p).flatMap((v) =>
+        v instanceof tf.Tensor ? [v] : (Object.values(v as ParamTree) as Tensor[]),
+      ),
+    ]);
+  });
+
+  test('multi-build kernels: the AVX-512, AVX2 and baseline Winograd transforms give the same bits, softmax within 1e-6', async (t) => {
     // The builds differ only in vector width; every lane does the same float operations in the same
     // order (no FMA), so the baseline build is the oracle of the wider ones, bit for bit.
     const { cpu } = nativeIsa();
@@ -681,6 +713,16 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
       nativeWinograd({ minChannels: prev.minChannels, tile: 0 });
       nativeIsa(cpu);
     }
+    // the softmax builds (native/softmax_rows.inc): vector sums round by width, so close, not equal
+    const logits = tf.mul(tf.randomNormal([5, 1037], 0, 1, 'float32', 8), 4);
+    const rows = isas.map((isa) => {
+      nativeIsa(isa);
+      return tf.tidy(() => tf.softmax(logits).dataSync().slice());
+    });
+    nativeIsa(cpu);
+    logits.dispose();
+    for (let i = 1; i < isas.length; i++)
+      assert.ok(relativeError(rows[i]!, rows[0]!) < 1e-6, `softmax ${isas[i]} vs baseline`);
     assert.throws(() => loadAddon()!.isa('sse9'), /not one of baseline, avx2, avx512/);
   });
 

@@ -172,6 +172,8 @@ export function adain(x: Tensor4, psi: tf.Tensor2D, offset: number): Tensor4 {
 
 export interface BlockOpts {
   flops?: Flops | undefined;
+  /** no gradient will be taken (animation): kernels without one may run (nn/layers.ts attention) */
+  inference?: boolean | undefined;
 }
 
 /**

@@ -186,13 +186,13 @@ export function generatorParts(
   let h = c.sourceWarp ? (tf.concat([y, warped!], 3) as Tensor4) : y;
   c.encoderChannels.forEach((_, i) => {
     h = resDown(subtree(p, `enc${i}`), h, i === 0, o);
-    if (i === c.encoderAttention) h = attention(subtree(p, 'encAttn'), h, o.flops);
+    if (i === c.encoderAttention) h = attention(subtree(p, 'encAttn'), h, o.flops, o.inference);
   });
   for (let i = 0; i < c.resBlocks; i++)
     h = resAdain(subtree(p, `res${i}`), h, psi, offsets, `res${i}`, null, o);
   c.decoderChannels.forEach((_, i) => {
     h = resAdain(subtree(p, `up${i}`), h, psi, offsets, `up${i}`, c.upsample, o);
-    if (i === c.decoderAttention) h = attention(subtree(p, 'decAttn'), h, o.flops);
+    if (i === c.decoderAttention) h = attention(subtree(p, 'decAttn'), h, o.flops, o.inference);
   });
   // final AdaIN -> act -> conv3x3 -> tanh (sec. 3.4), with its own psi slot
   h = adain(h, psi, offsets.get('out')!);

@@ -4,7 +4,7 @@
  * so benchmarks report achieved GFLOP/s from the real architecture rather than a guess.
  */
 import { Rng } from '../engine/rng.js';
-import { CONV_BIAS_KERNEL, IN_KERNEL, IN_GRAD_KERNEL, hasFused } from '../engine/fused.js';
+import { ATTENTION_KERNEL, CONV_BIAS_KERNEL, IN_KERNEL, IN_GRAD_KERNEL, hasFused } from '../engine/fused.js';
 import { tf, type Tensor } from '../engine/tf.js';
 import { heConv, leaf, zeros, ones, type ParamTree } from './params.js';
 
@@ -155,7 +155,11 @@ export function initAttention(rng: Rng, c: number, gamma0 = 0): ParamTree {
   };
 }
 
-export function attention(p: ParamTree, x: Tensor4, flops?: Flops): Tensor4 {
+/**
+ * `inference`: no gradient will be taken, so a backend's fused attention kernel may run (the
+ * native one never holds the N x N scores); otherwise, or without one, the composition below.
+ */
+export function attention(p: ParamTree, x: Tensor4, flops?: Flops, inference = false): Tensor4 {
   const [b, h, w] = x.shape;
   const n = h * w;
   const f = conv2d(p['f'] as ParamTree, x, { flops });
@@ -163,9 +167,14 @@ export function attention(p: ParamTree, x: Tensor4, flops?: Flops): Tensor4 {
   const v = conv2d(p['h'] as ParamTree, x, { flops });
   const ck = f.shape[3];
   const cv = v.shape[3];
-  const logits = tf.matMul(tf.reshape(f, [b, n, ck]), tf.reshape(g, [b, n, ck]), false, true); // [B,N,N]
-  const attn = tf.softmax(logits);
-  const o = tf.reshape(tf.matMul(attn, tf.reshape(v, [b, n, cv])), [b, h, w, cv]) as Tensor4; // [B,H,W,C/2]
+  const q = tf.reshape(f, [b, n, ck]);
+  const k = tf.reshape(g, [b, n, ck]);
+  const vs = tf.reshape(v, [b, n, cv]);
+  const mixed =
+    inference && hasFused(ATTENTION_KERNEL)
+      ? (tf.engine().runKernel(ATTENTION_KERNEL, { q, k, v: vs }) as Tensor)
+      : tf.matMul(tf.softmax(tf.matMul(q, k, false, true)), vs); // scores [B,N,N]
+  const o = tf.reshape(mixed, [b, h, w, cv]) as Tensor4; // [B,H,W,C/2]
   if (flops) flops.total += 2 * b * n * n * (ck + cv);
   return tf.add(x, tf.mul(leaf(p, 'gamma'), conv2d(p['o'] as ParamTree, o, { flops }))) as Tensor4;
 }

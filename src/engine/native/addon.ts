@@ -53,6 +53,16 @@ export interface Addon {
   addN(out: Float32Array, ...xs: Float32Array[]): void;
   reduce(op: number, x: Float32Array, out: Float32Array, outer: number, size: number, inner: number): void;
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  attention(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    b: number,
+    n: number,
+    ck: number,
+    cv: number,
+  ): void;
   transpose(
     x: Float32Array | Int32Array,
     out: Float32Array | Int32Array,

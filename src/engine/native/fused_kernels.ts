@@ -1,7 +1,8 @@
-/** The native backend's kernels, family by family (kernels.ts puts the table together): the fused kernels of engine/fused.ts: Adam, spectral normalisation, instance norm. */
+/** The native backend's kernels, family by family (kernels.ts puts the table together): the fused kernels of engine/fused.ts: Adam, spectral normalisation, instance norm, attention for inference. */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import {
   ADAM_KERNEL,
+  ATTENTION_KERNEL,
   IN_GRAD_KERNEL,
   IN_KERNEL,
   SN_DIV_GRAD_KERNEL,
@@ -106,6 +107,16 @@ export function fusedKernels({ A }: KernelContext): Record<string, KernelFunc> {
       be.makeTensorInfo([b, c], 'float32', dg),
       be.makeTensorInfo([b, c], 'float32', db),
     ];
+  };
+  // Attention for inference, the score matrix a block of query rows at a time (native/onednn.cc).
+  out[ATTENTION_KERNEL] = (args) => {
+    const be = args.backend as Cpu;
+    const { q, k, v } = args.inputs as Record<'q' | 'k' | 'v', TensorInfo>;
+    const [b, n, ck] = q.shape as [number, number, number];
+    const cv = v.shape[2]!;
+    const y = alloc(b * n * cv);
+    A.attention(vals(be, q), vals(be, k), vals(be, v), y, b, n, ck, cv);
+    return be.makeTensorInfo([b, n, cv], 'float32', y);
   };
   return out;
 }
