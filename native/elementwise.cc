@@ -35,7 +35,7 @@ Napi::Value UnaryOp(const Napi::CallbackInfo& info) {
   check(len(info[2]) == size_t(n), info.Env(), "unary: output size differs from input");
   switch (op) {
     case U_RELU: map1(x, y, n, [](float v) { return v > 0.f ? v : 0.f; }); break;
-    case U_TANH: map1(x, y, n, [](float v) { return std::tanh(v); }); break;
+    case U_TANH: map1(x, y, n, [](float v) { return tanh_fast(v); }); break;
     case U_SIGMOID: map1(x, y, n, [](float v) { return 1.f / (1.f + std::exp(-v)); }); break;
     case U_EXP: map1(x, y, n, [](float v) { return std::exp(v); }); break;
     case U_LOG: map1(x, y, n, [](float v) { return std::log(v); }); break;

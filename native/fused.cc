@@ -149,12 +149,14 @@ Napi::Value SpectralDivGrad(const Napi::CallbackInfo& info) {
 // change results.
 constexpr int64_t kChanBlock = 16;
 
-// instanceNorm(x, gamma, beta, y, mean, rstd, B, HW, C, gammaBatch, eps)
+// instanceNorm(x, gamma, beta, y, mean, rstd, B, HW, C, gammaBatch, eps, relu?)
 Napi::Value InstanceNorm(const Napi::CallbackInfo& info) {
   const float *x = f32(info[0]), *gamma = f32(info[1]), *beta = f32(info[2]);
   float *y = f32(info[3]), *mean = f32(info[4]), *rstd = f32(info[5]);
   const int64_t B = i64(info[6]), HW = i64(info[7]), C = i64(info[8]), gB = i64(info[9]);
   const double eps = info[10].As<Napi::Number>().DoubleValue();
+  // relu: max(y, 0) in the same pass (inference: AdaIN then ReLU without a second pass over y)
+  const bool relu = info.Length() > 11 && info[11].IsBoolean() && info[11].As<Napi::Boolean>();
   check(len(info[0]) == size_t(B * HW * C) && len(info[3]) == size_t(B * HW * C) && len(info[1]) == size_t(gB * C) &&
             len(info[2]) == size_t(gB * C) && len(info[4]) == size_t(B * C) && len(info[5]) == size_t(B * C) &&
             (gB == 1 || gB == B),
@@ -183,8 +185,12 @@ Napi::Value InstanceNorm(const Napi::CallbackInfo& info) {
       g[c] = r[c] * gamma[gOff + c];
       t[c] = beta[gOff + c] - m[c] * g[c];
     }
-    for (int64_t i = 0; i < HW; i++)
-      for (int64_t c = 0; c < nc; c++) yb[i * C + c0 + c] = xb[i * C + c0 + c] * g[c] + t[c];
+    if (relu)
+      for (int64_t i = 0; i < HW; i++)
+        for (int64_t c = 0; c < nc; c++) yb[i * C + c0 + c] = std::max(xb[i * C + c0 + c] * g[c] + t[c], 0.f);
+    else
+      for (int64_t i = 0; i < HW; i++)
+        for (int64_t c = 0; c < nc; c++) yb[i * C + c0 + c] = xb[i * C + c0 + c] * g[c] + t[c];
   }
   return info.Env().Undefined();
 }

@@ -15,7 +15,8 @@ import {
   tensorflowAvailable,
   type EngineInfo,
 } from '../engine/backend.js';
-import { nativeFallbacks, nativeLoadError, nativeVersion } from '../engine/native.js';
+import { nativeFallbacks, nativeIsa, nativeLoadError, nativeVersion } from '../engine/native.js';
+import { inferencePrecision } from '../engine/precision.js';
 import { compareWithCpu, HEALTH_CASES, REL_TOLERANCE } from '../engine/kernel_check.js';
 import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
@@ -53,7 +54,16 @@ export const TRAINING_KERNELS = [
 export interface DoctorReport {
   engine: EngineInfo;
   tensorflowInstalled: boolean;
-  native: { available: boolean; oneDNN: string | null; reason: string; fallbacks: string[] };
+  native: {
+    available: boolean;
+    oneDNN: string | null;
+    reason: string;
+    fallbacks: string[];
+    /** the instruction set of our multi-build kernels (native/isa.h), when the addon is built */
+    isa: string | null;
+  };
+  /** what animation's forward pass runs in, and why (engine/precision.ts) */
+  inference: { precision: string; reason: string };
   missingKernels: string[];
   patchedKernels: string[];
   health: { name: string; worst: number; ok: boolean }[];
@@ -85,7 +95,9 @@ export async function runDoctor(backend?: string): Promise<DoctorReport> {
       oneDNN: nativeVersion(),
       reason: nativeLoadError(),
       fallbacks: nativeFallbacks(),
+      isa: nativeAvailable() ? nativeIsa().active : null,
     },
+    inference: inferencePrecision(),
     missingKernels,
     patchedKernels: engine.backend === 'wasm' ? Object.keys(WASM_PATCHES) : [],
     health,
@@ -136,7 +148,8 @@ export function formatDoctor(r: DoctorReport): string {
     `  threads       ${e.threads} of ${e.cores} cores${e.backend === 'wasm' ? ' (tfjs wasm runs single-threaded in Node)' : e.backend === 'native' ? ' (TALKING_HEADS_THREADS to change)' : ''}`,
     `  simd          ${e.simd ? 'yes' : 'no'}`,
     `  versions      node ${e.nodeVersion}, tfjs ${e.tfjsVersion}`,
-    `  native        ${r.native.available ? `oneDNN ${r.native.oneDNN} addon built: --backend native` : `unavailable: ${r.native.reason}`}`,
+    `  native        ${r.native.available ? `oneDNN ${r.native.oneDNN} addon built, own kernels ${r.native.isa} (NTH_ISA to lower): --backend native` : `unavailable: ${r.native.reason}`}`,
+    `  inference     ${r.inference.precision}: ${r.inference.reason} (TALKING_HEADS_PRECISION=f32|bf16)`,
     `  tensorflow    ${r.tensorflowInstalled ? 'installed (@tensorflow/tfjs-node or -gpu): --backend tensorflow' : 'not installed (optional: npm install @tensorflow/tfjs-node, or @tensorflow/tfjs-node-gpu on a GPU node, where it can download libtensorflow)'}`,
     `  mpi           ${r.mpi.available ? `addon built${r.mpi.mpirun ? ', mpirun found' : ', but no mpirun on PATH (apt-get install openmpi-bin)'}: mpirun -np N talking-heads meta-train --distributed mpi` : `unavailable (optional): ${MPI_MISSING}`}`,
     ``,

@@ -13,7 +13,8 @@ import { tf } from './tf.js';
  * src/nn/layers.ts, one pass per input that needs one. */
 export const CONV_BIAS_KERNEL = 'NthConv2DBias';
 
-/** Fused instance norm: inputs x [B,H,W,C], gamma and beta ([C] or [B,C] values); attr eps; outputs
+/** Fused instance norm: inputs x [B,H,W,C], gamma and beta ([C] or [B,C] values); attrs eps and
+ * relu (max(y, 0) in the same pass: inference only, the gradient kernel assumes it off); outputs
  * y, mean [B,C], rstd [B,C]. Its gradient: inputs dy, x, gamma, mean, rstd; outputs dx and the
  * per-sample dgamma, dbeta [B,C]. */
 export const IN_KERNEL = 'NthInstanceNorm';

@@ -12,7 +12,7 @@ import { profileKernels } from './profile.js';
 import { Rng } from './rng.js';
 import { tf, type Tensor } from './tf.js';
 import { powerIteration, spectralNorm } from '../models/blocks.js';
-import { attention, conv2d, initAttention, instanceNorm } from '../nn/layers.js';
+import { attention, conv2d, initAttention, instanceNorm, instanceNormRelu } from '../nn/layers.js';
 import { ATTENTION_KERNEL, hasFused } from './fused.js';
 import { flatten, type ParamTree } from '../nn/params.js';
 import { initProbeNet } from '../models/probe_net.js';
@@ -203,6 +203,9 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
     const un: [string, (x: Tensor) => Tensor][] = [
       ['relu', tf.relu],
       ['tanh', tf.tanh],
+      // both branches of the native tanh (polynomial below 0.625, exp above) and its saturation
+      ['tanh x 6', (x) => tf.tanh(tf.mul(x, 6))],
+      ['tanh x 0.01', (x) => tf.tanh(tf.mul(x, 0.01))],
       ['sigmoid', tf.sigmoid],
       ['exp', tf.exp],
       ['log', (x) => tf.log(tf.add(tf.abs(x), 0.1))],
@@ -491,6 +494,16 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
         const e = relativeError(got[i]!, ref[i]!);
         assert.ok(e < 1e-5, `${what} of x [${xs}], gamma [${gs}]: relative error ${e}`);
       });
+      // and with the ReLU in the same pass (inference)
+      const [fusedRelu, composed] = [true, false].map((inference) =>
+        tf.tidy(() =>
+          instanceNormRelu(params.x as tf.Tensor4D, params.gamma, params.beta, inference)
+            .dataSync()
+            .slice(),
+        ),
+      );
+      const e = relativeError(fusedRelu!, composed!);
+      assert.ok(e < 1e-5, `relu(instance norm) of x [${xs}]: relative error ${e}`);
       tf.dispose([...Object.values(params), dy]);
     }
   });

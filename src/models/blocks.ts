@@ -15,6 +15,7 @@ import {
   initConv,
   initInstanceNorm,
   instanceNorm,
+  instanceNormRelu,
   upsample2,
   type Flops,
   type Tensor4,
@@ -161,11 +162,26 @@ export function psiLayout(slots: AdainSlot[]): { offsets: Map<string, number>; s
  * scale = 1 + psi_scale so that scales start near 1, not 0 (a known pitfall, docs/design.md sec. 5).
  */
 export function adain(x: Tensor4, psi: tf.Tensor2D, offset: number): Tensor4 {
+  const { scale, mean } = adainParams(x, psi, offset);
+  return instanceNorm(x, scale, mean);
+}
+
+/** relu(adain(x)), in one pass at inference (nn/layers.ts instanceNormRelu). */
+export function adainRelu(x: Tensor4, psi: tf.Tensor2D, offset: number, inference = false): Tensor4 {
+  const { scale, mean } = adainParams(x, psi, offset);
+  return instanceNormRelu(x, scale, mean, inference);
+}
+
+function adainParams(
+  x: Tensor4,
+  psi: tf.Tensor2D,
+  offset: number,
+): { scale: tf.Tensor4D; mean: tf.Tensor4D } {
   const c = x.shape[3];
   const b = x.shape[0];
-  const mean = tf.reshape(tf.slice(psi, [0, offset], [b, c]), [b, 1, 1, c]);
-  const scale = tf.add(tf.reshape(tf.slice(psi, [0, offset + c], [b, c]), [b, 1, 1, c]), 1);
-  return instanceNorm(x, scale, mean);
+  const mean = tf.reshape(tf.slice(psi, [0, offset], [b, c]), [b, 1, 1, c]) as tf.Tensor4D;
+  const scale = tf.add(tf.reshape(tf.slice(psi, [0, offset + c], [b, c]), [b, 1, 1, c]), 1) as tf.Tensor4D;
+  return { scale, mean };
 }
 
 // ---------------------------------------------------------------- residual blocks
@@ -253,10 +269,10 @@ export function resAdain(
     if (v === undefined) throw new RangeError(`No AdaIN slot "${name}.${k}"`);
     return v;
   };
-  let h = tf.relu(adain(x, psi, off('a1')));
+  let h = adainRelu(x, psi, off('a1'), o.inference);
   if (up) h = upsample2(h, up);
   h = conv2d(subtree(p, 'conv1'), h, o);
-  h = conv2d(subtree(p, 'conv2'), tf.relu(adain(h, psi, off('a2'))), o);
+  h = conv2d(subtree(p, 'conv2'), adainRelu(h, psi, off('a2'), o.inference), o);
   let s = up ? upsample2(x, up) : x;
   if (p['skip']) s = conv2d(subtree(p, 'skip'), s, o);
   return tf.add(h, s) as Tensor4;

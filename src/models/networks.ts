@@ -13,7 +13,7 @@ import { Rng } from '../engine/rng.js';
 import { assertShape } from '../engine/shape.js';
 import { tf } from '../engine/tf.js';
 import {
-  adain,
+  adainRelu,
   adainSlots,
   attention,
   initAttention,
@@ -195,8 +195,7 @@ export function generatorParts(
     if (i === c.decoderAttention) h = attention(subtree(p, 'decAttn'), h, o.flops, o.inference);
   });
   // final AdaIN -> act -> conv3x3 -> tanh (sec. 3.4), with its own psi slot
-  h = adain(h, psi, offsets.get('out')!);
-  const out = conv2d(subtree(p, 'out'), tf.relu(h), o);
+  const out = conv2d(subtree(p, 'out'), adainRelu(h, psi, offsets.get('out')!, o.inference), o);
   if (!c.sourceWarp) return { x: tf.tanh(out) };
   // x = m w + (1 - m) x_hat = x_hat + m (w - x_hat): the warp where it explains the target
   const [rgb, logit] = tf.split(out, [3, 1], 3) as [Tensor4, Tensor4];

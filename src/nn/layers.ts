@@ -97,11 +97,36 @@ export function instanceNorm(
   return tf.add(tf.mul(xn, gamma), beta) as Tensor4;
 }
 
-function fusedInstanceNorm(x: Tensor4, gamma: Tensor, beta: Tensor, eps: number): Tensor4 {
+function checkNormParams(x: Tensor4, gamma: Tensor, beta: Tensor): void {
   const c = x.shape[3];
   const gb = gamma.size / c;
   if (gamma.size !== beta.size || (gb !== 1 && gb !== x.shape[0]) || gamma.shape[gamma.rank - 1] !== c)
     throw new RangeError(`instanceNorm: gamma ${gamma.shape} / beta ${beta.shape} do not fit x ${x.shape}`);
+}
+
+/**
+ * relu(instanceNorm(x)): with `inference` (no gradient will be taken) and the fused kernel, in one
+ * pass over x's output instead of two (AdaIN then ReLU, every residual block of G).
+ */
+export function instanceNormRelu(
+  x: Tensor4,
+  gamma: Tensor,
+  beta: Tensor,
+  inference = false,
+  eps = 1e-5,
+): Tensor4 {
+  if (!inference || !hasFused(IN_KERNEL)) return tf.relu(instanceNorm(x, gamma, beta, eps));
+  checkNormParams(x, gamma, beta);
+  const [y, mean, rstd] = tf
+    .engine()
+    .runKernel(IN_KERNEL, { x, gamma, beta }, { eps, relu: true }) as Tensor[];
+  tf.dispose([mean!, rstd!]);
+  return y as Tensor4;
+}
+
+function fusedInstanceNorm(x: Tensor4, gamma: Tensor, beta: Tensor, eps: number): Tensor4 {
+  checkNormParams(x, gamma, beta);
+  const gb = gamma.size / x.shape[3];
   const f = tf.customGrad((xi, g, b, save) => {
     const [y, mean, rstd] = tf.engine().runKernel(
       IN_KERNEL,

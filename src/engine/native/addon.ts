@@ -102,6 +102,7 @@ export interface Addon {
     c: number,
     gammaBatch: number,
     eps: number,
+    relu?: boolean,
   ): void;
   instanceNormGrad(
     dy: Float32Array,

@@ -72,8 +72,21 @@ export function fusedKernels({ A }: KernelContext): Record<string, KernelFunc> {
     const { x, gamma, beta } = args.inputs as Record<'x' | 'gamma' | 'beta', TensorInfo>;
     const { b, hw, c, gb } = nhwcDims(x, gamma);
     const [y, mean, rstd] = [alloc(b * hw * c), alloc(b * c), alloc(b * c)];
-    const eps = (args.attrs as { eps: number }).eps;
-    A.instanceNorm(vals(be, x), vals(be, gamma), vals(be, beta), y, mean, rstd, b, hw, c, gb, eps);
+    const { eps, relu } = args.attrs as { eps: number; relu?: boolean };
+    A.instanceNorm(
+      vals(be, x),
+      vals(be, gamma),
+      vals(be, beta),
+      y,
+      mean,
+      rstd,
+      b,
+      hw,
+      c,
+      gb,
+      eps,
+      relu === true,
+    );
     return [
       be.makeTensorInfo([...x.shape], 'float32', y),
       be.makeTensorInfo([b, c], 'float32', mean),
