@@ -12,6 +12,7 @@ import { FUSED_KERNELS } from './fused.js';
 import { loadAddon, nativeLoadError } from './native/addon.js';
 import { kernels } from './native/kernels.js';
 import { pool } from './native/pool.js';
+import { registerBf16Switch } from './precision.js';
 import { tf } from './tf.js';
 
 export { loadAddon, nativeLoadError } from './native/addon.js';
@@ -129,6 +130,15 @@ export function registerNativeBackend(threads?: number): boolean {
   if (threads) A.setThreads(threads);
   if (registered) return true;
   tf.registerBackend('native', () => new NativeBackend(), 1);
+  // animation's bf16 convolutions (engine/precision.ts)
+  registerBf16Switch({
+    cpu: () => A.cpuBf16(),
+    set: (on) => {
+      const prev = A.bf16();
+      A.bf16(on);
+      return prev;
+    },
+  });
   const cpuKernels = new Map(tf.getKernelsForBackend('cpu').map((k) => [k.kernelName, k.kernelFunc]));
   const cpu = (name: string) => {
     const f = cpuKernels.get(name);

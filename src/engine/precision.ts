@@ -6,28 +6,39 @@
  * docs/benchmarks.md). Training, fine-tuning and evaluation stay float32.
  *
  * TALKING_HEADS_PRECISION=f32 turns it off; =bf16 asks for it and says why when it cannot be had.
+ * No Node-only import: the browser's render worker runs animate.ts too (float32 there).
  */
-import { engineInfo } from './backend.js';
-import { loadAddon } from './native/addon.js';
+import { tf } from './tf.js';
 
 export const PRECISION_ENV = 'TALKING_HEADS_PRECISION';
 export type Precision = 'f32' | 'bf16';
 
+/** The native backend's bf16 switch (engine/native.ts registers it with the backend). */
+export interface Bf16Switch {
+  /** whether this CPU has AVX-512 BF16 */
+  cpu(): boolean;
+  /** sets the switch; returns the previous setting */
+  set(on: boolean): boolean;
+}
+let bf16: Bf16Switch | null = null;
+
+export function registerBf16Switch(s: Bf16Switch): void {
+  bf16 = s;
+}
+
+const asked = (): string => (typeof process === 'undefined' ? '' : (process.env[PRECISION_ENV] ?? ''));
+
 /** What inference runs in here, and why. */
 export function inferencePrecision(): { precision: Precision; reason: string } {
-  const asked = process.env[PRECISION_ENV] ?? '';
-  if (asked !== '' && asked !== 'f32' && asked !== 'bf16')
-    throw new RangeError(`${PRECISION_ENV}="${asked}": use f32 or bf16`);
-  if (asked === 'f32') return { precision: 'f32', reason: `${PRECISION_ENV}=f32` };
-  const backend = engineInfo().backend;
-  if (backend !== 'native')
+  const a = asked();
+  if (a !== '' && a !== 'f32' && a !== 'bf16')
+    throw new RangeError(`${PRECISION_ENV}="${a}": use f32 or bf16`);
+  if (a === 'f32') return { precision: 'f32', reason: `${PRECISION_ENV}=f32` };
+  const backend = tf.getBackend();
+  if (backend !== 'native' || !bf16)
     return { precision: 'f32', reason: `bf16 inference needs the native backend (this is ${backend})` };
-  const addon = loadAddon();
-  if (!addon?.cpuBf16()) return { precision: 'f32', reason: 'this CPU has no AVX-512 BF16' };
-  return {
-    precision: 'bf16',
-    reason: asked === 'bf16' ? `${PRECISION_ENV}=bf16` : 'AVX-512 BF16 CPU (default)',
-  };
+  if (!bf16.cpu()) return { precision: 'f32', reason: 'this CPU has no AVX-512 BF16' };
+  return { precision: 'bf16', reason: a === 'bf16' ? `${PRECISION_ENV}=bf16` : 'AVX-512 BF16 CPU (default)' };
 }
 
 let warned = false;
@@ -35,19 +46,17 @@ let warned = false;
 /** Runs `fn` (an inference forward pass) in the inference precision, then back to float32. */
 export function withInferencePrecision<T>(fn: () => T): T {
   const { precision, reason } = inferencePrecision();
-  if (precision === 'f32') {
-    if (process.env[PRECISION_ENV] === 'bf16' && !warned) {
+  if (precision === 'f32' || !bf16) {
+    if (asked() === 'bf16' && !warned) {
       warned = true;
-      process.stderr.write(`bf16 inference asked for, running float32: ${reason}\n`);
+      console.warn(`bf16 inference asked for, running float32: ${reason}`);
     }
     return fn();
   }
-  const addon = loadAddon()!;
-  const before = addon.bf16();
-  addon.bf16(true);
+  const before = bf16.set(true);
   try {
     return fn();
   } finally {
-    addon.bf16(before);
+    bf16.set(before);
   }
 }
