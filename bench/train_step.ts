@@ -9,7 +9,8 @@
  *
  * `native:avx2` / `native:baseline` run the native backend with our own kernels' AVX2 or baseline
  * build instead of the CPU's best (NTH_ISA, native/isa.h): beside `native`, what AVX-512 gives.
- * `native:f32` runs inference in float32 where `native` would use bf16 (engine/precision.ts).
+ * `native:f32` runs inference in float32 where `native` would use bf16 (engine/precision.ts);
+ * `native:bf16` runs training steps as `--precision bf16` does.
  *
  * The PyTorch reference (bench/reference/, Debian's python3-torch) runs the same step with the
  * default BLAS and with OpenBLAS loaded for its process; the faster one is recorded as `pytorch`.
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initEngine, nativeAvailable, tensorflowAvailable } from '../src/engine/backend.js';
 import { nativeIsa } from '../src/engine/native.js';
-import { inferencePrecision } from '../src/engine/precision.js';
+import { inferencePrecision, trainingPrecision } from '../src/engine/precision.js';
 import { profileKernels } from '../src/engine/profile.js';
 import { CASES, type BenchCase } from './cases.js';
 
@@ -121,7 +122,7 @@ export interface BenchRecord {
 /** `native:avx2`, `native:baseline`: that build of our kernels; `native:f32`: float32 inference. */
 function variantEnv(backend: string): Record<string, string> {
   const v = backend.split(':')[1];
-  if (v === undefined) return {};
+  if (v === undefined || v === 'bf16') return {};
   return v === 'f32' ? { TALKING_HEADS_PRECISION: 'f32' } : { NTH_ISA: v };
 }
 
@@ -144,8 +145,10 @@ async function worker(
   threads: number,
   profile: boolean,
 ): Promise<void> {
-  const [engine] = backend.split(':') as [string];
+  const [engine, variant] = backend.split(':') as [string, string | undefined];
   await initEngine({ backend: engine, threads });
+  // native:bf16: training and fine-tuning steps with --precision bf16
+  if (variant === 'bf16') trainingPrecision('bf16', (s) => process.stderr.write(s + '\n'));
   const c = CASES.find((x) => x.name === caseName)!;
   const w = c.build(1);
   for (let i = 0; i < warmup; i++) w.step();

@@ -53,6 +53,12 @@ Napi::Value Bf16(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(info.Env(), "bf16: this CPU has no AVX-512 BF16");
   return Napi::Boolean::New(info.Env(), nth::bf16_forward());
 }
+// bf16Training(on?): all three convolution passes in bfloat16 (training with --precision bf16).
+Napi::Value Bf16Training(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsBoolean() && !nth::set_bf16_training(info[0].As<Napi::Boolean>()))
+    throw Napi::Error::New(info.Env(), "bf16Training: this CPU has no AVX-512 BF16");
+  return Napi::Boolean::New(info.Env(), nth::bf16_backward());
+}
 Napi::Value CpuBf16(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), nth::cpu_has_bf16()); }
 Napi::Value CpuIsa(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), nth::isa_name(nth::cpu_isa()));
@@ -97,6 +103,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuIsa", Napi::Function::New(env, CpuIsa));
   exports.Set("bf16", Napi::Function::New(env, Bf16));
   exports.Set("cpuBf16", Napi::Function::New(env, CpuBf16));
+  exports.Set("bf16Training", Napi::Function::New(env, Bf16Training));
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("clearCaches", Napi::Function::New(env, ClearCaches));
   return exports;

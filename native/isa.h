@@ -47,9 +47,11 @@ inline bool set_isa(const char* name) {
   return true;
 }
 
-// Forward convolutions in bfloat16 (inputs and weights rounded to bf16, sums and outputs in f32:
-// oneDNN's AVX-512 BF16 kernels, ~2x the f32 multiply rate): off unless asked for, and only where
-// the CPU has AVX-512 BF16. The inference paths ask (src/engine/precision.ts); training stays f32.
+// Convolutions in bfloat16 (inputs and weights rounded to bf16, sums and outputs in f32: oneDNN's
+// AVX-512 BF16 kernels, ~2x the f32 multiply rate): off unless asked for, and only where the CPU
+// has AVX-512 BF16. Inference asks for the forward pass (src/engine/precision.ts); training with
+// --precision bf16 for all three passes (the weights stay f32: rounded per call). Winograd
+// convolutions stay f32 either way.
 inline bool cpu_has_bf16() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512bf16");
@@ -58,11 +60,22 @@ inline bool& bf16_forward_ref() {
   static bool on = false;
   return on;
 }
-inline bool bf16_forward() { return bf16_forward_ref(); }
+inline bool& bf16_backward_ref() {
+  static bool on = false;
+  return on;
+}
+inline bool bf16_forward() { return bf16_forward_ref() || bf16_backward_ref(); }
+inline bool bf16_backward() { return bf16_backward_ref(); }
 // Returns false (and changes nothing) when bf16 is asked for on a CPU without it.
 inline bool set_bf16_forward(bool on) {
   if (on && !cpu_has_bf16()) return false;
   bf16_forward_ref() = on;
+  return true;
+}
+// All three passes (training); returns false on a CPU without AVX-512 BF16.
+inline bool set_bf16_training(bool on) {
+  if (on && !cpu_has_bf16()) return false;
+  bf16_backward_ref() = on;
   return true;
 }
 

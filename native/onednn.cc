@@ -160,40 +160,75 @@ std::unique_ptr<ConvPlan> make_forward_via_bwd(const int32_t* p) {
   return plan;
 }
 
-// The forward convolution with bf16 source and weights (f32 bias, sums and output), the source
-// reordered from the caller's f32 NHWC and the weights from HWIO each call; null where oneDNN has no
-// fast bf16 kernel for the shape (the f32 plan runs instead).
-std::unique_ptr<ConvPlan> make_conv_plan_bf16(const int32_t* p, bool bias) {
+// A convolution pass with bf16 operands (f32 bias, sums and result): mode 0 forward (x, w -> y),
+// 1 backward-data (dy, w -> dx), 2 backward-weights (x, dy -> dw, reordered back to HWIO f32). The
+// caller's f32 NHWC activations are reordered to bf16 and the HWIO weights each call; null where
+// oneDNN has no fast bf16 kernel for the shape (the f32 plan runs instead).
+std::unique_ptr<ConvPlan> make_conv_plan_bf16(int mode, const int32_t* p, bool bias) {
   const int64_t N = p[0], H = p[1], W = p[2], Ci = p[3], Co = p[4], KH = p[5], KW = p[6], sh = p[7], sw = p[8],
                 dh = p[9], dw = p[10], pt = p[11], pl = p[12], pb = p[13], pr = p[14], OH = p[15], OW = p[16];
   auto plan = std::make_unique<ConvPlan>();
   memory::dims src_d = {N, Ci, H, W}, w_d = {Co, Ci, KH, KW}, dst_d = {N, Co, OH, OW};
-  memory::desc src_md(src_d, dt::f32, tag::nhwc), src_bf(src_d, dt::bf16, tag::nhwc), dst_md(dst_d, dt::f32, tag::nhwc);
-  memory::desc w_user(w_d, dt::f32, tag::hwio), w_any(w_d, dt::bf16, tag::any);
+  memory::dims st = {sh, sw}, dil = {dh - 1, dw - 1}, padl = {pt, pl}, padr = {pb, pr};
+  memory::desc src_md(src_d, dt::f32, tag::nhwc), src_bf(src_d, dt::bf16, tag::nhwc);
+  memory::desc dst_md(dst_d, dt::f32, tag::nhwc), dst_bf(dst_d, dt::bf16, tag::nhwc);
+  memory::desc w_user(w_d, dt::f32, tag::hwio), w_any(w_d, dt::bf16, tag::any), w_any_f32(w_d, dt::f32, tag::any);
   const memory::desc bias_md = bias ? memory::desc({Co}, dt::f32, tag::x) : memory::desc();
   primitive_attr attr;
   attr.set_scratchpad_mode(scratchpad_mode::user);
-  auto pd = convolution_forward::primitive_desc(
-      convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct, src_bf, w_any, bias_md,
-                                dst_md, {sh, sw}, {dh - 1, dw - 1}, {pt, pl}, {pb, pr}),
+  auto fwd_pd = convolution_forward::primitive_desc(
+      convolution_forward::desc(mode == 0 ? prop_kind::forward_inference : prop_kind::forward_training,
+                                algorithm::convolution_direct, src_bf, w_any, bias_md, mode == 0 ? dst_md : dst_bf, st,
+                                dil, padl, padr),
       attr, eng());
-  plan->impl = pd.impl_info_str();
+  auto stage = [&](int i, const memory::desc& user, const memory::desc& want) {
+    plan->staged[i] = true;
+    plan->act_md[i] = want;
+    plan->act_reorder[i] = reorder(reorder::primitive_desc(eng(), user, eng(), want));
+  };
+  memory::desc scratch_md;
+  if (mode == 0) {
+    plan->prim = convolution_forward(fwd_pd);
+    plan->impl = fwd_pd.impl_info_str();
+    plan->w_opt = fwd_pd.weights_desc();
+    scratch_md = fwd_pd.scratchpad_desc();
+    plan->a_md = src_md, plan->b_md = w_user, plan->out_md = dst_md;
+    stage(0, src_md, fwd_pd.src_desc());
+  } else if (mode == 1) {
+    auto pd = convolution_backward_data::primitive_desc(
+        convolution_backward_data::desc(algorithm::convolution_direct, src_md, w_any, dst_bf, st, dil, padl, padr), attr,
+        eng(), fwd_pd);
+    plan->prim = convolution_backward_data(pd);
+    plan->impl = pd.impl_info_str();
+    plan->w_opt = pd.weights_desc();
+    scratch_md = pd.scratchpad_desc();
+    plan->a_md = dst_md, plan->b_md = w_user, plan->out_md = src_md;
+    stage(0, dst_md, pd.diff_dst_desc());
+  } else {
+    auto pd = convolution_backward_weights::primitive_desc(
+        convolution_backward_weights::desc(algorithm::convolution_direct, src_bf, w_any_f32, dst_bf, st, dil, padl, padr),
+        attr, eng(), fwd_pd);
+    plan->prim = convolution_backward_weights(pd);
+    plan->impl = pd.impl_info_str();
+    plan->w_opt = pd.diff_weights_desc();
+    scratch_md = pd.scratchpad_desc();
+    plan->a_md = src_md, plan->b_md = dst_md, plan->out_md = w_user;
+    stage(0, src_md, pd.src_desc());
+    stage(1, dst_md, pd.diff_dst_desc());
+  }
   if (plan->impl.find("bf16") == std::string::npos) return nullptr;  // a reference or gemm fallback
-  plan->prim = convolution_forward(pd);
-  plan->a_md = src_md, plan->b_md = w_user, plan->out_md = dst_md;
-  plan->w_opt = pd.weights_desc();
-  plan->reorder_w = true;
-  plan->w_buf = std::make_unique<memory>(plan->w_opt, eng());
-  plan->w_reorder = reorder(reorder::primitive_desc(eng(), w_user, eng(), plan->w_opt));
-  plan->staged[0] = true;
-  plan->act_md[0] = pd.src_desc();
-  plan->act_reorder[0] = reorder(reorder::primitive_desc(eng(), src_md, eng(), pd.src_desc()));
-  plan->scratch = std::make_unique<memory>(pd.scratchpad_desc(), eng());
+  plan->reorder_w = plan->w_opt != w_user;
+  if (plan->reorder_w) {
+    plan->w_buf = std::make_unique<memory>(plan->w_opt, eng());
+    plan->w_reorder = mode == 2 ? reorder(reorder::primitive_desc(eng(), plan->w_opt, eng(), w_user))
+                                : reorder(reorder::primitive_desc(eng(), w_user, eng(), plan->w_opt));
+  }
+  plan->scratch = std::make_unique<memory>(scratch_md, eng());
   return plan;
 }
 
 ConvPlan* conv_plan(int mode, const int32_t* p, bool bias) {
-  const bool bf16 = mode == 0 && nth::bf16_forward();
+  const bool bf16 = mode == 0 ? nth::bf16_forward() : nth::bf16_backward();
   std::string key = std::to_string(mode) + (bias ? "b" : "") + (bf16 ? "h" : "");
   for (int i = 0; i < 17; i++) key += "," + std::to_string(p[i]);
   auto it = conv_plans.find(key);
@@ -201,7 +236,7 @@ ConvPlan* conv_plan(int mode, const int32_t* p, bool bias) {
   const int64_t N = p[0], Ci = p[3], Co = p[4], KH = p[5], KW = p[6], OH = p[15], OW = p[16];
   std::unique_ptr<ConvPlan> plan;
   if (bf16) {
-    plan = make_conv_plan_bf16(p, bias);
+    plan = make_conv_plan_bf16(mode, p, bias);
     if (plan) {
       ConvPlan* c = plan.get();
       conv_plans.emplace(key, std::move(plan));

@@ -7,7 +7,19 @@ import { renderFrames } from '../src/animate/animate.js';
 import type { PersonalModel } from '../src/models/personal.js';
 import { initEngine, nativeAvailable } from '../src/engine/backend.js';
 import { nativeBf16, nativeLoadError } from '../src/engine/native.js';
-import { inferencePrecision, PRECISION_ENV, withInferencePrecision } from '../src/engine/precision.js';
+import {
+  inferencePrecision,
+  PRECISION_ENV,
+  trainingPrecision,
+  withInferencePrecision,
+} from '../src/engine/precision.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { relativeError } from '../src/engine/kernel_check.js';
+import { Rng } from '../src/engine/rng.js';
+import { metaTrain, resolveMetaConfig } from '../src/train/meta.js';
+import { writeTinyDataset } from './helpers/data.js';
+import { tempDir } from './helpers/tmp.js';
 import { ssim } from '../src/eval/metrics.js';
 import { tf } from '../src/engine/tf.js';
 import { toRgb8 } from '../src/media/image.js';
@@ -123,4 +135,68 @@ describe('bf16 inference', { skip }, () => {
       assert.equal(nativeBf16().active, false);
     });
   }
+});
+
+describe('bf16 training (--precision bf16)', { skip }, () => {
+  before(async () => {
+    await initEngine({ backend: 'native', threads: 2 });
+  });
+
+  test('the three passes of direct convolutions run in bf16: close to float32, not equal', () => {
+    const rng = new Rng(23);
+    // 8 -> 16 channels (below Winograd's 32: oneDNN's direct kernels), a 3x3 and a 9x9
+    for (const k of [3, 9]) {
+      const x = tf.tensor4d(rng.normalArray(2 * 12 * 12 * 8), [2, 12, 12, 8]);
+      const w = tf.tensor4d(rng.normalArray(k * k * 8 * 16, 0.1), [k, k, 8, 16]);
+      const run = () =>
+        tf.tidy(() => {
+          const y = tf.conv2d(x, w, 1, 'same');
+          const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), y)),
+          )([x, w]);
+          return [y, dx!, dw!].map((t) => t.dataSync().slice());
+        });
+      const f32 = run();
+      const restore = trainingPrecision('bf16', () => {});
+      assert.equal(nativeBf16().training, true);
+      const bf16 = run();
+      restore();
+      assert.equal(nativeBf16().training, false);
+      ['forward', 'backward-data', 'filter gradient'].forEach((pass, i) => {
+        const e = relativeError(bf16[i]!, f32[i]!);
+        // bf16 keeps 8 bits of mantissa (~4e-3 per operand); sums stay f32
+        assert.ok(e > 1e-5 && e < 5e-2, `${k}x${k} ${pass}: relative error ${e} against float32`);
+      });
+      tf.dispose([x, w]);
+    }
+  });
+
+  test('meta-train --precision bf16 trains, records it, and leaves float32 behind', async () => {
+    const data = join(tempDir(), 'ds');
+    await writeTinyDataset(data);
+    const logs: string[] = [];
+    const res = await metaTrain(
+      resolveMetaConfig(undefined, {
+        data,
+        preset: 'tiny',
+        k: 2,
+        batch: 2,
+        steps: 3,
+        out: tempDir(),
+        precision: 'bf16',
+        sampleEvery: 3,
+        checkpointEvery: 1000,
+        logEvery: 1,
+      }),
+      undefined,
+      { log: (s) => logs.push(s) },
+    );
+    assert.equal(res.stopped, 'done');
+    assert.ok(Number.isFinite(res.last!['lossEG']!));
+    const saved = JSON.parse(readFileSync(join(res.dir, 'config.json'), 'utf8')) as {
+      config: { precision: string };
+    };
+    assert.equal(saved.config.precision, 'bf16');
+    assert.equal(nativeBf16().training, false);
+  });
 });

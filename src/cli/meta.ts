@@ -1,5 +1,5 @@
 /** `talking-heads meta-train`: flags -> validated config -> run. */
-import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
+import { InvalidArgumentError, Option, type Command } from '@commander-js/extra-typings';
 import { mpiCommunicator, type Communicator } from '../engine/mpi.js';
 import { metaTrain, resolveMetaConfig } from '../train/meta.js';
 import { requireRunDir } from '../train/run.js';
@@ -69,6 +69,12 @@ export function addMetaTrain(program: Command): void {
     )
     .option('--mch <w>', 'lambda_MCH (paper: 80)', num)
     .option('--holdout <fraction>', 'identities held out for evaluation', num)
+    .addOption(
+      new Option(
+        '--precision <p>',
+        'bf16: direct convolutions in bfloat16 in all three passes, f32 master weights (CPUs with AVX-512 BF16; else float32 with a message)',
+      ).choices(['f32', 'bf16'] as const),
+    )
     .option('--sample-every <n>', 'steps between sample grids', intArg(1))
     .option('--checkpoint-every <n>', 'steps between checkpoints', intArg(1))
     .option('-o, --out <dir>', 'folder for numbered run folders')
@@ -121,6 +127,7 @@ ${EXIT_STATUSES}`,
         lrD: o.lrD,
         advWarmup: o.advWarmup,
         holdout: o.holdout,
+        precision: o.precision,
         sampleEvery: o.sampleEvery,
         checkpointEvery: o.checkpointEvery,
         out: o.out,

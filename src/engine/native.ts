@@ -138,6 +138,11 @@ export function registerNativeBackend(threads?: number): boolean {
       A.bf16(on);
       return prev;
     },
+    setTraining: (on) => {
+      const prev = A.bf16Training();
+      A.bf16Training(on);
+      return prev;
+    },
   });
   const cpuKernels = new Map(tf.getKernelsForBackend('cpu').map((k) => [k.kernelName, k.kernelFunc]));
   const cpu = (name: string) => {
@@ -208,10 +213,10 @@ export function nativeIsa(set?: NativeIsa): { active: NativeIsa; cpu: NativeIsa 
  * Whether the addon's forward convolutions run in bfloat16 (`active`), and whether this CPU can
  * (`cpu`: AVX-512 BF16). `set` switches it; engine/precision.ts does so around inference passes.
  */
-export function nativeBf16(set?: boolean): { active: boolean; cpu: boolean } {
+export function nativeBf16(set?: boolean): { active: boolean; training: boolean; cpu: boolean } {
   const A = loadAddon();
   if (!A) throw new Error(`native addon ${nativeLoadError()}`);
-  return { active: A.bf16(set), cpu: A.cpuBf16() };
+  return { active: A.bf16(set), training: A.bf16Training(), cpu: A.cpuBf16() };
 }
 
 export function nativeVersion(): string | null {

@@ -19,6 +19,8 @@ export interface Bf16Switch {
   cpu(): boolean;
   /** sets the switch; returns the previous setting */
   set(on: boolean): boolean;
+  /** all three convolution passes in bf16 (training); returns the previous setting */
+  setTraining(on: boolean): boolean;
 }
 let bf16: Bf16Switch | null = null;
 
@@ -39,6 +41,30 @@ export function inferencePrecision(): { precision: Precision; reason: string } {
     return { precision: 'f32', reason: `bf16 inference needs the native backend (this is ${backend})` };
   if (!bf16.cpu()) return { precision: 'f32', reason: 'this CPU has no AVX-512 BF16' };
   return { precision: 'bf16', reason: a === 'bf16' ? `${PRECISION_ENV}=bf16` : 'AVX-512 BF16 CPU (default)' };
+}
+
+/**
+ * Training with `--precision bf16` (meta-train, fine-tune): the convolutions oneDNN runs directly
+ * take bf16 operands in all three passes, with f32 sums, gradients and master weights (the weights
+ * are rounded per call); Winograd convolutions stay float32. Returns what restores float32. Where
+ * bf16 cannot be had it says so through `log` and trains in float32.
+ */
+export function trainingPrecision(p: Precision, log: (s: string) => void): () => void {
+  if (p === 'f32') return () => {};
+  const backend = tf.getBackend();
+  const why =
+    backend !== 'native' || !bf16
+      ? `bf16 training needs the native backend (this is ${backend})`
+      : !bf16.cpu()
+        ? 'this CPU has no AVX-512 BF16'
+        : '';
+  if (why) {
+    log(`--precision bf16: ${why}; training in float32`);
+    return () => {};
+  }
+  const s = bf16;
+  const before = s!.setTraining(true);
+  return () => void s!.setTraining(before);
 }
 
 let warned = false;

@@ -34,6 +34,12 @@ export const MetaConfigSchema = z
     seed: z.number().int().min(0).default(0),
     /** fraction of identities held out for few-shot evaluation (never trained on) */
     holdout: z.number().min(0).max(0.9).default(0.1),
+    /**
+     * bf16: the convolutions oneDNN runs directly take bf16 operands in all three passes (f32 sums,
+     * gradients and master weights) on CPUs with AVX-512 BF16 (engine/precision.ts); elsewhere a
+     * message and float32.
+     */
+    precision: z.enum(['f32', 'bf16']).default('f32'),
     lrEG: z.number().positive().default(PAPER_OPTIM.lrEG),
     lrD: z.number().positive().default(PAPER_OPTIM.lrD),
     beta1: z.number().min(0).max(1).default(PAPER_OPTIM.beta1),

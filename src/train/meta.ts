@@ -7,6 +7,7 @@
  *     config.json  metrics.jsonl  events.out.tfevents.*  samples/step-00000500.png  checkpoints/step-*
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { trainingPrecision } from '../engine/precision.js';
 import { parse as parseYaml } from 'yaml';
 import { disposeEpisode, EpisodeSampler, slicePlan } from '../data/episodes.js';
 import { PRESETS } from '../models/presets.js';
@@ -112,6 +113,7 @@ export async function metaTrain(
   let last: MetaMetrics | null = null;
   const { start, end } = share ?? { start: 0, end: globalBatch };
   if (s.lead) hooks.onStart?.(step, cfg.steps);
+  const restorePrecision = trainingPrecision(cfg.precision, log);
   try {
     while (step < cfg.steps) {
       // 1. The global batch's plan on every rank (same stream); each rank loads only its own episodes.
@@ -161,6 +163,7 @@ export async function metaTrain(
       if (!save()) stopped = nanStop(`non-finite weights after step ${step}`);
     }
   } finally {
+    restorePrecision();
     run?.close();
     if (fixedEp) disposeEpisode(fixedEp);
     fixed?.column.dispose();

@@ -175,6 +175,7 @@ export interface Addon {
   cpuIsa(): string;
   bf16(on?: boolean): boolean;
   cpuBf16(): boolean;
+  bf16Training(on?: boolean): boolean;
   setThreads(n: number): void;
   getThreads(): number;
   version(): string;
