@@ -125,6 +125,9 @@ describe('bf16 inference', { skip }, () => {
         t.diagnostic(`${name} ${part}: worst SSIM bf16 vs f32 ${worst.toFixed(4)}`);
         assert.ok(worst >= 0.995, `${name} ${part}: worst SSIM ${worst.toFixed(4)} (bf16 vs f32)`);
       }
+      // evaluation's float32 (renderTrack / renderFrames `float32`) is float32 whatever the CPU
+      const kept = renderFrames(p.model, drive, { float32: true });
+      kept.forEach((k, i) => assert.deepEqual(k.data, f32.frames[i]!.data));
       // and bf16 really ran: rounding moves some pixels of G's drawing
       assert.ok(
         f32.drawn.some((a, i) => a.data.some((x, j) => x !== bf16.drawn[i]!.data[j])),

@@ -72,11 +72,21 @@ function modelSources(model: PersonalModel): SourceFrames {
   return { rgb: model.sources, landmarks: model.landmarks, count: model.frames, size: model.net.resolution };
 }
 
+/** How frames are rendered: `float32` keeps bf16 off (evaluation: scores comparable across CPUs). */
+export interface RenderOptions {
+  float32?: boolean;
+}
+
 /**
  * Renders landmark sets through G' as RGB images ([chunk] -> [chunk] images); with a source warp,
- * each frame's nearest given frame moved onto its landmarks goes in beside them.
+ * each frame's nearest given frame moved onto its landmarks goes in beside them. In bf16 where the
+ * CPU has it (engine/precision.ts) unless `o.float32`.
  */
-export function renderFrames(model: PersonalModel, landmarks: Float32Array[]): RgbImage[] {
+export function renderFrames(
+  model: PersonalModel,
+  landmarks: Float32Array[],
+  o: RenderOptions = {},
+): RgbImage[] {
   const r = model.net.resolution;
   const fb = r * r * 3;
   const y = new Float32Array(landmarks.length * fb);
@@ -87,15 +97,15 @@ export function renderFrames(model: PersonalModel, landmarks: Float32Array[]): R
   });
   const shape: [number, number, number, number] = [landmarks.length, r, r, 3];
   const warps = model.net.sourceWarp ? sourceWarps(modelSources(model), landmarks) : null;
-  // bf16 convolutions where the CPU has them (engine/precision.ts)
-  const out = withInferencePrecision(() =>
+  const pass = () =>
     tf.tidy(() => {
       const yt = tf.tensor4d(y, shape);
       const psi = tf.tile(model.psi, [landmarks.length, 1]) as tf.Tensor2D;
       const wt = warps ? tf.tensor4d(warps, shape) : undefined;
       return generator(model.G, model.net, yt, psi, { inference: true }, wt);
-    }),
-  );
+    });
+  // bf16 convolutions where the CPU has them (engine/precision.ts)
+  const out = o.float32 ? pass() : withInferencePrecision(pass);
   const data = out.dataSync();
   out.dispose();
   return landmarks.map((_, i) => toRgb8(data.subarray(i * fb, (i + 1) * fb), r, r));
@@ -106,6 +116,7 @@ export function renderTrack(
   model: PersonalModel,
   landmarks: Float32Array,
   chunk = defaultChunk(model.net.resolution),
+  o: RenderOptions = {},
 ): RgbImage[] {
   const n = landmarks.length / LANDMARK_VALUES;
   const out: RgbImage[] = [];
@@ -114,6 +125,7 @@ export function renderTrack(
       ...renderFrames(
         model,
         Array.from({ length: Math.min(chunk, n - i) }, (_, j) => landmarkSet(landmarks, i + j)),
+        o,
       ),
     );
   return out;

@@ -3,7 +3,8 @@
  * convolutions of inference (animation: G' on each chunk of driver frames) run in bfloat16 (inputs
  * and weights rounded to bf16, sums and outputs f32: oneDNN's BF16 kernels at about twice the f32
  * rate). Kept by measurement: the frames stay within SSIM 0.995 of float32 ones (test/precision.test.ts;
- * docs/benchmarks.md). Training, fine-tuning and evaluation stay float32.
+ * docs/benchmarks.md). Training (unless --precision bf16), fine-tuning and evaluation (renderTrack's
+ * `float32`) stay float32.
  *
  * TALKING_HEADS_PRECISION=f32 turns it off; =bf16 asks for it and says why when it cannot be had.
  * No Node-only import: the browser's render worker runs animate.ts too (float32 there).

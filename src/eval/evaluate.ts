@@ -149,7 +149,8 @@ function renderMethods(
   let seconds = 0;
   for (const m of ['untrained', 'feed-forward', 'fine-tuned'] as Method[]) {
     const t0 = performance.now();
-    outputs[m] = renderTrack(pm.models[m], h.landmarks);
+    // float32 whatever the CPU: scores comparable across machines (engine/precision.ts)
+    outputs[m] = renderTrack(pm.models[m], h.landmarks, undefined, { float32: true });
     if (m === 'fine-tuned') seconds = (performance.now() - t0) / 1000;
   }
   // copy: the given frame whose landmarks are nearest each target's

@@ -100,7 +100,7 @@ export function scoreAgainst(
   const n = landmarks.length / LANDMARK_VALUES;
   if (!Number.isInteger(n) || real.length !== n * fb)
     throw new RangeError(`scoreAgainst: ${n} landmark sets and ${real.length / fb} ${r}px frames`);
-  const images = renderTrack(model, landmarks);
+  const images = renderTrack(model, landmarks, undefined, { float32: true }); // scores: float32 anywhere
   const refs = images.map((_, i) => ({ width: r, height: r, data: real.subarray(i * fb, (i + 1) * fb) }));
   return { ...meanQuality(images, refs), frames: n, images };
 }
