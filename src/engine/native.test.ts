@@ -640,6 +640,26 @@ describe('native backend kernels match the cpu backend', { skip }, () => {
     }
   });
 
+  test('the kernel profile counts what each kernel returns and the peak of live tensors', () => {
+    const x = tf.ones([2, 8, 8, 4]) as tf.Tensor4D;
+    const w = tf.ones([3, 3, 4, 6]) as tf.Tensor4D;
+    const prof = profileKernels('native');
+    try {
+      const y = tf.conv2d(x, w, 1, 'same');
+      const s = prof.stats.get('Conv2D')!;
+      assert.equal(s.calls, 1);
+      assert.equal(s.bytes, 2 * 8 * 8 * 6 * 4);
+      // x, w and y were live after the convolution
+      assert.ok(prof.peak.bytes >= (2 * 8 * 8 * 4 + 3 * 3 * 4 * 6 + 2 * 8 * 8 * 6) * 4);
+      assert.equal(prof.peak.kernel, 'Conv2D');
+      assert.match(prof.table(1), /MB out/);
+      y.dispose();
+    } finally {
+      prof.stop();
+      tf.dispose([x, w]);
+    }
+  });
+
   test('attention for inference: the fused kernel against the composition, in blocks of 256 rows', async () => {
     // N = 600 query rows: two full blocks and a part; ck 4 and cv 12 as SAGAN's c/8 and c/2 at c = 32
     // (scaled so that the softmax is far from uniform)
