@@ -3,8 +3,7 @@
 // of the float32 ones: checked here on the shipped real-face models at 64 and 128 px.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { renderFrames } from '../src/animate/animate.js';
-import type { PersonalModel } from '../src/models/personal.js';
+import { generatorInputs, renderFrames } from '../src/animate/animate.js';
 import { initEngine, nativeAvailable } from '../src/engine/backend.js';
 import { nativeBf16, nativeLoadError } from '../src/engine/native.js';
 import {
@@ -24,8 +23,7 @@ import { ssim } from '../src/eval/metrics.js';
 import { tf } from '../src/engine/tf.js';
 import { toRgb8 } from '../src/media/image.js';
 import { generatorParts } from '../src/models/networks.js';
-import { sourceWarps } from '../src/data/source_warp.js';
-import { LANDMARK_VALUES, rasterizeLandmarks } from '../src/faces/landmarks.js';
+import { LANDMARK_VALUES } from '../src/faces/landmarks.js';
 import { disposePersonalised, FineTuneConfigSchema, personalise } from '../src/train/finetune.js';
 import { disposeModel, loadMetaModel, resolveModel } from '../src/train/model.js';
 import { renderVideo } from '../src/synthetic/worker.js';
@@ -35,14 +33,6 @@ const skip = !nativeAvailable()
   : !nativeBf16().cpu
     ? 'this CPU has no AVX-512 BF16 (bf16 inference is off here)'
     : false;
-
-/** A personalised model's frames as what its source warp draws from. */
-const sourcesOf = (m: PersonalModel) => ({
-  rgb: m.sources!,
-  landmarks: m.landmarks,
-  count: m.frames,
-  size: m.net.resolution,
-});
 
 describe('bf16 inference', { skip }, () => {
   const saved = process.env[PRECISION_ENV];
@@ -100,15 +90,9 @@ describe('bf16 inference', { skip }, () => {
       const run = () => {
         const frames = renderFrames(p.model, drive);
         const drawn = tf.tidy(() => {
-          const yt = tf.tensor4d(
-            Float32Array.from({ length: drive.length * fb }, (_, j) => {
-              const img = new Uint8Array(fb);
-              rasterizeLandmarks(drive[Math.floor(j / fb)]!, r, img);
-              return img[j % fb]! / 127.5 - 1;
-            }),
-            [drive.length, r, r, 3],
-          );
-          const wt = tf.tensor4d(sourceWarps(sourcesOf(p.model), drive), [drive.length, r, r, 3]);
+          const { y, warps, shape } = generatorInputs(p.model, drive);
+          const yt = tf.tensor4d(y, shape);
+          const wt = tf.tensor4d(warps!, shape);
           const psi = tf.tile(p.model.psi, [drive.length, 1]) as tf.Tensor2D;
           return withInferencePrecision(() => generatorParts(p.model.G, p.model.net, yt, psi, {}, wt).drawn!);
         });

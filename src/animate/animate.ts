@@ -72,6 +72,26 @@ function modelSources(model: PersonalModel): SourceFrames {
   return { rgb: model.sources, landmarks: model.landmarks, count: model.frames, size: model.net.resolution };
 }
 
+/**
+ * What G' takes for landmark sets, as [-1, 1] values: their landmark images and, with a source
+ * warp, each frame's nearest given frame moved onto its landmarks ([B, R, R, 3] each).
+ */
+export function generatorInputs(
+  model: PersonalModel,
+  landmarks: Float32Array[],
+): { y: Float32Array; warps: Float32Array | null; shape: [number, number, number, number] } {
+  const r = model.net.resolution;
+  const fb = r * r * 3;
+  const y = new Float32Array(landmarks.length * fb);
+  const img = new Uint8Array(fb);
+  landmarks.forEach((lm, i) => {
+    rasterizeLandmarks(lm, r, img);
+    toUnit(img, y, i * fb);
+  });
+  const warps = model.net.sourceWarp ? sourceWarps(modelSources(model), landmarks) : null;
+  return { y, warps, shape: [landmarks.length, r, r, 3] };
+}
+
 /** How frames are rendered: `float32` keeps bf16 off (evaluation: scores comparable across CPUs). */
 export interface RenderOptions {
   float32?: boolean;
@@ -87,16 +107,9 @@ export function renderFrames(
   landmarks: Float32Array[],
   o: RenderOptions = {},
 ): RgbImage[] {
+  const { y, warps, shape } = generatorInputs(model, landmarks);
   const r = model.net.resolution;
   const fb = r * r * 3;
-  const y = new Float32Array(landmarks.length * fb);
-  const img = new Uint8Array(fb);
-  landmarks.forEach((lm, i) => {
-    rasterizeLandmarks(lm, r, img);
-    toUnit(img, y, i * fb);
-  });
-  const shape: [number, number, number, number] = [landmarks.length, r, r, 3];
-  const warps = model.net.sourceWarp ? sourceWarps(modelSources(model), landmarks) : null;
   const pass = () =>
     tf.tidy(() => {
       const yt = tf.tensor4d(y, shape);

@@ -31,16 +31,21 @@ export function registerBf16Switch(s: Bf16Switch): void {
 
 const asked = (): string => (typeof process === 'undefined' ? '' : (process.env[PRECISION_ENV] ?? ''));
 
+/** Why bf16 cannot run here (for `what`: inference, training), or null when it can. */
+function bf16Missing(what: string): string | null {
+  const backend = tf.getBackend();
+  if (backend !== 'native' || !bf16) return `bf16 ${what} needs the native backend (this is ${backend})`;
+  return bf16.cpu() ? null : 'this CPU has no AVX-512 BF16';
+}
+
 /** What inference runs in here, and why. */
 export function inferencePrecision(): { precision: Precision; reason: string } {
   const a = asked();
   if (a !== '' && a !== 'f32' && a !== 'bf16')
     throw new RangeError(`${PRECISION_ENV}="${a}": use f32 or bf16`);
   if (a === 'f32') return { precision: 'f32', reason: `${PRECISION_ENV}=f32` };
-  const backend = tf.getBackend();
-  if (backend !== 'native' || !bf16)
-    return { precision: 'f32', reason: `bf16 inference needs the native backend (this is ${backend})` };
-  if (!bf16.cpu()) return { precision: 'f32', reason: 'this CPU has no AVX-512 BF16' };
+  const missing = bf16Missing('inference');
+  if (missing) return { precision: 'f32', reason: missing };
   return { precision: 'bf16', reason: a === 'bf16' ? `${PRECISION_ENV}=bf16` : 'AVX-512 BF16 CPU (default)' };
 }
 
@@ -52,20 +57,14 @@ export function inferencePrecision(): { precision: Precision; reason: string } {
  */
 export function trainingPrecision(p: Precision, log: (s: string) => void): () => void {
   if (p === 'f32') return () => {};
-  const backend = tf.getBackend();
-  const why =
-    backend !== 'native' || !bf16
-      ? `bf16 training needs the native backend (this is ${backend})`
-      : !bf16.cpu()
-        ? 'this CPU has no AVX-512 BF16'
-        : '';
-  if (why) {
-    log(`--precision bf16: ${why}; training in float32`);
+  const missing = bf16Missing('training');
+  if (missing || !bf16) {
+    log(`--precision bf16: ${missing}; training in float32`);
     return () => {};
   }
   const s = bf16;
-  const before = s!.setTraining(true);
-  return () => void s!.setTraining(before);
+  const before = s.setTraining(true);
+  return () => void s.setTraining(before);
 }
 
 let warned = false;

@@ -30,7 +30,7 @@ import { disposeTree, leaf, mapTree, type ParamTree } from '../nn/params.js';
 import { withoutProjection, type PersonalModel } from '../models/personal.js';
 import type { NetConfig } from '../models/presets.js';
 import { AdversarialTrainer, type GanModel, type StepMetrics } from './adversarial.js';
-import { mouthL1, pixelL1, type LossWeights } from './losses.js';
+import { generatorTerms, type LossWeights } from './losses.js';
 import { MemoryGuard, nonFinite } from './loop.js';
 import type { MetaModel } from './model.js';
 import type { Run } from './run.js';
@@ -222,13 +222,8 @@ export function fineTuneModel(c: NetConfig): GanModel<FtBatch> {
     generate: (p, _raw, b) => {
       const G = p['G'] as ParamTree;
       const psi = tile(leaf(G, 'psi') as tf.Tensor2D, b.yt.shape[0]);
-      const { x, drawn, mask } = generatorParts(G, c, b.yt, psi, {}, b.wt);
-      const terms = {
-        ...(b.mt ? { mouth: mouthL1(b.xt, x, b.mt) } : {}),
-        ...(drawn ? { drawn: pixelL1(b.xt, drawn) } : {}),
-        ...(mask ? { drawnArea: tf.sub(1, tf.mean(mask)) as tf.Scalar } : {}),
-      };
-      return { x, terms };
+      const g = generatorParts(G, c, b.yt, psi, {}, b.wt);
+      return { x: g.x, terms: generatorTerms(b.xt, g, b.mt) };
     },
     discriminate: (p, _raw, x, b) => {
       const D = p['D'] as ParamTree;

@@ -3,6 +3,7 @@
  * scalar; the trainer weights them (a weight of 0 switches a term off) and logs them by name.
  */
 import { tf } from '../engine/tf.js';
+import type { GeneratorParts } from '../models/networks.js';
 import type { Tensor4 } from '../nn/layers.js';
 
 const l1 = (a: tf.Tensor, b: tf.Tensor) => tf.mean(tf.abs(tf.sub(a, b))) as tf.Scalar;
@@ -21,6 +22,19 @@ export function pixelL1(real: Tensor4, fake: Tensor4): tf.Scalar {
 export function mouthL1(real: Tensor4, fake: Tensor4, mask: Tensor4): tf.Scalar {
   const area = tf.add(tf.mul(tf.sum(mask), real.shape[3]!), 1e-6);
   return tf.div(tf.sum(tf.mul(tf.abs(tf.sub(real, fake)), mask)), area) as tf.Scalar;
+}
+
+/**
+ * A generated frame's terms beside L_CNT (none in the paper): the mouth region's L1 when `mouth`
+ * regions are given, and for a generator that blends in a source warp its drawing's L1 and the
+ * share of the frame it draws, 1 - mean m (weights `mouth`, `drawn`, `drawnArea`).
+ */
+export function generatorTerms(real: Tensor4, g: GeneratorParts, mouth?: Tensor4): Record<string, tf.Scalar> {
+  return {
+    ...(mouth ? { mouth: mouthL1(real, g.x, mouth) } : {}),
+    ...(g.drawn ? { drawn: pixelL1(real, g.drawn) } : {}),
+    ...(g.mask ? { drawnArea: tf.sub(1, tf.mean(g.mask)) as tf.Scalar } : {}),
+  };
 }
 
 /** Feature L1 summed over layers (L_CNT's form, used with any frozen feature network). */

@@ -25,7 +25,7 @@ import { subtree, type ParamTree } from '../nn/params.js';
 import type { NetConfig } from '../models/presets.js';
 import { AdversarialTrainer, type GanModel, type OptimConfig, type StepMetrics } from './adversarial.js';
 import type { ContentNetFiles } from './objective.js';
-import { embeddingMatch, mouthL1, pixelL1, type LossWeights } from './losses.js';
+import { embeddingMatch, generatorTerms, type LossWeights } from './losses.js';
 
 export { PAPER_OPTIM, type OptimConfig } from './adversarial.js';
 
@@ -73,21 +73,12 @@ export function metaModel(c: NetConfig, k: number): GanModel<MetaBatch> {
     generatorSide: ['E', 'G'],
     generate(p, raw, b) {
       const eHat = embedEpisodes(subtree(p, 'E'), c, b.xk, b.yk, k);
-      const { x, drawn, mask } = generatorParts(
-        subtree(p, 'G'),
-        c,
-        b.yt,
-        projectPsi(subtree(p, 'G'), eHat),
-        {},
-        b.wt,
-      );
+      const g = generatorParts(subtree(p, 'G'), c, b.yt, projectPsi(subtree(p, 'G'), eHat), {}, b.wt);
       return {
-        x,
+        x: g.x,
         terms: {
           mch: embeddingMatch(eHat, videoColumns(subtree(raw, 'D'), b.column)),
-          ...(b.mt ? { mouth: mouthL1(b.xt, x, b.mt) } : {}),
-          ...(drawn ? { drawn: pixelL1(b.xt, drawn) } : {}),
-          ...(mask ? { drawnArea: tf.sub(1, tf.mean(mask)) as tf.Scalar } : {}),
+          ...generatorTerms(b.xt, g, b.mt),
           // share of live embedding entries: 0 means E's ReLU died and G no longer sees the identity
           eAlive: tf.mean(tf.cast(tf.greater(eHat, 0), 'float32')) as tf.Scalar,
         },
