@@ -5,6 +5,7 @@
  */
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { ADAM_KERNEL, hasFused } from '../engine/fused.js';
+import { gradients } from '../engine/tape.js';
 import { tf, type Tensor } from '../engine/tf.js';
 import { flatten, unflatten, type ParamTree } from '../nn/params.js';
 
@@ -27,7 +28,8 @@ export function valueAndGrads(
   const leaves = flatten(params);
   const paths = [...leaves.keys()].filter(wrt);
   const xs = paths.map((p) => leaves.get(p)!);
-  const { value, grads } = tf.engine().gradients(() => f(params), xs, undefined, /* allowNoGradients */ true);
+  // engine/tape.ts: the same gradients as TF.js's, with memory freed as the backward pass goes.
+  const { value, grads } = gradients(() => f(params), xs, /* allowNoGradients */ true);
   const out = new Map<string, Tensor>();
   grads.forEach((g, i) => {
     if (g != null) out.set(paths[i]!, g);
