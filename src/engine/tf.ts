@@ -19,6 +19,19 @@ if (!existsSync(gradients)) {
 }
 require(gradients);
 
+// ReLU's gradient from its output instead of its input (issue 25: training memory). relu(x) > 0
+// exactly where x > 0, so the mask and the gradient are the same bits; what changes is what the tape
+// keeps: the output is kept anyway by the layer that reads it (a convolution saves its input), while
+// the input (an instance norm's or a convolution's output) could be freed. TF.js's own saves x.
+tf.registerGradient({
+  kernelName: 'Relu',
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => {
+    const [y] = saved as [tf.Tensor];
+    return { x: () => tf.mul(dy as tf.Tensor, tf.cast(tf.step(y), 'float32')) };
+  },
+});
+
 // Silence tfjs-backend-cpu's "install tfjs-node" banner; PROD also skips debug-only checks.
 tf.env().set('PROD', true);
 

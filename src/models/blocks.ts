@@ -9,6 +9,7 @@ import { Rng } from '../engine/rng.js';
 import { tf, type Tensor } from '../engine/tf.js';
 import {
   attention,
+  addSame,
   avgPool2,
   conv2d,
   initAttention,
@@ -222,7 +223,7 @@ export function resDown(p: ParamTree, x: Tensor4, first: boolean, o: BlockOpts =
   if (!first) h = tf.relu(h);
   h = conv2d(subtree(p, 'conv1'), h, o);
   h = conv2d(subtree(p, 'conv2'), tf.relu(norm(h, 'norm2')), o);
-  return tf.add(avgPool2(h), avgPool2(conv2d(subtree(p, 'skip'), x, o))) as Tensor4;
+  return addSame(avgPool2(h), avgPool2(conv2d(subtree(p, 'skip'), x, o)));
 }
 
 /** Residual block at constant resolution (the discriminator's last block): x + conv(act(conv(act(x)))). */
@@ -231,10 +232,7 @@ export function initResSame(rng: Rng, c: number): ParamTree {
 }
 
 export function resSame(p: ParamTree, x: Tensor4, o: BlockOpts = {}): Tensor4 {
-  return tf.add(
-    x,
-    conv2d(subtree(p, 'conv2'), tf.relu(conv2d(subtree(p, 'conv1'), tf.relu(x), o)), o),
-  ) as Tensor4;
+  return addSame(x, conv2d(subtree(p, 'conv2'), tf.relu(conv2d(subtree(p, 'conv1'), tf.relu(x), o)), o));
 }
 
 /**
@@ -275,7 +273,7 @@ export function resAdain(
   h = conv2d(subtree(p, 'conv2'), adainRelu(h, psi, off('a2'), o.inference), o);
   let s = up ? upsample2(x, up) : x;
   if (p['skip']) s = conv2d(subtree(p, 'skip'), s, o);
-  return tf.add(h, s) as Tensor4;
+  return addSame(h, s);
 }
 
 export { attention, initAttention };

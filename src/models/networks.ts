@@ -64,11 +64,20 @@ function downPath(
   assertShape(y, ['B', c.resolution, c.resolution, 3], `${what} landmark images`, dims);
   let h = tf.concat([x, y], 3) as Tensor4;
   c.downChannels.forEach((_, i) => {
-    h = resDown(subtree(p, `down${i}`), h, i === 0, o);
-    if (i === c.downAttention) h = attention(subtree(p, 'attn'), h, o.flops);
+    h = block(() => resDown(subtree(p, `down${i}`), h, i === 0, o));
+    if (i === c.downAttention) h = block(() => attention(subtree(p, 'attn'), h, o.flops));
     features?.push(h);
   });
   return h;
+}
+
+/**
+ * One block in its own tidy: what the block made and the tape did not keep for the backward pass
+ * (e.g. an instance norm's output, which the ReLU after it no longer saves) is freed when the block
+ * ends, not when the whole forward pass does (issue 25: training memory; the same ops and bits).
+ */
+function block(f: () => Tensor4): Tensor4 {
+  return tf.tidy(f);
 }
 
 // ---------------------------------------------------------------- embedder
@@ -185,14 +194,14 @@ export function generatorParts(
   const { offsets } = psiLayout(generatorSlots(c));
   let h = c.sourceWarp ? (tf.concat([y, warped!], 3) as Tensor4) : y;
   c.encoderChannels.forEach((_, i) => {
-    h = resDown(subtree(p, `enc${i}`), h, i === 0, o);
-    if (i === c.encoderAttention) h = attention(subtree(p, 'encAttn'), h, o.flops, o.inference);
+    h = block(() => resDown(subtree(p, `enc${i}`), h, i === 0, o));
+    if (i === c.encoderAttention) h = block(() => attention(subtree(p, 'encAttn'), h, o.flops, o.inference));
   });
   for (let i = 0; i < c.resBlocks; i++)
-    h = resAdain(subtree(p, `res${i}`), h, psi, offsets, `res${i}`, null, o);
+    h = block(() => resAdain(subtree(p, `res${i}`), h, psi, offsets, `res${i}`, null, o));
   c.decoderChannels.forEach((_, i) => {
-    h = resAdain(subtree(p, `up${i}`), h, psi, offsets, `up${i}`, c.upsample, o);
-    if (i === c.decoderAttention) h = attention(subtree(p, 'decAttn'), h, o.flops, o.inference);
+    h = block(() => resAdain(subtree(p, `up${i}`), h, psi, offsets, `up${i}`, c.upsample, o));
+    if (i === c.decoderAttention) h = block(() => attention(subtree(p, 'decAttn'), h, o.flops, o.inference));
   });
   // final AdaIN -> act -> conv3x3 -> tanh (sec. 3.4), with its own psi slot
   const out = conv2d(subtree(p, 'out'), adainRelu(h, psi, offsets.get('out')!, o.inference), o);
@@ -293,7 +302,7 @@ export function discriminator(
 ): DiscOut {
   const features: Tensor4[] = [];
   let h = downPath(p, c, x, y, 'discriminator', o, features);
-  h = resSame(subtree(p, 'last'), h, o);
+  h = block(() => resSame(subtree(p, 'last'), h, o));
   features.push(h);
   if (p['out']) h = conv2d(subtree(p, 'out'), h, o);
   const v = sumPoolRelu(h);

@@ -157,16 +157,52 @@ function fusedInstanceNorm(x: Tensor4, gamma: Tensor, beta: Tensor, eps: number)
   return f(x, gamma, beta) as Tensor4;
 }
 
-export function avgPool2(x: Tensor4): Tensor4 {
-  return tf.avgPool(x, 2, 2, 'valid');
+// Three ops whose TF.js gradients read their inputs only for their shapes, yet keep them (and so
+// their memory) on the tape until the backward pass reaches them: Add (both operands), AvgPool and
+// ResizeNearestNeighbor (the input). In a residual block those are full-size convolution outputs
+// nothing else needs. These versions keep the shape in the closure and nothing on the tape (issue
+// 25: training memory). Each is tested against TF.js's op, values and gradients (layers.test.ts).
+
+/** a + b for tensors of one shape; keeps neither for the backward pass. */
+export function addSame(a: Tensor4, b: Tensor4): Tensor4 {
+  if (!tf.util.arraysEqual(a.shape, b.shape))
+    throw new RangeError(`addSame: shapes [${a.shape}] and [${b.shape}] differ`);
+  return addSameOp(a, b) as Tensor4;
 }
+// dy for both inputs: two handles (a clone shares the buffer), as some gradient walkers free one
+const addSameOp = tf.customGrad((a, b) => ({
+  value: tf.add(a as Tensor, b as Tensor),
+  gradFunc: (dy) => [dy as Tensor, tf.clone(dy as Tensor)],
+}));
+
+/** 2x2 average pooling, stride 2 (even sizes: the gradient spreads dy / 4 over each window). */
+export function avgPool2(x: Tensor4): Tensor4 {
+  if (x.shape[1] % 2 || x.shape[2] % 2) return tf.avgPool(x, 2, 2, 'valid');
+  return avgPool2Op(x) as Tensor4;
+}
+const avgPool2Op = tf.customGrad((x) => {
+  const [h, w] = [(x as Tensor4).shape[1], (x as Tensor4).shape[2]];
+  return {
+    value: tf.avgPool(x as Tensor4, 2, 2, 'valid'),
+    // dy / 4 is exact (a power of two), so this is TF.js's AvgPoolGrad to the bit
+    gradFunc: (dy) => tf.image.resizeNearestNeighbor(tf.mul(dy as Tensor4, 0.25) as Tensor4, [h, w]),
+  };
+});
 
 export function upsample2(x: Tensor4, mode: 'nearest' | 'bilinear'): Tensor4 {
   const size: [number, number] = [x.shape[1] * 2, x.shape[2] * 2];
   return mode === 'nearest'
-    ? tf.image.resizeNearestNeighbor(x, size)
+    ? (upsample2NearestOp(x) as Tensor4)
     : tf.image.resizeBilinear(x, size, false, true);
 }
+// The gradient of a 2x nearest upsampling sums dy over each 2x2 window: 4 x its average.
+const upsample2NearestOp = tf.customGrad((x) => {
+  const [h, w] = [(x as Tensor4).shape[1], (x as Tensor4).shape[2]];
+  return {
+    value: tf.image.resizeNearestNeighbor(x as Tensor4, [h * 2, w * 2]),
+    gradFunc: (dy) => tf.mul(tf.avgPool(dy as Tensor4, 2, 2, 'valid'), 4),
+  };
+});
 
 /** SAGAN self-attention (Zhang et al. 2019): x + gamma * W_o (softmax(f g^T) h). */
 export function initAttention(rng: Rng, c: number, gamma0 = 0): ParamTree {
