@@ -208,6 +208,28 @@ describe('few-shot personalisation', () => {
     disposeModel(meta);
   });
 
+  test("train 'psi': fine-tuning moves psi' and leaves G's weights as meta-learning left them", async () => {
+    const meta = loadMetaModel(modelRun);
+    const frames = framesFromDataset(Dataset.open(data), 1, 2);
+    // G's weights and psi' after fine-tuning at a learning rate. Frozen weights still change
+    // through spectral norm's power iteration, which does not depend on the learning rate.
+    const tuned = async (train: 'all' | 'psi', lrG: number) => {
+      const p = await personalise(meta, frames, cfg({ epochs: 3, lrG, train }), null);
+      const G = [...flatten(p.model.G).values()].flatMap((t) => Array.from(t.dataSync()));
+      const psi = Array.from(p.model.psi.dataSync());
+      disposePersonal(p.model);
+      disposePersonalised(p);
+      return { G, psi };
+    };
+    const [a, b] = [await tuned('psi', 3e-3), await tuned('psi', 1e-2)];
+    assert.deepEqual(a.G, b.G, "G's weights do not depend on the learning rate: they are not trained");
+    assert.notDeepEqual(a.psi, b.psi, "psi' is");
+    const [c, d] = [await tuned('all', 3e-3), await tuned('all', 1e-2)];
+    assert.notDeepEqual(c.G, d.G, "train 'all' trains G's weights");
+    assert.throws(() => cfg({ train: 'D' }), /train/);
+    disposeModel(meta);
+  });
+
   test('the personalised model file round-trips and refuses other versions, presets and corrupt files', async () => {
     const meta = loadMetaModel(modelRun);
     const frames = framesFromDataset(Dataset.open(data), 2, 3);

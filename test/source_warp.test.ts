@@ -15,7 +15,7 @@ import { warpFrame } from '../src/data/source_warp.js';
 import { initEngine } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/rng.js';
 import { tf } from '../src/engine/tf.js';
-import { landmarkSet, mouthMask } from '../src/faces/landmarks.js';
+import { innerMouthMask, landmarkSet, mouthMask } from '../src/faces/landmarks.js';
 import { mouthL1 } from '../src/train/losses.js';
 import { initSpectral } from '../src/models/blocks.js';
 import {
@@ -151,6 +151,29 @@ describe('generator with a source warp', () => {
     tf.dispose([y, w, psi, target, ...grads]);
     disposeTree(full);
   });
+});
+
+test('the inner mouth mask: inside the inner lip (60-67) and its half-pixel margin, a line for a closed mouth', () => {
+  const S = 64;
+  const lm = new Float32Array(136).fill(10);
+  // an open inner lip: an octagon of radius 4 around (32, 44)
+  for (let i = 0; i < 8; i++) {
+    lm[2 * (60 + i)] = 32 + 4 * Math.cos((2 * Math.PI * i) / 8);
+    lm[2 * (60 + i) + 1] = 44 + 4 * Math.sin((2 * Math.PI * i) / 8);
+  }
+  const m = innerMouthMask(lm, S);
+  const area = m.reduce((a, v) => a + v, 0);
+  // between the octagon's area (~45 px) and a circle of radius 4.5 (~64 px)
+  assert.ok(area > 40 && area < 64, `area ${area}`);
+  assert.equal(m[44 * S + 32], 1);
+  assert.equal(m[44 * S + 38], 0);
+  // a closed mouth: upper and lower inner lip on one line, 8 px wide: only the margin's pixels, the
+  // two rows of pixel centres half a pixel above and below it
+  for (let i = 0; i < 8; i++) {
+    lm[2 * (60 + i)] = 28 + (i < 5 ? i * 2 : (8 - i) * 2);
+    lm[2 * (60 + i) + 1] = 44;
+  }
+  assert.ok(innerMouthMask(lm, S).reduce((a, v) => a + v, 0) <= 2 * 9);
 });
 
 describe('the mouth-region loss', () => {

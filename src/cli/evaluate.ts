@@ -13,6 +13,7 @@ import {
   intArg,
   PERCEPTUAL_OPTION,
   WARP_OPTION,
+  trainOption,
 } from './options.js';
 import { progress } from './progress.js';
 
@@ -50,6 +51,7 @@ export function addEvaluate(program: Command): void {
     .option(...IDENTITY_OPTION)
     .option(...PERCEPTUAL_OPTION)
     .option(...WARP_OPTION)
+    .addOption(trainOption())
     .option(
       '--max-steps <n>',
       'at most this many fine-tuning steps per person',
@@ -92,6 +94,7 @@ export function addEvaluate(program: Command): void {
               ...(o.identity !== undefined ? { identity: o.identity } : {}),
               ...(o.perceptual !== undefined ? { perceptual: o.perceptual } : {}),
               ...(o.warp !== undefined ? { warp: o.warp } : {}),
+              ...(o.train !== undefined ? { train: o.train } : {}),
             },
             maxSteps: o.maxSteps,
             seed: 0,

@@ -33,6 +33,7 @@ import {
   numArg,
   PERCEPTUAL_OPTION,
   WARP_OPTION,
+  trainOption,
 } from './options.js';
 import { StepBar } from './progress.js';
 import { syntheticTag } from '../media/provenance.js';
@@ -64,6 +65,7 @@ export async function runFineTune(
     identity: o.identity,
     perceptual: o.perceptual,
     warp: o.warp,
+    train: o.train,
     seed: o.seed,
     finetune: o.finetune,
   });
@@ -177,6 +179,7 @@ function fineTuneCommand() {
     .option(...IDENTITY_OPTION)
     .option(...PERCEPTUAL_OPTION)
     .option(...WARP_OPTION)
+    .addOption(trainOption())
     .option('--seed <n>', 'random seed', intArg(0), 0)
     .option('--runs <dir>', 'folder for the fine-tuning run folder (metrics, sheet)', 'runs')
     .addOption(backendOption())

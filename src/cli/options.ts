@@ -55,6 +55,14 @@ export const PERCEPTUAL_OPTION = [
   "fine-tuning: weight of the perceptual content term (face-api's MobileNetV1 features; default: the model's)",
   numArg,
 ] as const;
+/** What of G fine-tuning trains (fine-tune, evaluate). */
+export function trainOption() {
+  return new Option(
+    '--train <what>',
+    "fine-tuning: what of G it trains: all (G's weights and psi', the paper) or psi (psi' only: G's weights stay meta-learned)",
+  ).choices(['all', 'psi']);
+}
+
 export const WARP_OPTION = [
   '--warp <p>',
   'fine-tuning: probability that a frame is the given photo warped to another expression (procedural motion retargeted onto the face; default 0)',

@@ -274,3 +274,12 @@ export function applySimilarity(
   }
   return out;
 }
+
+/**
+ * The inside of the mouth (inside the inner lip, points 60-67, or within `margin` pixels of it),
+ * [size x size] in {0, 1}: where an open mouth shows teeth and dark, which no warp of a closed
+ * mouth can show.
+ */
+export function innerMouthMask(points: ArrayLike<number>, size: number, margin = size / 128): Float32Array {
+  return polygonMask(points, 60, 8, margin, size, new Float32Array(size * size), 0);
+}

@@ -44,7 +44,8 @@ export interface Targets {
  * given too, for leaves such as W that are used unnormalised).
  */
 export interface GanModel<B extends Targets> {
-  /** the top-level subtrees of the generator side (trained in step 2) */
+  /** what the generator-side update trains: subtrees ('E', 'G') or single leaves ('G.psi'); the
+   * rest of the generator side stays as it is */
   readonly generatorSide: readonly string[];
   /** x_hat for the batch, plus the model's own named terms (and metrics: terms without a weight) */
   generate(p: ParamTree, raw: ParamTree, b: B): { x: Tensor4; terms?: Record<string, tf.Scalar> };
@@ -75,8 +76,8 @@ export class AdversarialTrainer<B extends Targets> {
   ) {
     this.params = init.params;
     this.sn = init.sn;
-    const prefixes = model.generatorSide.map((k) => `${k}.`);
-    this.isGen = (path) => prefixes.some((p) => path.startsWith(p));
+    // a subtree ('G') or a single leaf ('G.psi')
+    this.isGen = (path) => model.generatorSide.some((k) => path === k || path.startsWith(`${k}.`));
     const { beta1, beta2 } = optim;
     this.adam = new Adam(
       {

@@ -84,6 +84,11 @@ export const FineTuneConfigSchema = z
      * T = 1 the same, GRID T = 8 worse: docs/evaluation.md).
      */
     warp: z.number().min(0).max(1).default(0),
+    /**
+     * What of G fine-tuning trains: 'all' (the paper: G's weights and psi') or 'psi' (psi' only; G's
+     * weights stay meta-learned, so what they know about expressions the T frames do not show stays).
+     */
+    train: z.enum(['all', 'psi']).default('all'),
     seed: z.number().int().min(0).default(0),
     /** false: the feed-forward mode (psi' = P e_NEW, nothing trained) */
     finetune: z.boolean().default(true),
@@ -216,9 +221,9 @@ const tile = (t: tf.Tensor2D, n: number) => tf.tile(t, [n, 1]) as tf.Tensor2D;
  * The fine-tuning model: G with psi' as a parameter (G.psi) on the generator side; D with its one
  * column w' (D.proj.w) in place of W and w0.
  */
-export function fineTuneModel(c: NetConfig): GanModel<FtBatch> {
+export function fineTuneModel(c: NetConfig, train: FineTuneConfig['train'] = 'all'): GanModel<FtBatch> {
   return {
-    generatorSide: ['G'],
+    generatorSide: train === 'psi' ? ['G.psi'] : ['G'],
     generate: (p, _raw, b) => {
       const G = p['G'] as ParamTree;
       const psi = tile(leaf(G, 'psi') as tf.Tensor2D, b.yt.shape[0]);
@@ -387,7 +392,7 @@ export async function personalise(
   const weights = fineTuneWeights(meta.config.weights, cfg);
   const mouth = weights.mouth > 0;
   const trainer = new AdversarialTrainer(
-    fineTuneModel(c),
+    fineTuneModel(c, cfg.train),
     weights,
     {
       lrEG: cfg.lrG,
