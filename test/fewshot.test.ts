@@ -208,7 +208,7 @@ describe('few-shot personalisation', () => {
     disposeModel(meta);
   });
 
-  test("train 'psi': fine-tuning moves psi' and leaves G's weights as meta-learning left them", async () => {
+  test("train 'psi': fine-tuning moves psi' and leaves G's weights as meta-learning left them; --d-steps", async () => {
     const meta = loadMetaModel(modelRun);
     const frames = framesFromDataset(Dataset.open(data), 1, 2);
     // G's weights and psi' after fine-tuning at a learning rate. Frozen weights still change
@@ -227,6 +227,15 @@ describe('few-shot personalisation', () => {
     const [c, d] = [await tuned('all', 3e-3), await tuned('all', 1e-2)];
     assert.notDeepEqual(c.G, d.G, "train 'all' trains G's weights");
     assert.throws(() => cfg({ train: 'D' }), /train/);
+    // --d-steps: one D update a step is another fine-tuning than the paper's two
+    const one = await personalise(meta, frames, cfg({ epochs: 2, dSteps: 1 }), null);
+    const two = await personalise(meta, frames, cfg({ epochs: 2 }), null);
+    assert.notDeepEqual(Array.from(one.model.psi.dataSync()), Array.from(two.model.psi.dataSync()));
+    for (const p of [one, two]) {
+      disposePersonal(p.model);
+      disposePersonalised(p);
+    }
+    assert.throws(() => cfg({ dSteps: 0 }), /dSteps/);
     disposeModel(meta);
   });
 

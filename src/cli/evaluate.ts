@@ -14,6 +14,7 @@ import {
   PERCEPTUAL_OPTION,
   WARP_OPTION,
   trainOption,
+  D_STEPS_OPTION,
 } from './options.js';
 import { progress } from './progress.js';
 
@@ -52,6 +53,7 @@ export function addEvaluate(program: Command): void {
     .option(...PERCEPTUAL_OPTION)
     .option(...WARP_OPTION)
     .addOption(trainOption())
+    .option(...D_STEPS_OPTION)
     .option(
       '--max-steps <n>',
       'at most this many fine-tuning steps per person',
@@ -95,6 +97,7 @@ export function addEvaluate(program: Command): void {
               ...(o.perceptual !== undefined ? { perceptual: o.perceptual } : {}),
               ...(o.warp !== undefined ? { warp: o.warp } : {}),
               ...(o.train !== undefined ? { train: o.train } : {}),
+              ...(o.dSteps !== undefined ? { dSteps: o.dSteps } : {}),
             },
             maxSteps: o.maxSteps,
             seed: 0,

@@ -34,6 +34,7 @@ import {
   PERCEPTUAL_OPTION,
   WARP_OPTION,
   trainOption,
+  D_STEPS_OPTION,
 } from './options.js';
 import { StepBar } from './progress.js';
 import { syntheticTag } from '../media/provenance.js';
@@ -66,6 +67,7 @@ export async function runFineTune(
     perceptual: o.perceptual,
     warp: o.warp,
     train: o.train,
+    dSteps: o.dSteps,
     seed: o.seed,
     finetune: o.finetune,
   });
@@ -180,6 +182,7 @@ function fineTuneCommand() {
     .option(...PERCEPTUAL_OPTION)
     .option(...WARP_OPTION)
     .addOption(trainOption())
+    .option(...D_STEPS_OPTION)
     .option('--seed <n>', 'random seed', intArg(0), 0)
     .option('--runs <dir>', 'folder for the fine-tuning run folder (metrics, sheet)', 'runs')
     .addOption(backendOption())

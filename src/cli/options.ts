@@ -63,6 +63,12 @@ export function trainOption() {
   ).choices(['all', 'psi']);
 }
 
+export const D_STEPS_OPTION = [
+  '--d-steps <n>',
+  "fine-tuning: D updates per G update (default: the model's, the paper's 2)",
+  intArg(1),
+] as const;
+
 export const WARP_OPTION = [
   '--warp <p>',
   'fine-tuning: probability that a frame is the given photo warped to another expression (procedural motion retargeted onto the face; default 0)',

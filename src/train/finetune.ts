@@ -89,6 +89,8 @@ export const FineTuneConfigSchema = z
      * weights stay meta-learned, so what they know about expressions the T frames do not show stays).
      */
     train: z.enum(['all', 'psi']).default('all'),
+    /** D updates per G update; unset: the meta-trained model's (the paper's 2) */
+    dSteps: z.number().int().min(1).optional(),
     seed: z.number().int().min(0).default(0),
     /** false: the feed-forward mode (psi' = P e_NEW, nothing trained) */
     finetune: z.boolean().default(true),
@@ -399,7 +401,7 @@ export async function personalise(
       lrD: cfg.lrD,
       beta1: optim.beta1,
       beta2: optim.beta2,
-      dSteps: optim.dSteps,
+      dSteps: cfg.dSteps ?? optim.dSteps,
     },
     { params, sn },
     { vgg19: meta.config.vgg19, vggface: meta.config.vggface },
