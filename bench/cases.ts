@@ -163,12 +163,17 @@ const ftSteps = (t: number) => 40 * Math.ceil(t / Math.min(8, t));
  * One fine-tuning step (G with psi' and D with w', batch 8: T = 8 at the paper's schedule is 40 of
  * them). FLOPs: G and D forward and backward, D on the real images, and dSteps D updates.
  */
-function fineTuneCase(presetName: string, defaultBackends: readonly string[]): BenchCase {
+function fineTuneCase(
+  presetName: string,
+  defaultBackends: readonly string[],
+  dSteps = PAPER_OPTIM.dSteps,
+): BenchCase {
   const c = preset(presetName);
   const t = 8;
+  const optim = { ...PAPER_OPTIM, dSteps };
   return {
-    name: `finetune-${presetName}-${c.resolution}px-T${t}`,
-    description: `fine-tuning step (G + psi', D + w'), batch 8, preset ${presetName}`,
+    name: `finetune-${presetName}-${c.resolution}px-T${t}${dSteps === PAPER_OPTIM.dSteps ? '' : `-d${dSteps}`}`,
+    description: `fine-tuning step (G + psi', D + w'), batch 8, ${dSteps} D update(s) a step, preset ${presetName}`,
     resolution: c.resolution,
     batch: t,
     k: 1,
@@ -182,12 +187,12 @@ function fineTuneCase(presetName: string, defaultBackends: readonly string[]): B
       const params = fineTuneParams(meta, psi, w);
       const sn = { G: meta.sn['G'] as ParamTree, D: meta.sn['D'] as ParamTree };
       tf.dispose([psi, w, ...Object.values(meta.params).flatMap((x) => flattenTensors(x as ParamTree))]);
-      const trainer = new AdversarialTrainer(fineTuneModel(c), PAPER_WEIGHTS, PAPER_OPTIM, { params, sn });
+      const trainer = new AdversarialTrainer(fineTuneModel(c), PAPER_WEIGHTS, optim, { params, sn });
       const rnd = () => tf.randomUniform([t, r, r, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
       const b = { xt: rnd(), yt: rnd() };
       return {
         step: () => void trainer.step(b),
-        flopsPerStep: 3 * (f.g + f.d) + f.d + PAPER_OPTIM.dSteps * 3 * 2 * f.d,
+        flopsPerStep: 3 * (f.g + f.d) + f.d + dSteps * 3 * 2 * f.d,
         dispose() {
           trainer.dispose();
           tf.dispose([b.xt, b.yt]);
@@ -257,6 +262,8 @@ const flattenTensors = (t: ParamTree): tf.Tensor[] => [...flatten(t).values()];
 CASES.push(
   fineTuneCase('small', ['native', 'wasm']),
   fineTuneCase('medium', ['native']),
+  // as the shipped models fine-tune: one D update a step (their meta-training config's dSteps)
+  fineTuneCase('medium', [], 1),
   fineTuneCase('paper', []),
   animateCase('small', ['native', 'wasm']),
   animateCase('medium', ['native']),

@@ -229,7 +229,7 @@ describe('few-shot personalisation', () => {
     assert.throws(() => cfg({ train: 'D' }), /train/);
     // --d-steps: one D update a step is another fine-tuning than the paper's two
     const one = await personalise(meta, frames, cfg({ epochs: 2, dSteps: 1 }), null);
-    const two = await personalise(meta, frames, cfg({ epochs: 2 }), null);
+    const two = await personalise(meta, frames, cfg({ epochs: 2, dSteps: 2 }), null);
     assert.notDeepEqual(Array.from(one.model.psi.dataSync()), Array.from(two.model.psi.dataSync()));
     for (const p of [one, two]) {
       disposePersonal(p.model);

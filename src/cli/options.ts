@@ -65,7 +65,7 @@ export function trainOption() {
 
 export const D_STEPS_OPTION = [
   '--d-steps <n>',
-  "fine-tuning: D updates per G update (default: the model's, the paper's 2)",
+  "fine-tuning: D updates per G update (default: the meta-trained model's; 1 for the shipped models, the paper's 2)",
   intArg(1),
 ] as const;
 

@@ -89,7 +89,7 @@ export const FineTuneConfigSchema = z
      * weights stay meta-learned, so what they know about expressions the T frames do not show stays).
      */
     train: z.enum(['all', 'psi']).default('all'),
-    /** D updates per G update; unset: the meta-trained model's (the paper's 2) */
+    /** D updates per G update; unset: the meta-trained model's (1 for every shipped model; the paper's 2) */
     dSteps: z.number().int().min(1).optional(),
     seed: z.number().int().min(0).default(0),
     /** false: the feed-forward mode (psi' = P e_NEW, nothing trained) */
