@@ -101,8 +101,15 @@ export function metaForwardFlops(
 }
 
 /**
- * One meta-learning step at a preset on random data. FLOPs: the E/G update runs E, G and D forward
- * and backward (x3) plus D on the real images (forward only); each D update runs D twice, x3.
+ * FLOPs of D's part of a step: D on the real and the generated images forward once (shared by the
+ * E/G update and D's first, train/adversarial.ts), the E/G update's backward through D(x_hat) (x2),
+ * D's backward on both (x2 each), and each further D update D twice again (x3).
+ */
+const discriminatorFlops = (d: number, dSteps: number) => 2 * d + 2 * d + 4 * d + (dSteps - 1) * 3 * 2 * d;
+
+/**
+ * One meta-learning step at a preset on random data. FLOPs: E and G forward and backward (x3),
+ * plus D's part.
  */
 function metaCase(
   presetName: string,
@@ -139,7 +146,7 @@ function metaCase(
       };
       return {
         step: () => void trainer.step(b),
-        flopsPerStep: 3 * (f.e + f.g + f.d) + f.d + PAPER_OPTIM.dSteps * 3 * 2 * f.d,
+        flopsPerStep: 3 * (f.e + f.g) + discriminatorFlops(f.d, PAPER_OPTIM.dSteps),
         dispose() {
           trainer.dispose();
           tf.dispose([b.xk, b.yk, b.xt, b.yt, b.column]);
@@ -161,7 +168,7 @@ const ftSteps = (t: number) => 40 * Math.ceil(t / Math.min(8, t));
 
 /**
  * One fine-tuning step (G with psi' and D with w', batch 8: T = 8 at the paper's schedule is 40 of
- * them). FLOPs: G and D forward and backward, D on the real images, and dSteps D updates.
+ * them). FLOPs: G forward and backward, plus D's part.
  */
 function fineTuneCase(
   presetName: string,
@@ -192,7 +199,7 @@ function fineTuneCase(
       const b = { xt: rnd(), yt: rnd() };
       return {
         step: () => void trainer.step(b),
-        flopsPerStep: 3 * (f.g + f.d) + f.d + dSteps * 3 * 2 * f.d,
+        flopsPerStep: 3 * f.g + discriminatorFlops(f.d, dSteps),
         dispose() {
           trainer.dispose();
           tf.dispose([b.xt, b.yt]);

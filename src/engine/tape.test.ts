@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { initEngine, nativeAvailable } from './backend.js';
 import { profileKernels } from './profile.js';
 import { Rng } from './rng.js';
-import { gradients, tapeKeeps } from './tape.js';
+import { gradients, gradientsOfMany, tapeKeeps } from './tape.js';
 import { tf, type Tensor } from './tf.js';
 import { initProbeNet } from '../models/probe_net.js';
 import { flatten } from '../nn/params.js';
@@ -70,6 +70,65 @@ for (const backend of ['cpu', 'native'] as const) {
       // w unused by this loss: a null gradient, as TF.js gives
       assertSame(ours, () => tf.sum(tf.square(x)), [x, w], 'unused input');
       tf.dispose([x, w]);
+    });
+
+    test('two objectives from one forward pass: what two separate passes give, bit for bit', async () => {
+      await initEngine({ backend, threads: 2 });
+      // A GAN step in small: g makes a fake from z, d scores real and fake with shared weights;
+      // g's loss reads d's score of the fake and d's features of the real image, d's hinge loss both scores.
+      const rng = new Rng(11);
+      const vec = (n: number, s = 1) => tf.tensor1d(Float32Array.from({ length: n }, () => rng.normal() * s));
+      const [g1, g2, d1, d2] = [vec(6), vec(6), vec(6), vec(6)];
+      const [z, real] = [vec(6), vec(6)];
+      const disc = (x: Tensor) => {
+        const feat = tf.relu(tf.mul(x, d1));
+        return { feat, score: tf.sum(tf.mul(tf.tanh(feat), d2)) };
+      };
+      const gen = () => tf.tanh(tf.add(tf.mul(z, g1), g2));
+      const lossG = (r: { feat: Tensor }, f: { feat: Tensor; score: Tensor }) =>
+        tf.add(tf.neg(f.score), tf.mean(tf.abs(tf.sub(r.feat, f.feat))));
+      const lossD = (r: { score: Tensor }, f: { score: Tensor }) =>
+        tf.add(tf.relu(tf.sub(1, r.score)), tf.relu(tf.add(1, f.score)));
+      const before = tf.memory().numTensors;
+      const both = gradientsOfMany(() => {
+        const r = disc(real);
+        const fake = gen();
+        const f = disc(fake);
+        return [lossD(r, f), lossG(r, f)];
+      }, [
+        { y: 0, xs: [d1, d2, g1] },
+        { y: 1, xs: [g1, g2, d1] },
+      ]);
+      // Each objective is differentiated by parameters of both nets, nodes lie on both paths: the
+      // second walk needs saved tensors the first one also used.
+      const sepD = theirs(() => {
+        const f = disc(gen());
+        return lossD(disc(real), f) as Tensor;
+      }, [d1, d2, g1]);
+      const sepG = theirs(() => {
+        return lossG(disc(real), disc(gen())) as Tensor;
+      }, [g1, g2, d1]);
+      const arr = (t: Tensor | null) => (t ? [...t.dataSync()] : null);
+      assert.equal(both.values[0]!.dataSync()[0], sepD.value.dataSync()[0]);
+      assert.equal(both.values[1]!.dataSync()[0], sepG.value.dataSync()[0]);
+      both.grads[0]!.forEach((t, i) =>
+        assert.deepEqual(arr(t), arr(sepD.grads[i]!), `D loss, gradient ${i}`),
+      );
+      both.grads[1]!.forEach((t, i) =>
+        assert.deepEqual(arr(t), arr(sepG.grads[i]!), `G loss, gradient ${i}`),
+      );
+      assert.ok(both.grads.flat().every((t) => t !== null));
+      const made = [
+        ...both.values,
+        ...both.grads.flat(),
+        sepD.value,
+        ...sepD.grads,
+        sepG.value,
+        ...sepG.grads,
+      ];
+      tf.dispose(made.filter((t): t is Tensor => t !== null));
+      assert.equal(tf.memory().numTensors, before, 'tensors left behind');
+      tf.dispose([g1, g2, d1, d2, z, real]);
     });
 
     test("ReLU's gradient, taken from its output (engine/tf.ts), is dy where x > 0 and 0 elsewhere", async () => {

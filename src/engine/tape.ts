@@ -111,20 +111,16 @@ function releaseSaved(node: TapeNode): void {
   for (const t of node.saved ?? []) t.dispose();
 }
 
-/** Runs `f` with the tape on: its value, the whole tape and the nodes on the x -> y path. */
-function record(
-  e: TapeEngine,
-  f: () => Tensor,
-  xs: Tensor[],
-): { y: Tensor; tape: TapeNode[]; path: TapeNode[] } {
-  const y = e.scopedRun(
+/** Runs `f` with the tape on: its values and the whole tape. */
+function record(e: TapeEngine, f: () => Tensor | Tensor[]): { ys: Tensor[]; tape: TapeNode[] } {
+  const out = e.scopedRun(
     () => e.startTape(),
     () => e.endTape(),
     () => e.tidy('forward', f),
   );
-  if (!(y instanceof tf.Tensor)) throw new Error('The value f() returns must be a tensor.');
-  const tape = e.state.activeTape ?? [];
-  return { y, tape, path: pathNodes(tape, xs, y) };
+  const ys = Array.isArray(out) ? out : [out];
+  if (!ys.every((y) => y instanceof tf.Tensor)) throw new Error('The value f() returns must be a tensor.');
+  return { ys, tape: e.state.activeTape ?? [] };
 }
 
 /** Frees what the tape still holds (released tensors are skipped) and clears it. */
@@ -141,7 +137,9 @@ function endRecording(e: TapeEngine, tape: TapeNode[]): void {
 export function tapeKeeps(f: () => Tensor, xs: Tensor[]): number {
   const e = engine();
   if (e.state.gradientDepth > 0) throw new Error('tapeKeeps cannot run inside a gradient computation.');
-  const { y, tape, path } = record(e, f, xs);
+  const { ys, tape } = record(e, f);
+  const y = ys[0]!;
+  const path = pathNodes(tape, xs, y);
   // clones share their original's buffer (dataId): each buffer counts once
   const seen = new Set<object>();
   let bytes = 0;
@@ -172,77 +170,140 @@ export function gradients(
     const r = tf.engine().gradients(f, xs, undefined, allowNoGradients);
     return { value: r.value, grads: r.grads };
   }
-  const { y, tape, path } = record(e, f, xs);
-  if (!allowNoGradients && path.length === 0) {
-    throw new Error('Cannot compute gradient of y = f(x) with respect to x: f does not use any of the xs.');
-  }
-  const onPath = new Set(path.map((n) => n.id));
-  for (const node of tape) if (!onPath.has(node.id)) releaseSaved(node);
-  const xIds = new Set(xs.map((x) => x.id));
+  const r = backward(e, f, [{ y: 0, xs }], allowNoGradients);
+  return { value: r.values[0]!, grads: r.grads[0]! };
+}
+
+/** One objective of `gradientsOfMany`: the index of one of f's outputs, and what to differentiate it by. */
+export interface Objective {
+  y: number;
+  xs: Tensor[];
+}
+
+/**
+ * One forward pass, several objectives: f's outputs, and for each objective d ys[y] / d x for each of
+ * its xs (null where that output does not depend on x). What two separate `gradients` calls would
+ * give, bit for bit, without running the shared part of the forward pass twice: the adversarial step
+ * takes the generator side's loss and D's hinge loss from one pass over D (train/adversarial.ts).
+ * A node's saved tensors are freed once the last objective whose path it lies on is done with it.
+ * The objectives run in the order given; put first the one whose path holds tensors the others do not need.
+ */
+export function gradientsOfMany(
+  f: () => Tensor[],
+  objectives: Objective[],
+): { values: Tensor[]; grads: (Tensor | null)[][] } {
+  const e = engine();
+  if (e.state.gradientDepth > 0) throw new Error('gradientsOfMany cannot run inside a gradient computation.');
+  return backward(e, f, objectives, true);
+}
+
+function backward(
+  e: TapeEngine,
+  f: () => Tensor | Tensor[],
+  objectives: Objective[],
+  allowNoGradients: boolean,
+): { values: Tensor[]; grads: (Tensor | null)[][] } {
+  const { ys, tape } = record(e, f);
   try {
-    const found: boolean[] = [];
-    const r = e.tidy('backward', () => {
-      const grad = new GradientMap();
-      grad.set(y.id, tf.onesLike(y));
-      for (let i = path.length - 1; i >= 0; i--) {
-        const node = path[i]!;
-        if (node.gradient === undefined) {
-          throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
-        }
-        const dys = node.outputs.map((o) => grad.get(o.id) ?? null);
-        // The tape node turns a null dy into zeros itself (engine.ts addTapeNode).
-        const inputGrads = node.gradient(dys as Tensor[]);
-        // Tensors this node is done with: its outputs' gradients, and partial sums it replaced.
-        const done = new Set<Tensor>();
-        for (const o of node.outputs) {
-          const dy = grad.get(o.id);
-          if (dy !== undefined && !xIds.has(o.id)) {
-            grad.delete(o.id);
-            done.add(dy);
-          }
-        }
-        for (const [name, x] of Object.entries(node.inputs)) {
-          const fn = inputGrads[name];
-          if (fn === undefined) {
-            throw new Error(
-              `Cannot backprop through input ${name} of ${node.kernelName}. Gradients found: ${Object.keys(inputGrads).join(', ')}.`,
-            );
-          }
-          const dx = e.tidy(fn);
-          if (dx.dtype !== 'float32') {
-            throw new Error(
-              `The gradient of ${node.kernelName}'s input ${name} must be float32, not ${dx.dtype}.`,
-            );
-          }
-          if (!tf.util.arraysEqual(dx.shape, x.shape)) {
-            throw new Error(
-              `The gradient of ${node.kernelName}'s input '${name}' has shape [${dx.shape}], its input [${x.shape}].`,
-            );
-          }
-          const cur = grad.get(x.id);
-          if (cur === undefined) {
-            grad.set(x.id, dx);
-          } else {
-            grad.set(x.id, tf.add(cur, dx));
-            done.add(cur).add(dx);
-          }
-        }
-        // A gradient function may hand back its dy (or one tensor for two inputs): free only what no
-        // entry of the map still holds.
-        for (const t of done) if (!grad.holds(t)) t.dispose();
-        releaseSaved(node);
+    const paths = objectives.map(({ y, xs }) => {
+      const out = ys[y];
+      if (out === undefined) throw new Error(`Objective ${y}: f() returned ${ys.length} tensor(s).`);
+      const path = pathNodes(tape, xs, out);
+      if (!allowNoGradients && path.length === 0) {
+        throw new Error(
+          'Cannot compute gradient of y = f(x) with respect to x: f does not use any of the xs.',
+        );
       }
-      const grads: Tensor[] = [];
-      for (const x of xs) {
-        const g = grad.get(x.id);
-        found.push(g !== undefined);
-        if (g !== undefined) grads.push(g);
-      }
-      return { value: y, grads };
+      return path;
     });
-    let k = 0;
-    return { value: r.value, grads: found.map((has) => (has ? r.grads[k++]! : null)) };
+    // how many walks still need each node's saved tensors
+    const pending = new Map<number, number>();
+    for (const path of paths) for (const n of path) pending.set(n.id, (pending.get(n.id) ?? 0) + 1);
+    for (const node of tape) if (!pending.has(node.id)) releaseSaved(node);
+    const done = (node: TapeNode) => {
+      const n = pending.get(node.id)! - 1;
+      pending.set(node.id, n);
+      if (n === 0) releaseSaved(node);
+    };
+    const grads = objectives.map(({ y, xs }, i) => walk(e, paths[i]!, ys[y]!, xs, done));
+    return { values: ys, grads };
+  } catch (err) {
+    tf.dispose(ys);
+    throw err;
   } finally {
     endRecording(e, tape);
   }
+}
+
+/** The reverse pass of y over `path`: d y / d x for each of xs; `done(node)` after each node's gradient. */
+function walk(
+  e: TapeEngine,
+  path: TapeNode[],
+  y: Tensor,
+  xs: Tensor[],
+  done: (node: TapeNode) => void,
+): (Tensor | null)[] {
+  const xIds = new Set(xs.map((x) => x.id));
+  const found: boolean[] = [];
+  const r = e.tidy('backward', () => {
+    const grad = new GradientMap();
+    grad.set(y.id, tf.onesLike(y));
+    for (let i = path.length - 1; i >= 0; i--) {
+      const node = path[i]!;
+      if (node.gradient === undefined) {
+        throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+      }
+      const dys = node.outputs.map((o) => grad.get(o.id) ?? null);
+      // The tape node turns a null dy into zeros itself (engine.ts addTapeNode).
+      const inputGrads = node.gradient(dys as Tensor[]);
+      // Tensors this node is done with: its outputs' gradients, and partial sums it replaced.
+      const free = new Set<Tensor>();
+      for (const o of node.outputs) {
+        const dy = grad.get(o.id);
+        if (dy !== undefined && !xIds.has(o.id)) {
+          grad.delete(o.id);
+          free.add(dy);
+        }
+      }
+      for (const [name, x] of Object.entries(node.inputs)) {
+        const fn = inputGrads[name];
+        if (fn === undefined) {
+          throw new Error(
+            `Cannot backprop through input ${name} of ${node.kernelName}. Gradients found: ${Object.keys(inputGrads).join(', ')}.`,
+          );
+        }
+        const dx = e.tidy(fn);
+        if (dx.dtype !== 'float32') {
+          throw new Error(
+            `The gradient of ${node.kernelName}'s input ${name} must be float32, not ${dx.dtype}.`,
+          );
+        }
+        if (!tf.util.arraysEqual(dx.shape, x.shape)) {
+          throw new Error(
+            `The gradient of ${node.kernelName}'s input '${name}' has shape [${dx.shape}], its input [${x.shape}].`,
+          );
+        }
+        const cur = grad.get(x.id);
+        if (cur === undefined) {
+          grad.set(x.id, dx);
+        } else {
+          grad.set(x.id, tf.add(cur, dx));
+          free.add(cur).add(dx);
+        }
+      }
+      // A gradient function may hand back its dy (or one tensor for two inputs): free only what no
+      // entry of the map still holds.
+      for (const t of free) if (!grad.holds(t)) t.dispose();
+      done(node);
+    }
+    const grads: Tensor[] = [];
+    for (const x of xs) {
+      const g = grad.get(x.id);
+      found.push(g !== undefined);
+      if (g !== undefined) grads.push(g);
+    }
+    return grads;
+  });
+  let k = 0;
+  return found.map((has) => (has ? r[k++]! : null));
 }

@@ -4,8 +4,9 @@
  *   1. one power iteration for every spectrally normalised weight (u vectors persist);
  *   2. the generator side (E and G in meta-learning, G with psi' in fine-tuning) updates once on
  *      L_CNT + L_ADV (-D(x_hat) + lambda_FM L_FM) + the model's own terms (L_MCH);
- *   3. D updates `dSteps` times on the hinge loss with the same x_hat, detached (the first of these
- *      gradients is taken before the E/G update is applied: it does not depend on it).
+ *   3. D updates `dSteps` times on the hinge loss with the same x_hat, detached. The first of these
+ *      gradients does not depend on the E/G update: it is taken from the same forward pass over D
+ *      as the generator side's, and both updates are applied together.
  *
  * What differs between the two is the model: how x_hat is made and how D scores a pair. A
  * `GanModel` says that; this class owns the parameters, the spectral-norm vectors, Adam (two
@@ -20,7 +21,7 @@ import type { GradientReducer } from './distributed.js';
 import { readScalars } from './loop.js';
 import { advGenerator, featureMatching, hingeDiscriminator, type LossWeights } from './losses.js';
 import { ContentLoss, scaleAdversarial, weightedObjective, type ContentNetFiles } from './objective.js';
-import { Adam, valueAndGrads } from './optim.js';
+import { Adam, valueAndGrads, valueAndGradsOfMany, type ValueAndGrads } from './optim.js';
 
 export interface OptimConfig {
   lrEG: number;
@@ -119,67 +120,81 @@ export class AdversarialTrainer<B extends Targets> {
     const nets = Object.keys(this.params);
     const v = this.iterate(nets);
 
-    // The real images' discriminator and content features: constants of the generator update.
-    const realD = tf.tidy(
-      () => this.model.discriminate(this.normalised(this.params, v, ['D']), this.params, b.xt, b).features,
-    );
+    // The real images' content features: constants of the generator update.
     const real = this.content.real(b.xt);
+    const isD = (path: string) => path.startsWith('D.');
 
-    // ---- generator side ----
+    // ---- the generator side and D's first update, from one forward pass ----
+    // D(x) and D(x_hat) are what both updates need: the generator side's L_ADV and L_FM read them
+    // (D(x)'s features are constants there: no path leads from E/G to them), D's hinge loss reads
+    // their scores with x_hat detached (no path leads from D's weights to E/G). Each is
+    // differentiated by its own parameters; D's gradient does not depend on the E/G update.
     const kept: Record<string, tf.Scalar> = {};
+    const scores: Record<string, tf.Scalar> = {};
     let fake: Tensor4 | null = null;
-    const g = tf.tidy(() =>
-      valueAndGrads(
+    const [d, g] = tf.tidy(() =>
+      valueAndGradsOfMany(
         (raw) => {
           const p = this.normalised(raw, v, nets);
+          const realD = this.model.discriminate(p, raw, b.xt, b);
           const { x, terms: own = {} } = this.model.generate(p, raw, b);
-          const d = this.model.discriminate(p, raw, x, b);
+          const fakeD = this.model.discriminate(p, raw, x, b);
           const terms: Record<string, tf.Scalar> = {
             ...this.content.terms(real, x),
-            adv: advGenerator(d.score),
-            fm: featureMatching(realD, d.features),
+            adv: advGenerator(fakeD.score),
+            fm: featureMatching(realD.features, fakeD.features),
             ...own,
           };
           for (const [k, t] of Object.entries(terms)) kept[k] = tf.keep(t);
+          scores['dReal'] = tf.keep(tf.mean(realD.score) as tf.Scalar);
+          scores['dFake'] = tf.keep(tf.mean(fakeD.score) as tf.Scalar);
           fake = tf.keep(x);
-          return weightedObjective(terms, w);
+          return [hingeDiscriminator(realD.score, fakeD.score), weightedObjective(terms, w)];
         },
         this.params,
-        this.isGen,
+        // D's first: its walk frees D(x)'s saved activations before the longer E/G walk
+        [isD, this.isGen],
       ),
-    );
-    tf.dispose(realD);
+    ) as [ValueAndGrads, ValueAndGrads];
     this.content.disposeReal(real);
     const metrics: Record<string, tf.Scalar> = { lossEG: g.value, ...kept };
 
-    // ---- D, dSteps times, on the same (detached) x_hat ----
-    for (let i = 0; i < this.optim.dSteps; i++) {
-      const vd = i === 0 ? v : this.iterate(['D']);
-      const scores: Record<string, tf.Scalar> = {};
-      const d = tf.tidy(() =>
+    // Both updates are applied together: a data-parallel step exchanges them in one collective,
+    // one wait for the slower rank fewer.
+    const first = { ...g.grads, ...d.grads };
+    this.params = this.adam.update(
+      this.params,
+      this.reducer ? await this.reducer.reduce(first, b, 'E/G and D') : first,
+    );
+    let last = { value: d.value, scores };
+
+    // ---- D's further updates (paper: 2 in all), on the same detached x_hat ----
+    for (let i = 1; i < this.optim.dSteps; i++) {
+      tf.dispose([last.value, ...Object.values(last.scores)]);
+      const vd = this.iterate(['D']);
+      const again: Record<string, tf.Scalar> = {};
+      const dn = tf.tidy(() =>
         valueAndGrads(
           (raw) => {
             const p = this.normalised(raw, vd, ['D']);
             const realScore = this.model.discriminate(p, raw, b.xt, b).score;
             const fakeScore = this.model.discriminate(p, raw, fake!, b).score;
-            scores['dReal'] = tf.keep(tf.mean(realScore) as tf.Scalar);
-            scores['dFake'] = tf.keep(tf.mean(fakeScore) as tf.Scalar);
+            again['dReal'] = tf.keep(tf.mean(realScore) as tf.Scalar);
+            again['dFake'] = tf.keep(tf.mean(fakeScore) as tf.Scalar);
             return hingeDiscriminator(realScore, fakeScore);
           },
           this.params,
-          (path) => path.startsWith('D.'),
+          isD,
         ),
       );
-      if (i > 0) disposeTree(vd);
-      // D's first gradient does not depend on the E/G update (D reads only its own weights and the
-      // detached x_hat), so it is taken first and both updates are applied together: a
-      // data-parallel step exchanges them in one collective, one wait for the slower rank fewer.
-      const grads = i === 0 ? { ...g.grads, ...d.grads } : d.grads;
-      const reduced = this.reducer ? await this.reducer.reduce(grads, b, i === 0 ? 'E/G and D' : 'D') : grads;
-      this.params = this.adam.update(this.params, reduced);
-      if (i === this.optim.dSteps - 1) Object.assign(metrics, { lossD: d.value, ...scores });
-      else tf.dispose([d.value, ...Object.values(scores)]);
+      disposeTree(vd);
+      this.params = this.adam.update(
+        this.params,
+        this.reducer ? await this.reducer.reduce(dn.grads, b, 'D') : dn.grads,
+      );
+      last = { value: dn.value, scores: again };
     }
+    Object.assign(metrics, { lossD: last.value, ...last.scores });
     disposeTree(v);
     tf.dispose(fake!);
     return readScalars(metrics);

@@ -5,7 +5,7 @@
  */
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { ADAM_KERNEL, hasFused } from '../engine/fused.js';
-import { gradients } from '../engine/tape.js';
+import { gradients, gradientsOfMany } from '../engine/tape.js';
 import { tf, type Tensor } from '../engine/tf.js';
 import { flatten, unflatten, type ParamTree } from '../nn/params.js';
 
@@ -35,6 +35,31 @@ export function valueAndGrads(
     if (g != null) out.set(paths[i]!, g);
   });
   return { value: value as tf.Scalar, grads: unflatten(out) };
+}
+
+/**
+ * Several losses from one forward pass: f returns them, and loss i is differentiated by the leaves
+ * that pass `wrt[i]` (engine/tape.ts gradientsOfMany: the same gradients as one `valueAndGrads` per
+ * loss, the shared forward work done once). Run it inside `tf.tidy` or dispose the results.
+ */
+export function valueAndGradsOfMany(
+  f: (params: ParamTree) => tf.Scalar[],
+  params: ParamTree,
+  wrt: ((path: string) => boolean)[],
+): ValueAndGrads[] {
+  const leaves = flatten(params);
+  const selected = wrt.map((w) => [...leaves.keys()].filter(w));
+  const { values, grads } = gradientsOfMany(
+    () => f(params),
+    selected.map((paths, y) => ({ y, xs: paths.map((p) => leaves.get(p)!) })),
+  );
+  return wrt.map((_, i) => {
+    const out = new Map<string, Tensor>();
+    grads[i]!.forEach((g, j) => {
+      if (g != null) out.set(selected[i]![j]!, g);
+    });
+    return { value: values[i] as tf.Scalar, grads: unflatten(out) };
+  });
 }
 
 export interface AdamGroupConfig {
