@@ -175,6 +175,15 @@ describe('episodes from short videos', () => {
       augment: { flip: 0.5, jitter: 1, colour: 1, warp: 1 },
     });
     assert.equal(warped.pool.length, 6, 'with the warp every photo person trains');
+    // what meta-train's note on source-warp networks reads: which people can get warped targets
+    assert.deepEqual(
+      warped.pool.map((v) => warped.warpsTargetsOf(v)),
+      warped.pool.map(() => true),
+    );
+    assert.deepEqual(
+      plain.pool.map((v) => plain.warpsTargetsOf(v)),
+      [false, false, false],
+    );
     const before = tf.memory().numTensors;
     let seenOne = false;
     for (let i = 0; i < 10; i++) {

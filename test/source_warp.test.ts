@@ -34,7 +34,7 @@ import {
 } from '../src/models/personal.js';
 import { checkNetConfig, preset } from '../src/models/presets.js';
 import { encodeSafetensors, decodeSafetensors } from '../src/io/safetensors.js';
-import { disposeTree, flatten, type ParamTree } from '../src/nn/params.js';
+import { disposeTree, flatten, leaf, type ParamTree } from '../src/nn/params.js';
 import { disposePersonalised, FineTuneConfigSchema, personalise } from '../src/train/finetune.js';
 import { metaTrain, resolveMetaConfig } from '../src/train/meta.js';
 import { disposeModel, loadMetaModel } from '../src/train/model.js';
@@ -320,6 +320,23 @@ describe('meta-learning, fine-tuning and animation with a source warp', () => {
       disposePersonalised(p);
       assert.equal(tf.memory().numTensors, before, `tensors left (finetune ${finetune})`);
     }
+
+    // --hold-mask: at T = 1 the frame's source warp is its own pixels; held, the mask's own weights
+    // (the logit channel's bias of G's last convolution: spectral norm leaves biases alone) get no
+    // gradient from it, where without it they do
+    const one = framesFromDataset(Dataset.open(data), 2, 1);
+    const maskBias = async (holdMask: boolean) => {
+      const before = tf.memory().numTensors;
+      const p = await personalise(meta, one, FineTuneConfigSchema.parse({ epochs: 3, holdMask }), null);
+      const bias = leaf((p.model.G as ParamTree)['out'] as ParamTree, 'bias').dataSync()[3]!;
+      disposePersonal(p.model);
+      disposePersonalised(p);
+      assert.equal(tf.memory().numTensors, before, `tensors left (holdMask ${holdMask})`);
+      return bias;
+    };
+    const meta0 = leaf((meta.params['G'] as ParamTree)['out'] as ParamTree, 'bias').dataSync()[3]!;
+    assert.equal(await maskBias(true), meta0, 'held: the mask logit bias is as meta-learned');
+    assert.notEqual(await maskBias(false), meta0, 'fitted: the exact warp trains the mask');
 
     disposeModel(meta);
   });

@@ -15,6 +15,7 @@ import {
   WARP_OPTION,
   trainOption,
   D_STEPS_OPTION,
+  HOLD_MASK_OPTION,
 } from './options.js';
 import { progress } from './progress.js';
 
@@ -54,6 +55,7 @@ export function addEvaluate(program: Command): void {
     .option(...WARP_OPTION)
     .addOption(trainOption())
     .option(...D_STEPS_OPTION)
+    .option(...HOLD_MASK_OPTION)
     .option(
       '--max-steps <n>',
       'at most this many fine-tuning steps per person',
@@ -98,6 +100,7 @@ export function addEvaluate(program: Command): void {
               ...(o.warp !== undefined ? { warp: o.warp } : {}),
               ...(o.train !== undefined ? { train: o.train } : {}),
               ...(o.dSteps !== undefined ? { dSteps: o.dSteps } : {}),
+              ...(o.holdMask ? { holdMask: true } : {}),
             },
             maxSteps: o.maxSteps,
             seed: 0,

@@ -35,6 +35,7 @@ import {
   WARP_OPTION,
   trainOption,
   D_STEPS_OPTION,
+  HOLD_MASK_OPTION,
 } from './options.js';
 import { StepBar } from './progress.js';
 import { syntheticTag } from '../media/provenance.js';
@@ -68,6 +69,7 @@ export async function runFineTune(
     warp: o.warp,
     train: o.train,
     dSteps: o.dSteps,
+    holdMask: o.holdMask,
     seed: o.seed,
     finetune: o.finetune,
   });
@@ -183,6 +185,7 @@ function fineTuneCommand() {
     .option(...WARP_OPTION)
     .addOption(trainOption())
     .option(...D_STEPS_OPTION)
+    .option(...HOLD_MASK_OPTION)
     .option('--seed <n>', 'random seed', intArg(0), 0)
     .option('--runs <dir>', 'folder for the fine-tuning run folder (metrics, sheet)', 'runs')
     .addOption(backendOption())

@@ -63,6 +63,11 @@ export function trainOption() {
   ).choices(['all', 'psi']);
 }
 
+export const HOLD_MASK_OPTION = [
+  '--hold-mask',
+  "fine-tuning: on frames whose source warp is their own pixels (T = 1), fit G's drawing and hold the blend's mask as meta-learned",
+] as const;
+
 export const D_STEPS_OPTION = [
   '--d-steps <n>',
   "fine-tuning: D updates per G update (default: the meta-trained model's; 1 for the shipped models, the paper's 2)",

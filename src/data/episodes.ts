@@ -154,6 +154,12 @@ export class EpisodeSampler {
     this.rng = new Rng(seed);
   }
 
+  /** Whether episodes of pool video `v` can have a warped copy of a K frame as their target. */
+  warpsTargetsOf(v: number): boolean {
+    const frames = this.ds.video(v).frames;
+    return this.drivers.length > 0 && (frames < 2 || (frames <= PHOTO_FRAMES && this.augment.warp > 0));
+  }
+
   private drawVideo(): number {
     if (!this.cumulative) return this.pool[this.rng.int(this.pool.length)]!;
     const c = this.cumulative;

@@ -123,12 +123,15 @@ export function sourceWarps(
   src: SourceFrames,
   targets: readonly ArrayLike<number>[],
   exclude?: readonly number[],
+  /** filled with the frame each warp was drawn from */
+  picked?: number[],
 ): Float32Array {
   const { size } = src;
   const fb = size * size * 3;
   const out = new Float32Array(targets.length * fb);
   targets.forEach((lm, i) => {
     const f = nearestFrame(src.landmarks, src.count, lm, exclude?.[i] ?? -1);
+    if (picked) picked[i] = f;
     const from = src.landmarks.subarray(f * LANDMARK_VALUES, (f + 1) * LANDMARK_VALUES);
     toUnit(warpFrame(src.rgb.subarray(f * fb, (f + 1) * fb), from, lm, size), out, i * fb);
   });

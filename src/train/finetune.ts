@@ -89,6 +89,13 @@ export const FineTuneConfigSchema = z
      * weights stay meta-learned, so what they know about expressions the T frames do not show stays).
      */
     train: z.enum(['all', 'psi']).default('all'),
+    /**
+     * Hold the blend's mask on frames whose source warp is drawn from the frame itself (T = 1: there
+     * is no other frame): such a warp is exact, so fitting the blend there only teaches the mask to
+     * trust the warp everywhere (an opened mouth too); held, those frames fit G's drawing and leave
+     * the mask as meta-learning made it (docs/evaluation.md).
+     */
+    holdMask: z.boolean().default(false),
     /** D updates per G update; unset: the meta-trained model's (1 for every shipped model; the paper's 2) */
     dSteps: z.number().int().min(1).optional(),
     seed: z.number().int().min(0).default(0),
@@ -105,6 +112,8 @@ interface FtBatch {
   wt?: Tensor4 | undefined;
   /** the mouth regions, for the mouth-region loss */
   mt?: Tensor4 | undefined;
+  /** [B, 1, 1, 1]: 1 where a frame's source warp is its own pixels (`holdMask`) */
+  exact?: Tensor4 | undefined;
 }
 
 /** The given frames as what a source warp draws from. */
@@ -122,12 +131,14 @@ export function framePairs(
   indices: number[],
   sources: SourceFrames | null,
   mouth = false,
+  holdMask = false,
 ): FtBatch {
   return pairsOf(
     indices.map((t) => givenFrame(f, t)),
     f.resolution,
     sources,
     mouth,
+    holdMask,
   );
 }
 
@@ -145,6 +156,7 @@ function pairsOf(
   r: number,
   sources: SourceFrames | null,
   mouth: boolean,
+  holdMask = false,
 ): FtBatch {
   const fb = r * r * 3;
   const x = new Float32Array(frames.length * fb);
@@ -156,13 +168,17 @@ function pairsOf(
     toUnit(lmImg, y, i * fb);
   });
   const shape: [number, number, number, number] = [frames.length, r, r, 3];
+  const picked: number[] = [];
   const w =
     sources &&
     sourceWarps(
       sources,
       frames.map((f) => f.landmarks),
       frames.map((f) => f.frame ?? -1),
+      picked,
     );
+  const exact =
+    w && holdMask ? frames.map((f, i) => (f.frame !== undefined && picked[i] === f.frame ? 1 : 0)) : null;
   let m: Float32Array | null = null;
   if (mouth) {
     m = new Float32Array(frames.length * r * r);
@@ -173,11 +189,18 @@ function pairsOf(
     yt: tf.tensor4d(y, shape),
     ...(w ? { wt: tf.tensor4d(w, shape) } : {}),
     ...(m ? { mt: tf.tensor4d(m, [frames.length, r, r, 1]) } : {}),
+    ...(exact ? { exact: tf.tensor4d(exact, [frames.length, 1, 1, 1]) } : {}),
   };
 }
 
 const disposeBatch = (b: FtBatch) =>
-  tf.dispose([b.xt, b.yt, ...(b.wt ? [b.wt] : []), ...(b.mt ? [b.mt] : [])]);
+  tf.dispose([b.xt, b.yt, ...(b.wt ? [b.wt] : []), ...(b.mt ? [b.mt] : []), ...(b.exact ? [b.exact] : [])]);
+
+/** The identity with no gradient: what the loss does through it trains nothing before it. */
+const held = tf.customGrad((t) => ({
+  value: tf.clone(t as Tensor4),
+  gradFunc: (dy) => tf.zerosLike(dy as Tensor4),
+}));
 
 /** The procedural motion that drives fine-tuning's warps: a talking, smiling head's landmarks. */
 const WARP_MOTION = { seed: 0, identity: 5100, sequence: 0, frames: 120 };
@@ -229,7 +252,15 @@ export function fineTuneModel(c: NetConfig, train: FineTuneConfig['train'] = 'al
     generate: (p, _raw, b) => {
       const G = p['G'] as ParamTree;
       const psi = tile(leaf(G, 'psi') as tf.Tensor2D, b.yt.shape[0]);
-      const g = generatorParts(G, c, b.yt, psi, {}, b.wt);
+      let g = generatorParts(G, c, b.yt, psi, {}, b.wt);
+      if (b.exact && g.mask && g.drawn) {
+        // frames whose warp is exact blend with the mask held: x = drawn + m (w - drawn), m a constant
+        const mask = tf.add(
+          tf.mul(g.mask, tf.sub(1, b.exact)),
+          tf.mul(held(g.mask) as Tensor4, b.exact),
+        ) as Tensor4;
+        g = { x: tf.add(g.drawn, tf.mul(mask, tf.sub(b.wt!, g.drawn))) as Tensor4, drawn: g.drawn, mask };
+      }
       return { x: g.x, terms: generatorTerms(b.xt, g, b.mt) };
     },
     discriminate: (p, _raw, x, b) => {
@@ -430,8 +461,9 @@ export async function personalise(
                 c.resolution,
                 sources,
                 mouth,
+                cfg.holdMask,
               )
-            : framePairs(frames, pick, sources, mouth);
+            : framePairs(frames, pick, sources, mouth, cfg.holdMask);
         const m = await trainer.step(b);
         disposeBatch(b);
         const bad = nonFinite(m);

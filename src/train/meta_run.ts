@@ -31,6 +31,17 @@ import { Run } from './run.js';
  * (distributed.ts). `cfg.batch` is then the episodes per step of one rank; the run's config.json
  * holds the global batch, so it resumes on any number of ranks (or on one process).
  */
+
+/**
+ * Why a source-warp network should not train on warped targets (docs/evaluation.md "Where the closed
+ * mouth came from"): the target is then a warp of a K frame, and the source warp of that frame is
+ * the target itself, so the episode teaches that the warp is always right, an opened mouth included.
+ */
+export const WARPED_TARGETS_NOTE =
+  'Note: this network blends a source warp, and some targets will be warped copies of a K frame ' +
+  '(augment.warp, or one-photo people): their source warp is their exact answer, which teaches G to trust ' +
+  'the warp everywhere (the closed mouth of docs/evaluation.md). configs/real-64px-pairs.yaml trains on real pairs only.';
+
 export interface DistributedOptions {
   comm: Communicator;
 }
@@ -192,6 +203,7 @@ async function openWith(
   };
   const sampler = new EpisodeSampler(ds, cfg.k, cfg.seed + 1, split.train, samplerOptions);
   const pool = sampler.pool;
+  if (net.sourceWarp && pool.some((v) => sampler.warpsTargetsOf(v))) log(WARPED_TARGETS_NOTE);
   const trainer = new MetaTrainer(net, cfg.k, cfg.weights, cfg, initMetaParams(net, pool.length, cfg.seed), {
     vgg19: cfg.vgg19,
     vggface: cfg.vggface,
