@@ -93,7 +93,8 @@ export const FineTuneConfigSchema = z
      * Hold the blend's mask on frames whose source warp is drawn from the frame itself (T = 1: there
      * is no other frame): such a warp is exact, so fitting the blend there only teaches the mask to
      * trust the warp everywhere (an opened mouth too); held, those frames fit G's drawing and leave
-     * the mask as meta-learning made it (docs/evaluation.md).
+     * the mask as meta-learning made it. Measured on held-out London people: the mouths close all the
+     * same (the drawing forgets the smile, not the mask), so it is off by default (docs/evaluation.md).
      */
     holdMask: z.boolean().default(false),
     /** D updates per G update; unset: the meta-trained model's (1 for every shipped model; the paper's 2) */
