@@ -156,7 +156,11 @@ export class EpisodeSampler {
 
   /** Whether episodes of pool video `v` can have a warped copy of a K frame as their target. */
   warpsTargetsOf(v: number): boolean {
-    const frames = this.ds.video(v).frames;
+    return this.mayWarp(this.ds.video(v).frames);
+  }
+
+  /** A video of `frames` frames: one photo always gets a warped target, a photo person by chance. */
+  private mayWarp(frames: number): boolean {
     return this.drivers.length > 0 && (frames < 2 || (frames <= PHOTO_FRAMES && this.augment.warp > 0));
   }
 
@@ -229,10 +233,7 @@ export class EpisodeSampler {
         : null,
     );
     let warp: EpisodeAugment['warp'] = null;
-    if (
-      this.drivers.length > 0 &&
-      (frames < 2 || (frames <= PHOTO_FRAMES && a.warp > 0 && r.next() < a.warp))
-    ) {
+    if (this.mayWarp(frames) && (frames < 2 || r.next() < a.warp)) {
       const video = this.drivers[r.int(this.drivers.length)]!;
       warp = { video, frame: r.int(this.ds.video(video).frames) };
     }

@@ -31,6 +31,9 @@ import { Run } from './run.js';
  * (distributed.ts). `cfg.batch` is then the episodes per step of one rank; the run's config.json
  * holds the global batch, so it resumes on any number of ranks (or on one process).
  */
+export interface DistributedOptions {
+  comm: Communicator;
+}
 
 /**
  * Why a source-warp network should not train on warped targets (docs/evaluation.md "Where the closed
@@ -41,10 +44,6 @@ export const WARPED_TARGETS_NOTE =
   'Note: this network blends a source warp, and some targets will be warped copies of a K frame ' +
   '(augment.warp, or one-photo people): their source warp is their exact answer, which teaches G to trust ' +
   'the warp everywhere (the closed mouth of docs/evaluation.md). configs/real-64px-pairs.yaml trains on real pairs only.';
-
-export interface DistributedOptions {
-  comm: Communicator;
-}
 
 /** Everything the loop needs, opened and in its starting state. */
 export interface MetaSession {

@@ -30,11 +30,16 @@ export function valueAndGrads(
   const xs = paths.map((p) => leaves.get(p)!);
   // engine/tape.ts: the same gradients as TF.js's, with memory freed as the backward pass goes.
   const { value, grads } = gradients(() => f(params), xs, /* allowNoGradients */ true);
+  return { value: value as tf.Scalar, grads: gradientTree(paths, grads) };
+}
+
+/** The gradients of the leaves at `paths` as a tree; leaves without one get no entry. */
+function gradientTree(paths: string[], grads: (Tensor | null)[]): ParamTree {
   const out = new Map<string, Tensor>();
   grads.forEach((g, i) => {
     if (g != null) out.set(paths[i]!, g);
   });
-  return { value: value as tf.Scalar, grads: unflatten(out) };
+  return unflatten(out);
 }
 
 /**
@@ -53,13 +58,7 @@ export function valueAndGradsOfMany(
     () => f(params),
     selected.map((paths, y) => ({ y, xs: paths.map((p) => leaves.get(p)!) })),
   );
-  return wrt.map((_, i) => {
-    const out = new Map<string, Tensor>();
-    grads[i]!.forEach((g, j) => {
-      if (g != null) out.set(selected[i]![j]!, g);
-    });
-    return { value: values[i] as tf.Scalar, grads: unflatten(out) };
-  });
+  return wrt.map((_, i) => ({ value: values[i] as tf.Scalar, grads: gradientTree(selected[i]!, grads[i]!) }));
 }
 
 export interface AdamGroupConfig {
