@@ -23,6 +23,7 @@ import {
   generatorParts,
   initGenerator,
   psiSize,
+  widenForSkips,
   widenForSourceWarp,
 } from '../src/models/networks.js';
 import {
@@ -35,7 +36,13 @@ import {
 import { checkNetConfig, preset } from '../src/models/presets.js';
 import { encodeSafetensors, decodeSafetensors } from '../src/io/safetensors.js';
 import { disposeTree, flatten, leaf, type ParamTree } from '../src/nn/params.js';
-import { disposePersonalised, FineTuneConfigSchema, personalise } from '../src/train/finetune.js';
+import {
+  anchorSet,
+  disposePersonalised,
+  FineTuneConfigSchema,
+  personalise,
+  sourceFramesOf,
+} from '../src/train/finetune.js';
 import { metaTrain, resolveMetaConfig } from '../src/train/meta.js';
 import { disposeModel, loadMetaModel } from '../src/train/model.js';
 import { writeTinyDataset } from './helpers/data.js';
@@ -43,6 +50,7 @@ import { tempDir } from './helpers/tmp.js';
 
 const tiny = preset('tiny');
 const tinyWarp = checkNetConfig({ ...tiny, sourceWarp: true });
+const tinySkips = checkNetConfig({ ...tiny, sourceWarp: true, skips: true });
 const R = tiny.resolution;
 const data = join(tempDir(), 'ds');
 
@@ -150,6 +158,71 @@ describe('generator with a source warp', () => {
     });
     tf.dispose([y, w, psi, target, ...grads]);
     disposeTree(full);
+  });
+});
+
+describe('generator with skips', () => {
+  test('given skips, a source-warp generator makes the same frames, and its skips then learn', () => {
+    assert.throws(() => checkNetConfig({ ...tiny, skips: true }), /need sourceWarp/);
+    const rng = new Rng(11);
+    const G = initGenerator(tinyWarp, rng.fork());
+    const sn = initSpectral({ G }, rng.fork())['G'] as ParamTree;
+    const wide = widenForSkips(G, sn, tinySkips, rng.fork());
+    const y = uniform(rng, 2);
+    const w = uniform(rng, 2);
+    const psi = tf.tensor2d(rng.normalArray(2 * psiSize(tiny), 0.1), [2, psiSize(tiny)]);
+    tf.tidy(() => {
+      const maxAbs = (t: tf.Tensor) => tf.max(tf.abs(t)).dataSync()[0]!;
+      const before = generatorParts(withoutProjection(G), tinyWarp, y, psi, {}, w);
+      const after = generatorParts(withoutProjection(wide.G), tinySkips, y, psi, {}, w);
+      assert.ok(maxAbs(tf.sub(before.x, after.x)) < 1e-6, 'zero skips change the frame');
+      assert.ok(maxAbs(tf.sub(before.mask!, after.mask!)) < 1e-6);
+    });
+    // the leaves a network built with skips has, and spectral-norm vectors for each weight
+    const fresh = initGenerator(tinySkips, new Rng(0));
+    const shapes = (t: ParamTree) => [...flatten(t)].map(([k, v]) => `${k}:${v.shape.join('x')}`).sort();
+    assert.deepEqual(shapes(wide.G), shapes(fresh));
+    assert.deepEqual(shapes(wide.sn), shapes(initSpectral({ G: fresh }, new Rng(0))['G'] as ParamTree));
+    assert.ok(shapes(fresh).includes('skip0.gamma:16'), shapes(fresh).join(' '));
+    // the skip's gain and the last conv's warp inputs get gradients, checked by central differences
+    const Gp = withoutProjection(wide.G);
+    const target = uniform(rng, 2);
+    const names = ['skip0.gamma', 'out.weight'];
+    const loss = (gamma: tf.Tensor, outW: tf.Tensor) => {
+      const p: ParamTree = {
+        ...Gp,
+        skip0: { ...(Gp['skip0'] as ParamTree), gamma },
+        out: { ...(Gp['out'] as ParamTree), weight: outW },
+      };
+      return tf.mean(tf.abs(tf.sub(generator(p, tinySkips, y, psi, {}, w), target))) as tf.Scalar;
+    };
+    const leaves = names.map((n) => flatten(Gp).get(n)!);
+    const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => loss(a, b))(leaves);
+    // out.weight [3, 3, 8 + 3, 4]: index 9 is input channel 9 (the warp's green) to output 1
+    const checks: [number, number][] = [
+      [0, 3],
+      [1, 9 * 4 + 1],
+    ];
+    for (const [t, i] of checks) {
+      const base = leaves[t]!.dataSync().slice();
+      const at = (d: number) =>
+        tf.tidy(() => {
+          const v = base.slice();
+          v[i]! += d;
+          const moved = tf.tensor(v, leaves[t]!.shape);
+          return (t === 0 ? loss(moved, leaves[1]!) : loss(leaves[0]!, moved)).dataSync()[0]!;
+        });
+      const h = 1e-2;
+      const numeric = (at(h) - at(-h)) / (2 * h);
+      const analytic = grads[t]!.dataSync()[i]!;
+      assert.ok(Math.abs(analytic) > 1e-6, `${names[t]}[${i}]: no gradient`);
+      assert.ok(
+        Math.abs(numeric - analytic) <= 1e-3 + 0.05 * Math.abs(numeric),
+        `${names[t]}[${i}]: ${analytic} vs ${numeric}`,
+      );
+    }
+    tf.dispose([y, w, psi, target, ...grads]);
+    [G, sn, wide.G, wide.sn, fresh].forEach(disposeTree);
   });
 });
 
@@ -294,6 +367,40 @@ describe('meta-learning, fine-tuning and animation with a source warp', () => {
       /with a source warp.*use the model's network/,
     );
 
+    // skips: a source-warp model continues with them (zero gain: the same frames at first); the
+    // personalised model file carries the network, and animation runs it
+    const skipLogs: string[] = [];
+    const skipped = await metaTrain(
+      cfg(tempDir(), { init: res.dir, net: { sourceWarp: true, skips: true } }),
+      undefined,
+      { log: (l) => skipLogs.push(l) },
+    );
+    assert.ok(
+      skipLogs.some((l) => /without skips: G given them/.test(l)),
+      skipLogs.join('\n'),
+    );
+    await assert.rejects(
+      metaTrain(cfg(tempDir(), { init: skipped.dir, net: { sourceWarp: true } }), undefined, {
+        log: () => {},
+      }),
+      /and skips\), this run is .*use the model's network/,
+    );
+    const withSkips = loadMetaModel(skipped.dir);
+    assert.equal(withSkips.net.skips, true);
+    {
+      const before = tf.memory().numTensors;
+      const frames = framesFromDataset(Dataset.open(data), 2, 2);
+      const p = await personalise(withSkips, frames, FineTuneConfigSchema.parse({ epochs: 1 }), null);
+      const back = decodePersonalModel(encodePersonalModel(p.model), 'skips.safetensors');
+      const lms = [landmarkSet(frames.landmarks, 1)];
+      assert.deepEqual(renderFrames(back, lms)[0]!.data, renderFrames(p.model, lms)[0]!.data);
+      disposePersonal(back);
+      disposePersonal(p.model);
+      disposePersonalised(p);
+      assert.equal(tf.memory().numTensors, before, 'tensors left (skips)');
+    }
+    disposeModel(withSkips);
+
     const meta = loadMetaModel(res.dir);
     assert.equal(meta.net.sourceWarp, true);
     const frames = framesFromDataset(Dataset.open(data), 2, 3);
@@ -337,6 +444,38 @@ describe('meta-learning, fine-tuning and animation with a source warp', () => {
     const meta0 = leaf((meta.params['G'] as ParamTree)['out'] as ParamTree, 'bias').dataSync()[3]!;
     assert.equal(await maskBias(true), meta0, 'held: the mask logit bias is as meta-learned');
     assert.notEqual(await maskBias(false), meta0, 'fitted: the exact warp trains the mask');
+
+    // --anchor: fine-tuned on one frame, G' stays nearer the feed-forward G' on the expressions the
+    // frame does not show (the anchor set) than without it; the term is logged; no tensors left
+    const ff = await personalise(meta, one, FineTuneConfigSchema.parse({ finetune: false }), null);
+    const set = anchorSet(one, sourceFramesOf(one), ff.model.G, meta.net, ff.model.psi);
+    const drift = async (anchor: number) => {
+      const before = tf.memory().numTensors;
+      const p = await personalise(meta, one, FineTuneConfigSchema.parse({ epochs: 12, anchor }), null);
+      if (anchor > 0) assert.ok(p.last!['anchor']! >= 0 && Number.isFinite(p.last!['anchor']!));
+      else assert.equal(p.last!['anchor'], undefined);
+      const d = tf.tidy(() => {
+        const x = generator(
+          p.model.G,
+          meta.net,
+          set.yt,
+          tf.tile(p.model.psi, [8, 1]) as tf.Tensor2D,
+          {},
+          set.wt,
+        );
+        return tf.mean(tf.abs(tf.sub(x, set.xt))).dataSync()[0]!;
+      });
+      disposePersonal(p.model);
+      disposePersonalised(p);
+      assert.equal(tf.memory().numTensors, before, `tensors left (anchor ${anchor})`);
+      return d;
+    };
+    const free = await drift(0);
+    const anchored = await drift(100);
+    assert.ok(anchored < free * 0.8, `anchored ${anchored} vs free ${free}`);
+    tf.dispose([set.yt, set.wt!, set.xt]);
+    disposePersonal(ff.model);
+    disposePersonalised(ff);
 
     disposeModel(meta);
   });

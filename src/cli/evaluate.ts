@@ -13,6 +13,7 @@ import {
   intArg,
   PERCEPTUAL_OPTION,
   WARP_OPTION,
+  ANCHOR_OPTION,
   trainOption,
   D_STEPS_OPTION,
   HOLD_MASK_OPTION,
@@ -53,6 +54,7 @@ export function addEvaluate(program: Command): void {
     .option(...IDENTITY_OPTION)
     .option(...PERCEPTUAL_OPTION)
     .option(...WARP_OPTION)
+    .option(...ANCHOR_OPTION)
     .addOption(trainOption())
     .option(...D_STEPS_OPTION)
     .option(...HOLD_MASK_OPTION)
@@ -98,6 +100,7 @@ export function addEvaluate(program: Command): void {
               ...(o.identity !== undefined ? { identity: o.identity } : {}),
               ...(o.perceptual !== undefined ? { perceptual: o.perceptual } : {}),
               ...(o.warp !== undefined ? { warp: o.warp } : {}),
+              ...(o.anchor !== undefined ? { anchor: o.anchor } : {}),
               ...(o.train !== undefined ? { train: o.train } : {}),
               ...(o.dSteps !== undefined ? { dSteps: o.dSteps } : {}),
               ...(o.holdMask ? { holdMask: true } : {}),

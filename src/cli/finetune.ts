@@ -33,6 +33,7 @@ import {
   numArg,
   PERCEPTUAL_OPTION,
   WARP_OPTION,
+  ANCHOR_OPTION,
   trainOption,
   D_STEPS_OPTION,
   HOLD_MASK_OPTION,
@@ -67,6 +68,7 @@ export async function runFineTune(
     identity: o.identity,
     perceptual: o.perceptual,
     warp: o.warp,
+    anchor: o.anchor,
     train: o.train,
     dSteps: o.dSteps,
     holdMask: o.holdMask,
@@ -183,6 +185,7 @@ function fineTuneCommand() {
     .option(...IDENTITY_OPTION)
     .option(...PERCEPTUAL_OPTION)
     .option(...WARP_OPTION)
+    .option(...ANCHOR_OPTION)
     .addOption(trainOption())
     .option(...D_STEPS_OPTION)
     .option(...HOLD_MASK_OPTION)

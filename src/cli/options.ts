@@ -74,6 +74,12 @@ export const D_STEPS_OPTION = [
   intArg(1),
 ] as const;
 
+export const ANCHOR_OPTION = [
+  '--anchor <w>',
+  "fine-tuning: weight of an L1 that keeps G' drawing, for expressions the frames do not show, what the feed-forward G' drew (default 0)",
+  numArg,
+] as const;
+
 export const WARP_OPTION = [
   '--warp <p>',
   'fine-tuning: probability that a frame is the given photo warped to another expression (procedural motion retargeted onto the face; default 0)',

@@ -20,6 +20,7 @@ import {
   initResAdain,
   initResDown,
   initResSame,
+  initSpectral,
   psiLayout,
   resAdain,
   resDown,
@@ -120,6 +121,28 @@ export function psiSize(c: NetConfig): number {
 const generatorInputs = (c: NetConfig) => (c.sourceWarp ? 6 : 3);
 /** Output channels of G's last conv: RGB, and the blending mask's logit with a source warp. */
 const generatorOutputs = (c: NetConfig) => (c.sourceWarp ? 4 : 3);
+/** Input channels of G's last conv: the last up-block's, and the warp's pixels with skips. */
+const generatorLastInputs = (c: NetConfig) =>
+  c.decoderChannels[c.decoderChannels.length - 1]! + (c.skips ? 3 : 0);
+
+/**
+ * With `skips`, up-block i (output at twice the resolution of the block before it) takes the output
+ * of the encoder block at the same resolution: encoder block `encoderChannels.length - 2 - i`. The
+ * last up-block (full resolution) has none; the warp's pixels reach it through the last conv.
+ */
+function skipSources(c: NetConfig): { up: number; enc: number }[] {
+  if (!c.skips) return [];
+  const n = c.encoderChannels.length;
+  return c.decoderChannels.slice(0, n - 1).map((_, up) => ({ up, enc: n - 2 - up }));
+}
+
+/** A skip: gamma [co] (from 0, so a new skip changes nothing at first) * conv1x1(encoder features). */
+function initSkip(c: NetConfig, rng: Rng, up: number, enc: number): ParamTree {
+  return {
+    ...initConv(rng, 1, c.encoderChannels[enc]!, c.decoderChannels[up]!),
+    gamma: tf.zeros([c.decoderChannels[up]!]),
+  };
+}
 
 export function initGenerator(c: NetConfig, rng: Rng): ParamTree {
   const p: Record<string, ParamTree> = {};
@@ -136,7 +159,8 @@ export function initGenerator(c: NetConfig, rng: Rng): ParamTree {
     if (i === c.decoderAttention) p['decAttn'] = initAttention(rng, co);
     ci = co;
   });
-  p['out'] = initConv(rng, 3, ci, generatorOutputs(c));
+  for (const { up, enc } of skipSources(c)) p[`skip${up}`] = initSkip(c, rng, up, enc);
+  p['out'] = initConv(rng, 3, generatorLastInputs(c), generatorOutputs(c));
   // P maps e to psi. Small init: AdaIN means start near 0 and scales near 1 (scale = 1 + psi).
   p['proj'] = {
     P: tf.tensor(rng.normalArray(c.embedding * psiSize(c), 0.02 / Math.sqrt(c.embedding)), [
@@ -193,18 +217,29 @@ export function generatorParts(
   if (warped) assertShape(warped, ['B', c.resolution, c.resolution, 3], 'generator source warps', dims);
   const { offsets } = psiLayout(generatorSlots(c));
   let h = c.sourceWarp ? (tf.concat([y, warped!], 3) as Tensor4) : y;
+  const encoded: Tensor4[] = [];
   c.encoderChannels.forEach((_, i) => {
     h = block(() => resDown(subtree(p, `enc${i}`), h, i === 0, o));
     if (i === c.encoderAttention) h = block(() => attention(subtree(p, 'encAttn'), h, o.flops, o.inference));
+    encoded.push(h);
   });
+  const skips = new Map(skipSources(c).map((s) => [s.up, s.enc]));
   for (let i = 0; i < c.resBlocks; i++)
     h = block(() => resAdain(subtree(p, `res${i}`), h, psi, offsets, `res${i}`, null, o));
   c.decoderChannels.forEach((_, i) => {
     h = block(() => resAdain(subtree(p, `up${i}`), h, psi, offsets, `up${i}`, c.upsample, o));
+    const enc = skips.get(i);
+    if (enc !== undefined) {
+      // the warp's features at this resolution, after AdaIN has set the block's statistics
+      const sp = subtree(p, `skip${i}`);
+      h = block(() => tf.add(h, tf.mul(leaf(sp, 'gamma'), conv2d(sp, encoded[enc]!, o))) as Tensor4);
+    }
     if (i === c.decoderAttention) h = block(() => attention(subtree(p, 'decAttn'), h, o.flops, o.inference));
   });
-  // final AdaIN -> act -> conv3x3 -> tanh (sec. 3.4), with its own psi slot
-  const out = conv2d(subtree(p, 'out'), adainRelu(h, psi, offsets.get('out')!, o.inference), o);
+  // final AdaIN -> act -> conv3x3 -> tanh (sec. 3.4), with its own psi slot; with skips the last
+  // conv also reads the warp's pixels, whose colours AdaIN would otherwise have normalised away
+  const last = adainRelu(h, psi, offsets.get('out')!, o.inference);
+  const out = conv2d(subtree(p, 'out'), c.skips ? (tf.concat([last, warped!], 3) as Tensor4) : last, o);
   if (!c.sourceWarp) return { x: tf.tanh(out) };
   // x = m w + (1 - m) x_hat = x_hat + m (w - x_hat): the warp where it explains the target
   const [rgb, logit] = tf.split(out, [3, 1], 3) as [Tensor4, Tensor4];
@@ -245,6 +280,33 @@ export function widenForSourceWarp(G0: ParamTree, sn0: ParamTree): { G: ParamTre
     const snOut = subtree(snG, 'out');
     const sn: ParamTree = { ...snG, out: { ...snOut, weight: extraOut(leaf(snOut, 'weight')) } };
     return { G: widened, sn };
+  });
+}
+
+/**
+ * A source-warp generator without skips given them (`--init` of a `skips` run from such a model):
+ * the skips' gamma and the last conv's new warp inputs start at zero, so G makes the same frames it
+ * made and learns to use the skips from there. New spectral-norm vectors for the skips' convs come
+ * from `rng`. Returns new trees (copies); the given ones are the caller's.
+ */
+export function widenForSkips(
+  G0: ParamTree,
+  sn0: ParamTree,
+  c: NetConfig,
+  rng: Rng,
+): { G: ParamTree; sn: ParamTree } {
+  if (!c.skips) throw new RangeError('widenForSkips: the target network has no skips');
+  return tf.tidy(() => {
+    const G = mapTree(G0, (t) => tf.clone(t)) as Record<string, ParamTree>;
+    const sn = mapTree(sn0, (t) => tf.clone(t)) as Record<string, ParamTree>;
+    for (const { up, enc } of skipSources(c)) {
+      G[`skip${up}`] = initSkip(c, rng, up, enc);
+      sn[`skip${up}`] = subtree(initSpectral({ w: G[`skip${up}`]! }, rng), 'w');
+    }
+    const out = subtree(G, 'out');
+    const w = leaf(out, 'weight');
+    G['out'] = { ...out, weight: tf.concat([w, tf.zeros([w.shape[0]!, w.shape[1]!, 3, w.shape[3]!])], 2) };
+    return { G, sn };
   });
 }
 

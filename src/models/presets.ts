@@ -29,6 +29,13 @@ export const NetConfigSchema = z.object({
    * sec. 3.5). Not in the paper.
    */
   sourceWarp: z.boolean().default(false),
+  /**
+   * With `sourceWarp`: U-Net skips into G's decoder, so its drawing is built from the source warp's
+   * own features, not only from the embedding (docs/design.md sec. 3.5): each up-block's output
+   * gains gamma * conv1x1 of the encoder features at its resolution (gamma per channel, from 0), and
+   * G's last convolution also reads the warp's pixels. Not in the paper.
+   */
+  skips: z.boolean().default(false),
 });
 export type NetConfig = z.infer<typeof NetConfigSchema>;
 
@@ -106,6 +113,7 @@ export function checkNetConfig(raw: unknown): NetConfig {
       `the generator needs as many up-blocks (${c.decoderChannels.length}) as encoder down-blocks (${c.encoderChannels.length})`,
     );
   }
+  if (c.skips && !c.sourceWarp) bad('skips carry the source warp into the decoder: they need sourceWarp');
   if (c.downAttention >= c.downChannels.length) bad('downAttention is past the last down-block');
   if (c.encoderAttention >= c.encoderChannels.length) bad('encoderAttention is past the last encoder block');
   if (c.decoderAttention >= c.decoderChannels.length) bad('decoderAttention is past the last up-block');

@@ -64,6 +64,7 @@ export const MetaConfigSchema = z
         mouth: z.number().min(0).default(PAPER_WEIGHTS.mouth),
         drawn: z.number().min(0).default(PAPER_WEIGHTS.drawn),
         drawnArea: z.number().min(0).default(PAPER_WEIGHTS.drawnArea),
+        anchor: z.number().min(0).default(PAPER_WEIGHTS.anchor),
       })
       .default(PAPER_WEIGHTS),
     /** user-supplied safetensors weights of the paper's content networks (torchvision names) */

@@ -30,7 +30,7 @@ import { disposeTree, leaf, mapTree, type ParamTree } from '../nn/params.js';
 import { withoutProjection, type PersonalModel } from '../models/personal.js';
 import type { NetConfig } from '../models/presets.js';
 import { AdversarialTrainer, type GanModel, type StepMetrics } from './adversarial.js';
-import { generatorTerms, type LossWeights } from './losses.js';
+import { generatorTerms, pixelL1, type LossWeights } from './losses.js';
 import { MemoryGuard, nonFinite } from './loop.js';
 import type { MetaModel } from './model.js';
 import type { Run } from './run.js';
@@ -97,6 +97,14 @@ export const FineTuneConfigSchema = z
      * same (the drawing forgets the smile, not the mask), so it is off by default (docs/evaluation.md).
      */
     holdMask: z.boolean().default(false),
+    /**
+     * Weight of the anchor term (0 = off): fine-tuning fits the T frames, and at T = 1 one photo
+     * shows one expression, so G' forgets the others (a smile meta-learning could draw closes when
+     * fine-tuned on a neutral photo). With a weight, each step also pulls G' towards what the
+     * feed-forward G' made, before fine-tuning, for a few expressions the frames do not show: a
+     * procedural head's, retargeted onto this face (the motion `warp` uses), with their source warps.
+     */
+    anchor: z.number().min(0).default(0),
     /** D updates per G update; unset: the meta-trained model's (1 for every shipped model; the paper's 2) */
     dSteps: z.number().int().min(1).optional(),
     seed: z.number().int().min(0).default(0),
@@ -115,6 +123,8 @@ interface FtBatch {
   mt?: Tensor4 | undefined;
   /** [B, 1, 1, 1]: 1 where a frame's source warp is its own pixels (`holdMask`) */
   exact?: Tensor4 | undefined;
+  /** expressions the frames do not show, with the feed-forward G's frames as targets (`anchor`) */
+  anchor?: { yt: Tensor4; wt?: Tensor4 | undefined; xt: Tensor4 } | undefined;
 }
 
 /** The given frames as what a source warp draws from. */
@@ -194,8 +204,10 @@ function pairsOf(
   };
 }
 
-const disposeBatch = (b: FtBatch) =>
+const disposeBatch = (b: FtBatch): void => {
   tf.dispose([b.xt, b.yt, ...(b.wt ? [b.wt] : []), ...(b.mt ? [b.mt] : []), ...(b.exact ? [b.exact] : [])]);
+  if (b.anchor) disposeBatch(b.anchor);
+};
 
 /** The identity with no gradient: what the loss does through it trains nothing before it. */
 const held = tf.customGrad((t) => ({
@@ -230,7 +242,12 @@ class WarpedFrames {
 
   /** a random frame of the motion, retargeted onto this face */
   private moved(): Float32Array {
-    return this.retarget.map(landmarkSet(this.motion, this.rng.int(WARP_MOTION.frames)));
+    return this.at(this.rng.int(WARP_MOTION.frames));
+  }
+
+  /** frame i of the motion, retargeted onto this face */
+  at(i: number): Float32Array {
+    return this.retarget.map(landmarkSet(this.motion, i));
   }
 
   frame(t: number): { rgb: Uint8Array; landmarks: Float32Array } {
@@ -262,7 +279,13 @@ export function fineTuneModel(c: NetConfig, train: FineTuneConfig['train'] = 'al
         ) as Tensor4;
         g = { x: tf.add(g.drawn, tf.mul(mask, tf.sub(b.wt!, g.drawn))) as Tensor4, drawn: g.drawn, mask };
       }
-      return { x: g.x, terms: generatorTerms(b.xt, g, b.mt) };
+      const terms = generatorTerms(b.xt, g, b.mt);
+      if (b.anchor) {
+        const a = b.anchor;
+        const ga = generator(G, c, a.yt, tile(leaf(G, 'psi') as tf.Tensor2D, a.yt.shape[0]), {}, a.wt);
+        terms['anchor'] = pixelL1(a.xt, ga);
+      }
+      return { x: g.x, terms };
     },
     discriminate: (p, _raw, x, b) => {
       const D = p['D'] as ParamTree;
@@ -339,11 +362,12 @@ export function fineTuneParams(
 /** L'_CNT + L'_ADV's weights: the meta-trained model's, without L_MCH, content terms as asked. */
 export function fineTuneWeights(
   meta: LossWeights,
-  cfg: Pick<FineTuneConfig, 'identity' | 'perceptual'>,
+  cfg: Pick<FineTuneConfig, 'identity' | 'perceptual'> & Partial<Pick<FineTuneConfig, 'anchor'>>,
 ): LossWeights {
   return {
     ...meta,
     mch: 0,
+    anchor: cfg.anchor ?? 0,
     identity: cfg.identity ?? meta.identity,
     perceptual: cfg.perceptual ?? meta.perceptual,
   };
@@ -414,6 +438,7 @@ export async function personalise(
     return out;
   }
 
+  const anchors = cfg.anchor > 0 ? anchorSet(frames, sources, ffG, c, psi) : null;
   disposeTree(ffG);
   const params = fineTuneParams(meta, psi, wPrime);
   // Spectral norm carries on from the meta-trained u vectors (P, psi' and w' are not normalised).
@@ -444,6 +469,7 @@ export async function personalise(
   const rng = new Rng(cfg.seed + 7);
   const warpRng = new Rng(cfg.seed + 11);
   const warped = cfg.warp > 0 ? new WarpedFrames(frames, warpRng) : null;
+  const anchorRng = new Rng(cfg.seed + 13);
   const guard = new MemoryGuard(2);
   let step = 0;
   let last: StepMetrics | null = null;
@@ -465,6 +491,7 @@ export async function personalise(
                 cfg.holdMask,
               )
             : framePairs(frames, pick, sources, mouth, cfg.holdMask);
+        if (anchors) b.anchor = anchorBatch(anchors, anchorRng);
         const m = await trainer.step(b);
         disposeBatch(b);
         const bad = nonFinite(m);
@@ -502,7 +529,47 @@ export async function personalise(
   } finally {
     trainer.dispose();
     disposeBatch(all);
+    if (anchors) disposeBatch(anchors);
   }
+}
+
+/** Expressions in the anchor set, and how many of them each fine-tuning step fits. */
+const ANCHORS = 8;
+const ANCHORS_PER_STEP = 2;
+
+/**
+ * The anchor set (`anchor`): ANCHORS frames of the fine-tuning motion, evenly spaced, retargeted onto
+ * this face, with their source warps and, as targets, the feed-forward G's frames for them.
+ */
+export function anchorSet(
+  frames: FewShotFrames,
+  sources: SourceFrames | null,
+  ffG: ParamTree,
+  c: NetConfig,
+  psi: tf.Tensor2D,
+): { yt: Tensor4; wt?: Tensor4 | undefined; xt: Tensor4 } {
+  const motion = new WarpedFrames(frames, new Rng(0));
+  const lms = range(ANCHORS).map((i) => motion.at(Math.floor((i * WARP_MOTION.frames) / ANCHORS)));
+  // the given frame's pixels stand in as targets until the feed-forward frames replace them
+  const { rgb } = givenFrame(frames, 0);
+  const b = pairsOf(
+    lms.map((landmarks) => ({ rgb, landmarks })),
+    frames.resolution,
+    sources,
+    false,
+  );
+  b.xt.dispose();
+  const xt = tf.tidy(() => generator(ffG, c, b.yt, tile(psi, ANCHORS), {}, b.wt));
+  return { yt: b.yt, wt: b.wt, xt };
+}
+
+/** ANCHORS_PER_STEP of the anchor set, drawn at random (new tensors: the batch disposes them). */
+function anchorBatch(set: { yt: Tensor4; wt?: Tensor4 | undefined; xt: Tensor4 }, rng: Rng): FtBatch {
+  const idx = tf.tensor1d(rng.sample(ANCHORS, ANCHORS_PER_STEP), 'int32');
+  const pick = (t: Tensor4) => tf.gather(t, idx) as Tensor4;
+  const b = { yt: pick(set.yt), wt: set.wt && pick(set.wt), xt: pick(set.xt) };
+  idx.dispose();
+  return b;
 }
 
 /** Sheet: per frame (up to 8), frame | landmark image | feed-forward | fine-tuned. */

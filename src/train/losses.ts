@@ -92,6 +92,12 @@ export interface LossWeights {
    * weight (a smile's teeth), not wherever the two are about as good (docs/design.md sec. 3.5).
    */
   drawnArea: number;
+  /**
+   * Fine-tuning only (not in the paper; 0 = off): L1 between G' and the feed-forward G' on
+   * expressions the T frames do not show, so that fitting one photo does not unlearn them
+   * (finetune.ts `anchor`).
+   */
+  anchor: number;
 }
 
 export const PAPER_WEIGHTS: LossWeights = {
@@ -104,4 +110,5 @@ export const PAPER_WEIGHTS: LossWeights = {
   mouth: 0,
   drawn: 0,
   drawnArea: 0,
+  anchor: 0,
 };

@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { disposeEpisode, EpisodeSampler, type EpisodeBatch, type SamplerOptions } from '../data/episodes.js';
 import { DataMix } from '../data/mix.js';
 import { initEngine, type EngineInfo } from '../engine/backend.js';
+import { Rng } from '../engine/rng.js';
 import { localRanks, type Communicator } from '../engine/mpi.js';
 import { tf } from '../engine/tf.js';
 import { grid, toRgb8, type RgbImage } from '../media/png.js';
-import { widenForSourceWarp } from '../models/networks.js';
+import { widenForSkips, widenForSourceWarp } from '../models/networks.js';
 import type { NetConfig } from '../models/presets.js';
 import { countParams, disposeTree, type ParamTree } from '../nn/params.js';
 import { listCheckpoints, matchTree } from './checkpoint.js';
@@ -277,28 +278,40 @@ interface InitInfo {
 /** `--init`: a meta-trained model's weights (fresh optimizer state); new W columns on other data. */
 function startFrom(s: MetaSession, file: string): InitInfo {
   const m = loadMetaModel(file);
-  // a model without a source warp can start a run with one (G widened; docs/design.md sec. 3.5)
+  // a model without a source warp can start a run with one (G widened; docs/design.md sec. 3.5),
+  // and one without skips a run with them
   const widen = !m.net.sourceWarp && s.net.sourceWarp;
+  const addSkips = !m.net.skips && s.net.skips;
+  const has = (n: NetConfig) => `${n.sourceWarp ? ', with a source warp' : ''}${n.skips ? ' and skips' : ''}`;
   try {
     if (
       m.config.preset !== s.cfg.preset ||
-      JSON.stringify({ ...m.net, sourceWarp: s.net.sourceWarp }) !== JSON.stringify(s.net) ||
-      (m.net.sourceWarp && !s.net.sourceWarp)
+      JSON.stringify({ ...m.net, sourceWarp: s.net.sourceWarp, skips: s.net.skips }) !==
+        JSON.stringify(s.net) ||
+      (m.net.sourceWarp && !s.net.sourceWarp) ||
+      (m.net.skips && !s.net.skips)
     )
       throw new RangeError(
-        `--init "${file}" is preset ${m.config.preset} (${m.net.resolution}px${m.net.sourceWarp ? ', with a source warp' : ''}), this run is ${s.cfg.preset} (${s.net.resolution}px${s.net.sourceWarp ? ', with a source warp' : ''}): use the model's network`,
+        `--init "${file}" is preset ${m.config.preset} (${m.net.resolution}px${has(m.net)}), this run is ${s.cfg.preset} (${s.net.resolution}px${has(s.net)}): use the model's network`,
       );
   } catch (e) {
     disposeModel(m);
     throw e;
   }
-  if (widen) {
-    const wide = widenForSourceWarp(m.params['G'] as ParamTree, m.sn['G'] as ParamTree);
+  const replaceG = (wide: { G: ParamTree; sn: ParamTree }) => {
     disposeTree(m.params['G'] as ParamTree);
     disposeTree(m.sn['G'] as ParamTree);
     m.params = { ...m.params, G: wide.G };
     m.sn = { ...m.sn, G: wide.sn };
+  };
+  if (widen) {
+    replaceG(widenForSourceWarp(m.params['G'] as ParamTree, m.sn['G'] as ParamTree));
     s.log('--init from a model without a source warp: G widened (new inputs and mask start at zero weight)');
+  }
+  if (addSkips) {
+    const rng = new Rng(s.cfg.seed);
+    replaceG(widenForSkips(m.params['G'] as ParamTree, m.sn['G'] as ParamTree, s.net, rng));
+    s.log('--init from a model without skips: G given them (they start at zero weight: the same frames)');
   }
   setWeights(s.trainer, m.params, m.sn);
   const sameData =

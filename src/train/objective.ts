@@ -92,6 +92,7 @@ export function termWeight(name: string, w: LossWeights): number {
     case 'mouth':
     case 'drawn':
     case 'drawnArea':
+    case 'anchor':
       return w[name];
     case 'vgg19':
     case 'vggface':
