@@ -76,7 +76,7 @@ export const D_STEPS_OPTION = [
 
 export const ANCHOR_OPTION = [
   '--anchor <w>',
-  "fine-tuning: weight of an L1 that keeps G' drawing, for expressions the frames do not show, what the feed-forward G' drew (default 0)",
+  "fine-tuning: weight of an L1 that keeps G' drawing, for expressions the frames do not show, what the feed-forward G' drew (default 0; e.g. 10 with real-64px at T = 1; it hurts where the feed-forward frames are poor)",
   numArg,
 ] as const;
 

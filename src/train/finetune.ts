@@ -103,6 +103,9 @@ export const FineTuneConfigSchema = z
      * fine-tuned on a neutral photo). With a weight, each step also pulls G' towards what the
      * feed-forward G' made, before fine-tuning, for a few expressions the frames do not show: a
      * procedural head's, retargeted onto this face (the motion `warp` uses), with their source warps.
+     * Measured (docs/evaluation.md "Skips"): real-64px London T = 1 FT 0.875 -> 0.879 at 10, GRID
+     * T = 8 the same; but the procedural small-64px-ff at T = 8 0.807 -> 0.679, pulled back towards its
+     * poor feed-forward head. Off by default: for models whose feed-forward frames are the person.
      */
     anchor: z.number().min(0).default(0),
     /** D updates per G update; unset: the meta-trained model's (1 for every shipped model; the paper's 2) */
