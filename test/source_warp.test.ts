@@ -459,7 +459,7 @@ describe('meta-learning, fine-tuning and animation with a source warp', () => {
           p.model.G,
           meta.net,
           set.yt,
-          tf.tile(p.model.psi, [8, 1]) as tf.Tensor2D,
+          tf.tile(p.model.psi, [set.yt.shape[0], 1]) as tf.Tensor2D,
           {},
           set.wt,
         );

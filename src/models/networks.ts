@@ -248,6 +248,9 @@ export function generatorParts(
   return { x: tf.add(drawn, tf.mul(mask, tf.sub(warped!, drawn))) as Tensor4, drawn, mask };
 }
 
+/** A conv weight [k, k, ci, co] with 3 more input channels at zero weight (an image's RGB). */
+const extraIn = (w: tf.Tensor) => tf.concat([w, tf.zeros([...w.shape.slice(0, 2), 3, w.shape[3]!])], 2);
+
 /**
  * A generator trained without a source warp, widened to take one (`--init` of a sourceWarp run
  * from such a model): the new input channels of the first block and the mask channel of the last
@@ -256,7 +259,6 @@ export function generatorParts(
  * a zero entry for the mask channel. Returns new trees (copies); the given ones are the caller's.
  */
 export function widenForSourceWarp(G0: ParamTree, sn0: ParamTree): { G: ParamTree; sn: ParamTree } {
-  const extraIn = (w: tf.Tensor) => tf.concat([w, tf.zeros([...w.shape.slice(0, 2), 3, w.shape[3]!])], 2); // [k, k, 3 -> 6, co]
   const extraOut = (t: tf.Tensor) => tf.concat([t, tf.zeros([...t.shape.slice(0, -1), 1])], -1);
   return tf.tidy(() => {
     const G = mapTree(G0, (t) => tf.clone(t));
@@ -304,8 +306,7 @@ export function widenForSkips(
       sn[`skip${up}`] = subtree(initSpectral({ w: G[`skip${up}`]! }, rng), 'w');
     }
     const out = subtree(G, 'out');
-    const w = leaf(out, 'weight');
-    G['out'] = { ...out, weight: tf.concat([w, tf.zeros([w.shape[0]!, w.shape[1]!, 3, w.shape[3]!])], 2) };
+    G['out'] = { ...out, weight: extraIn(leaf(out, 'weight')) };
     return { G, sn };
   });
 }
