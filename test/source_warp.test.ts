@@ -20,7 +20,11 @@ import { mouthL1 } from '../src/train/losses.js';
 import { initSpectral } from '../src/models/blocks.js';
 import {
   generator,
+  discriminator,
+  embedder,
   generatorParts,
+  initDiscriminator,
+  initEmbedder,
   initGenerator,
   psiSize,
   widenForSkips,
@@ -45,6 +49,8 @@ import {
 } from '../src/train/finetune.js';
 import { metaTrain, resolveMetaConfig } from '../src/train/meta.js';
 import { disposeModel, loadMetaModel } from '../src/train/model.js';
+import { writeSyntheticDataset } from '../src/synthetic/write.js';
+import type { Tensor4 } from '../src/nn/layers.js';
 import { writeTinyDataset } from './helpers/data.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -478,5 +484,95 @@ describe('meta-learning, fine-tuning and animation with a source warp', () => {
     disposePersonalised(ff);
 
     disposeModel(meta);
+  });
+});
+
+describe('a generator grown to twice the resolution (embedResolution)', () => {
+  test('E and D see the frames pooled to what they saw; --init grows a model, never shrinks it', async () => {
+    assert.throws(() => checkNetConfig({ ...tiny, resolution: 64, embedResolution: 48 }), /halved/);
+    assert.throws(() => checkNetConfig({ ...tiny, embedResolution: 64 }), /halved/);
+    assert.throws(() => checkNetConfig({ ...tiny, resolution: 64 }), /4x4/);
+    const grown = checkNetConfig({ ...tinySkips, resolution: 2 * R, embedResolution: R });
+    const rng = new Rng(9);
+    const E = initEmbedder(tinySkips, rng.fork());
+    const D = initDiscriminator(tinySkips, 3, rng.fork());
+    const G = initGenerator(tinySkips, rng.fork());
+    const big = (b: number) =>
+      tf.tensor4d(
+        Array.from({ length: b * 4 * R * R * 3 }, () => rng.next() * 2 - 1),
+        [b, 2 * R, 2 * R, 3],
+      );
+    const [x, y, w] = [big(2), big(2), big(2)];
+    const pool = (t: Tensor4) => tf.avgPool(t, 2, 2, 'valid') as Tensor4;
+    const video = tf.tensor1d([0, 2], 'int32');
+    const near = (a: tf.Tensor, b: tf.Tensor, what: string) => {
+      const d = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!;
+      assert.ok(d < 1e-5, `${what}: ${d}`);
+    };
+    near(embedder(E, grown, x, y), embedder(E, tinySkips, pool(x), pool(y)), 'embedding');
+    const dGrown = discriminator(D, grown, x, y, video);
+    const dSeen = discriminator(D, tinySkips, pool(x), pool(y), video);
+    near(dGrown.score, dSeen.score, 'realism score');
+    dGrown.features.forEach((f, i) => near(f, dSeen.features[i]!, `D feature ${i}`));
+    // G runs its convolutions at the new size with the same weights
+    const psi = tf.tensor2d(rng.normalArray(2 * psiSize(tinySkips), 0.1), [2, psiSize(tinySkips)]);
+    const frame = generator(G, grown, y, psi, {}, w);
+    assert.deepEqual(frame.shape, [2, 2 * R, 2 * R, 3]);
+    assert.ok(frame.dataSync().every(Number.isFinite));
+    assert.throws(() => generator(G, grown, pool(y), psi, {}, pool(w)), /landmark images/);
+    tf.dispose([x, y, w, video, psi, frame, dGrown.score, dGrown.v, dSeen.score, dSeen.v]);
+    tf.dispose([...dGrown.features, ...dSeen.features]);
+    disposeTree(E);
+    disposeTree(D);
+    disposeTree(G);
+
+    // meta-train --init: a 32 px model starts a 64 px run whose E and D see 32 px
+    const data64 = join(tempDir(), 'ds64');
+    await writeSyntheticDataset({
+      out: data64,
+      identities: 3,
+      sequences: 1,
+      frames: 4,
+      size: 2 * R,
+      seed: 4,
+      frameStep: 3,
+      firstIdentity: 0,
+      workers: 1,
+    });
+    const cfg = (d: string, extra: Record<string, unknown>) =>
+      resolveMetaConfig(undefined, {
+        data: d,
+        preset: 'tiny',
+        variant: 'ff',
+        k: 2,
+        batch: 2,
+        steps: 1,
+        out: tempDir(),
+        sampleEvery: 1000,
+        checkpointEvery: 1000,
+        logEvery: 1,
+        net: { sourceWarp: true, skips: true },
+        ...extra,
+      });
+    const small = await metaTrain(cfg(data, {}), undefined, { log: () => {} });
+    const logs: string[] = [];
+    const up = { resolution: 2 * R, embedResolution: R, sourceWarp: true, skips: true };
+    const res = await metaTrain(cfg(data64, { init: small.dir, net: up }), undefined, {
+      log: (l) => logs.push(l),
+    });
+    assert.equal(res.stopped, 'done');
+    assert.ok(
+      logs.some((l) => /G grown to 64px/.test(l)),
+      logs.join('\n'),
+    );
+    const saved = JSON.parse(readFileSync(join(res.dir, 'config.json'), 'utf8')) as {
+      network: { resolution: number; embedResolution: number };
+    };
+    assert.deepEqual([saved.network.resolution, saved.network.embedResolution], [2 * R, R]);
+    // and back down: refused, by name
+    await assert.rejects(
+      metaTrain(cfg(data, { init: res.dir }), undefined, { log: () => {} }),
+      /64px.*this run is tiny \(32px.*use the model's network/,
+    );
   });
 });

@@ -29,9 +29,9 @@ import {
   type AdainSlot,
   type BlockOpts,
 } from './blocks.js';
-import { conv2d, initConv, type Tensor4 } from '../nn/layers.js';
+import { avgPool2, conv2d, initConv, type Tensor4 } from '../nn/layers.js';
 import { leaf, mapTree, type ParamTree, subtree } from '../nn/params.js';
-import type { NetConfig } from './presets.js';
+import { embedResolution, type NetConfig } from './presets.js';
 
 // ---------------------------------------------------------------- down path (E and D)
 
@@ -64,6 +64,8 @@ function downPath(
   assertShape(x, ['B', c.resolution, c.resolution, 3], `${what} frames`, dims);
   assertShape(y, ['B', c.resolution, c.resolution, 3], `${what} landmark images`, dims);
   let h = tf.concat([x, y], 3) as Tensor4;
+  // E and D at a lower resolution than G (`embedResolution`): the pair pooled down to it
+  for (let r = c.resolution; r > embedResolution(c); r /= 2) h = avgPool2(h);
   c.downChannels.forEach((_, i) => {
     h = block(() => resDown(subtree(p, `down${i}`), h, i === 0, o));
     if (i === c.downAttention) h = block(() => attention(subtree(p, 'attn'), h, o.flops));

@@ -36,6 +36,14 @@ export const NetConfigSchema = z.object({
    * G's last convolution also reads the warp's pixels. Not in the paper.
    */
   skips: z.boolean().default(false),
+  /**
+   * E and D see the frames and landmark images at this resolution (2x2 average pooling down from
+   * `resolution`), G draws at `resolution`; default: `resolution`. What lets a generator grow to
+   * twice a meta-learned model's resolution with that model's weights (`meta-train --init`): its
+   * convolutions run at any size, E's and D's sum pooling and projection want their 4x4. Not in
+   * the paper.
+   */
+  embedResolution: z.number().int().min(16).optional(),
 });
 export type NetConfig = z.infer<typeof NetConfigSchema>;
 
@@ -103,11 +111,16 @@ export function checkNetConfig(raw: unknown): NetConfig {
   const bad = (why: string): never => {
     throw new RangeError(`Invalid network config: ${why}`);
   };
-  if (c.resolution / 2 ** c.downChannels.length !== 4) {
+  const seen = embedResolution(c);
+  if (seen > c.resolution || !Number.isInteger(Math.log2(c.resolution / seen)))
+    bad(`embedResolution ${seen} must be the resolution ${c.resolution} halved 0 or more times`);
+  if (seen / 2 ** c.downChannels.length !== 4) {
     bad(
-      `${c.downChannels.length} down-blocks take ${c.resolution}px to ${c.resolution / 2 ** c.downChannels.length}px; they must end at 4x4`,
+      `${c.downChannels.length} down-blocks take ${seen}px to ${seen / 2 ** c.downChannels.length}px; they must end at 4x4`,
     );
   }
+  if (c.resolution % 2 ** c.encoderChannels.length !== 0)
+    bad(`${c.encoderChannels.length} encoder down-blocks do not divide ${c.resolution}px`);
   if (c.encoderChannels.length !== c.decoderChannels.length) {
     bad(
       `the generator needs as many up-blocks (${c.decoderChannels.length}) as encoder down-blocks (${c.encoderChannels.length})`,
@@ -119,6 +132,10 @@ export function checkNetConfig(raw: unknown): NetConfig {
   if (c.decoderAttention >= c.decoderChannels.length) bad('decoderAttention is past the last up-block');
   return c;
 }
+
+/** The resolution E and D see (`embedResolution`, else the network's). */
+export const embedResolution = (c: Pick<NetConfig, 'resolution' | 'embedResolution'>): number =>
+  c.embedResolution ?? c.resolution;
 
 export function preset(name: string): NetConfig {
   if (!(name in PRESETS))

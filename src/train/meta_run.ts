@@ -16,7 +16,7 @@ import { localRanks, type Communicator } from '../engine/mpi.js';
 import { tf } from '../engine/tf.js';
 import { grid, toRgb8, type RgbImage } from '../media/png.js';
 import { widenForSkips, widenForSourceWarp } from '../models/networks.js';
-import type { NetConfig } from '../models/presets.js';
+import { embedResolution, type NetConfig } from '../models/presets.js';
 import { countParams, disposeTree, type ParamTree } from '../nn/params.js';
 import { listCheckpoints, matchTree } from './checkpoint.js';
 import { dataDirs, MetaConfigSchema, netConfigOf, type MetaConfig } from './config.js';
@@ -283,11 +283,22 @@ function startFrom(s: MetaSession, file: string): InitInfo {
   const widen = !m.net.sourceWarp && s.net.sourceWarp;
   const addSkips = !m.net.skips && s.net.skips;
   const has = (n: NetConfig) => `${n.sourceWarp ? ', with a source warp' : ''}${n.skips ? ' and skips' : ''}`;
+  // and a generator can grow to a higher resolution while E and D see what they saw
+  // (`embedResolution`): convolutions run at any size, so the same weights apply
+  const grown = m.net.resolution !== s.net.resolution;
+  const asRun = (n: NetConfig) =>
+    JSON.stringify({
+      ...n,
+      sourceWarp: s.net.sourceWarp,
+      skips: s.net.skips,
+      resolution: s.net.resolution,
+      embedResolution: embedResolution(n),
+    });
   try {
     if (
       m.config.preset !== s.cfg.preset ||
-      JSON.stringify({ ...m.net, sourceWarp: s.net.sourceWarp, skips: s.net.skips }) !==
-        JSON.stringify(s.net) ||
+      asRun(m.net) !== asRun(s.net) ||
+      (grown && m.net.resolution > s.net.resolution) ||
       (m.net.sourceWarp && !s.net.sourceWarp) ||
       (m.net.skips && !s.net.skips)
     )
@@ -313,6 +324,8 @@ function startFrom(s: MetaSession, file: string): InitInfo {
     replaceG(widenForSkips(m.params['G'] as ParamTree, m.sn['G'] as ParamTree, s.net, rng));
     s.log('--init from a model without skips: G given them (they start at zero weight: the same frames)');
   }
+  if (grown)
+    s.log(`--init from a ${m.net.resolution}px model: G grown to ${s.net.resolution}px (the same weights)`);
   setWeights(s.trainer, m.params, m.sn);
   const sameData =
     m.columns === s.pool.length && JSON.stringify(m.config.data) === JSON.stringify(s.cfg.data);
