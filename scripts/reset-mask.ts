@@ -1,8 +1,10 @@
-// Experiment (issue 21): a source-warp model whose blend mask has saturated at 1 (real-128px: its
-// fine-tuning changes nothing, the mask's gradient is gone) with the mask channel of G's last
-// convolution set back to zero weight and bias (mask 0.5 everywhere, as when the warp was added),
-// written as a model file for `meta-train --init`. G's drawing and everything else are kept.
-//   npx tsx scripts/reset-mask.ts real-128px /tmp/real-128px-mask0.safetensors
+// Experiment (issue 21): a source-warp model whose blend mask has saturated at 1 (the medium
+// real-128px shipped until 2026-12-07 evening: its fine-tuning changes nothing, the mask's gradient
+// is gone) with the mask channel of G's last convolution set back to zero weight and bias (mask 0.5
+// everywhere, as when the warp was added), written as a model file for `meta-train --init`. G's
+// drawing and everything else are kept.
+//   git show d6214c6:models/real-128px.safetensors > /tmp/real-128px-warp.safetensors
+//   npx tsx scripts/reset-mask.ts /tmp/real-128px-warp.safetensors /tmp/real-128px-mask0.safetensors
 import { initEngine } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
 import { leaf, type ParamTree } from '../src/nn/params.js';

@@ -91,8 +91,8 @@ describe('the shipped model', () => {
       assert.ok(existsSync(manifest[m.name]!.card), `${m.name}: model card ${manifest[m.name]!.card}`);
       total += m.bytes;
     }
-    // three models, stored compactly (io/compact.ts): small-64px-ff and real-64px in f16 (6.3 and
-    // 6.5 MB), real-128px in q8 (24.4 MB): together within the package's 40 MB
+    // three models, stored compactly (io/compact.ts): small-64px-ff, real-64px and real-128px (the
+    // small preset grown to 128 px) in f16, 6.3 MB each: together within the package's 40 MB
     assert.ok(total <= 40e6, `shipped models ${(total / 1e6).toFixed(1)} MB <= 40 MB`);
   });
 

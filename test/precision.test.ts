@@ -85,8 +85,8 @@ describe('bf16 inference', { skip }, () => {
       const drive = Array.from({ length: 6 }, (_, i) =>
         v.landmarks.slice((i + 1) * LANDMARK_VALUES, (i + 2) * LANDMARK_VALUES),
       );
-      // the frames animate writes, and G's own drawing under them (real-128px's mask is ~1
-      // everywhere, so its frames are the warp whatever the precision; its drawing is not)
+      // the frames animate writes, and G's own drawing under them (where the mask is ~1 the frames
+      // are the warp whatever the precision; the drawing is not)
       const run = () => {
         const frames = renderFrames(p.model, drive);
         const drawn = tf.tidy(() => {
