@@ -286,14 +286,15 @@ function startFrom(s: MetaSession, file: string): InitInfo {
   // and a generator can grow to a higher resolution while E and D see what they saw
   // (`embedResolution`): convolutions run at any size, so the same weights apply
   const grown = m.net.resolution !== s.net.resolution;
+  // the rest of the network must match: compared without the four, whatever their keys' order
+  const free = new Set(['sourceWarp', 'skips', 'resolution', 'embedResolution']);
   const asRun = (n: NetConfig) =>
-    JSON.stringify({
-      ...n,
-      sourceWarp: s.net.sourceWarp,
-      skips: s.net.skips,
-      resolution: s.net.resolution,
-      embedResolution: embedResolution(n),
-    });
+    JSON.stringify([
+      Object.entries(n)
+        .filter(([k, v]) => !free.has(k) && v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+      embedResolution(n),
+    ]);
   try {
     if (
       m.config.preset !== s.cfg.preset ||
