@@ -8,7 +8,7 @@ import { tf } from '../src/engine/tf.js';
 import type { Flops } from '../src/nn/layers.js';
 import { discriminator, embedder, generator, psiSize } from '../src/models/networks.js';
 import { flatten, type ParamTree } from '../src/nn/params.js';
-import { preset, type NetConfig } from '../src/models/presets.js';
+import { checkNetConfig, preset, type NetConfig } from '../src/models/presets.js';
 import { probeNetFlops } from '../src/models/probe_net.js';
 import { defaultChunk, renderFrames } from '../src/animate/animate.js';
 import { withoutProjection, type PersonalModel } from '../src/models/personal.js';
@@ -91,7 +91,14 @@ export function metaForwardFlops(
     const x = tf.zeros([batch, r, r, 3]) as tf.Tensor4D;
     const e = count((flops) => embedder(params['E'] as ParamTree, c, xk, xk, { flops }));
     const g = count((flops) =>
-      generator(params['G'] as ParamTree, c, x, tf.zeros([batch, psiSize(c)]) as tf.Tensor2D, { flops }),
+      generator(
+        params['G'] as ParamTree,
+        c,
+        x,
+        tf.zeros([batch, psiSize(c)]) as tf.Tensor2D,
+        { flops },
+        c.sourceWarp ? x : undefined,
+      ),
     );
     const d = count((flops) =>
       discriminator(params['D'] as ParamTree, c, x, x, tf.zeros([batch], 'int32') as tf.Tensor1D, { flops }),
@@ -163,6 +170,15 @@ CASES.push(
   metaCase('paper', 2, 8, []),
 );
 
+/** The network of the shipped `real-128px` (configs/real-128px-grown.yaml). */
+const REAL_128PX = checkNetConfig({
+  ...preset('small'),
+  resolution: 128,
+  embedResolution: 64,
+  sourceWarp: true,
+  skips: true,
+});
+
 /** The paper's fine-tuning schedule for T frames: 40 epochs, batches of 8 (sec. 3.3). */
 const ftSteps = (t: number) => 40 * Math.ceil(t / Math.min(8, t));
 
@@ -174,13 +190,14 @@ function fineTuneCase(
   presetName: string,
   defaultBackends: readonly string[],
   dSteps = PAPER_OPTIM.dSteps,
+  network?: { label: string; net: NetConfig },
 ): BenchCase {
-  const c = preset(presetName);
+  const c = network?.net ?? preset(presetName);
   const t = 8;
   const optim = { ...PAPER_OPTIM, dSteps };
   return {
-    name: `finetune-${presetName}-${c.resolution}px-T${t}${dSteps === PAPER_OPTIM.dSteps ? '' : `-d${dSteps}`}`,
-    description: `fine-tuning step (G + psi', D + w'), batch 8, ${dSteps} D update(s) a step, preset ${presetName}`,
+    name: `finetune-${network?.label ?? presetName}-${c.resolution}px-T${t}${dSteps === PAPER_OPTIM.dSteps ? '' : `-d${dSteps}`}`,
+    description: `fine-tuning step (G + psi', D + w'), batch 8, ${dSteps} D update(s) a step, ${network ? `${network.label}: ` : ''}preset ${presetName}`,
     resolution: c.resolution,
     batch: t,
     k: 1,
@@ -196,13 +213,14 @@ function fineTuneCase(
       tf.dispose([psi, w, ...Object.values(meta.params).flatMap((x) => flattenTensors(x as ParamTree))]);
       const trainer = new AdversarialTrainer(fineTuneModel(c), PAPER_WEIGHTS, optim, { params, sn });
       const rnd = () => tf.randomUniform([t, r, r, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
-      const b = { xt: rnd(), yt: rnd() };
+      // a source-warp network also takes each frame's source warp
+      const b = { xt: rnd(), yt: rnd(), ...(c.sourceWarp ? { wt: rnd() } : {}) };
       return {
         step: () => void trainer.step(b),
         flopsPerStep: 3 * f.g + discriminatorFlops(f.d, dSteps),
         dispose() {
           trainer.dispose();
-          tf.dispose([b.xt, b.yt]);
+          tf.dispose([b.xt, b.yt, ...(b.wt ? [b.wt] : [])]);
         },
       };
     },
@@ -272,6 +290,9 @@ CASES.push(
   // as the shipped models fine-tune: one D update a step (their meta-training config's dSteps)
   fineTuneCase('medium', [], 1),
   fineTuneCase('paper', []),
+  // the shipped real-128px's network: the small preset's G grown to 128 px, E and D at 64 px, with
+  // the source warp and skips (docs/design.md sec. 3.5), fine-tuned as it ships (one D update)
+  fineTuneCase('small', ['native'], 1, { label: 'real', net: REAL_128PX }),
   animateCase('small', ['native', 'wasm']),
   animateCase('medium', ['native']),
   animateCase('paper', ['native']),
