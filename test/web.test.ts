@@ -69,6 +69,7 @@ describe('the browser app in chromium', { skip }, () => {
   let browser: Browser;
   let page: Page;
   let close: () => void;
+  let home = '';
   const dir = tempDir();
 
   before(async () => {
@@ -78,6 +79,7 @@ describe('the browser app in chromium', { skip }, () => {
     writeFileSync(camera, encodeY4m(clip.frames, clip.width, clip.height, clip.fps));
     const { server, url } = await serve({ port: 0, host: '127.0.0.1' });
     close = () => server.close();
+    home = url;
     browser = await launchChromium({ camera });
     page = await browser.newPage({ acceptDownloads: true });
     await page.goto(url);
@@ -170,5 +172,23 @@ describe('the browser app in chromium', { skip }, () => {
     assert.equal(later.engine.tensors, before.engine.tensors, 'tensors in the engine worker');
     assert.equal(later.render.tensors, before.render.tensors, 'tensors in the render workers');
     await page.click('#drive-stop');
+  });
+
+  test('?model=real-128px: the grown 128 px model makes a 128 px feed-forward frame', async () => {
+    const other = await browser.newPage();
+    try {
+      await other.goto(`${home}?model=real-128px`);
+      await waitFor(other, 's.ready');
+      const s = await stats(other);
+      assert.equal(s.model, 'real-128px');
+      assert.equal(s.resolution, 128);
+      assert.match((await other.textContent('#backend')) ?? '', /model real-128px \(small, 128px\)/);
+      await other.setInputFiles('#photos', [FACE_PHOTO]);
+      await waitFor(other, "s.personMode === 'feed-forward'", 120_000);
+      const generated = await pixels(other, '#result canvas');
+      assert.ok(std(generated) > 10, `the generated frame is not blank (std ${std(generated).toFixed(1)})`);
+    } finally {
+      await other.close();
+    }
   });
 });
