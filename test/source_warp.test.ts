@@ -497,31 +497,33 @@ describe('a generator grown to twice the resolution (embedResolution)', () => {
     const E = initEmbedder(tinySkips, rng.fork());
     const D = initDiscriminator(tinySkips, 3, rng.fork());
     const G = initGenerator(tinySkips, rng.fork());
-    const big = (b: number) =>
-      tf.tensor4d(
-        Array.from({ length: b * 4 * R * R * 3 }, () => rng.next() * 2 - 1),
-        [b, 2 * R, 2 * R, 3],
-      );
-    const [x, y, w] = [big(2), big(2), big(2)];
-    const pool = (t: Tensor4) => tf.avgPool(t, 2, 2, 'valid') as Tensor4;
-    const video = tf.tensor1d([0, 2], 'int32');
-    const near = (a: tf.Tensor, b: tf.Tensor, what: string) => {
-      const d = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!;
-      assert.ok(d < 1e-5, `${what}: ${d}`);
-    };
-    near(embedder(E, grown, x, y), embedder(E, tinySkips, pool(x), pool(y)), 'embedding');
-    const dGrown = discriminator(D, grown, x, y, video);
-    const dSeen = discriminator(D, tinySkips, pool(x), pool(y), video);
-    near(dGrown.score, dSeen.score, 'realism score');
-    dGrown.features.forEach((f, i) => near(f, dSeen.features[i]!, `D feature ${i}`));
-    // G runs its convolutions at the new size with the same weights
-    const psi = tf.tensor2d(rng.normalArray(2 * psiSize(tinySkips), 0.1), [2, psiSize(tinySkips)]);
-    const frame = generator(G, grown, y, psi, {}, w);
-    assert.deepEqual(frame.shape, [2, 2 * R, 2 * R, 3]);
-    assert.ok(frame.dataSync().every(Number.isFinite));
-    assert.throws(() => generator(G, grown, pool(y), psi, {}, pool(w)), /landmark images/);
-    tf.dispose([x, y, w, video, psi, frame, dGrown.score, dGrown.v, dSeen.score, dSeen.v]);
-    tf.dispose([...dGrown.features, ...dSeen.features]);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const big = (b: number) =>
+        tf.tensor4d(
+          Array.from({ length: b * 4 * R * R * 3 }, () => rng.next() * 2 - 1),
+          [b, 2 * R, 2 * R, 3],
+        );
+      const [x, y, w] = [big(2), big(2), big(2)];
+      const pool = (t: Tensor4) => tf.avgPool(t, 2, 2, 'valid') as Tensor4;
+      const video = tf.tensor1d([0, 2], 'int32');
+      const near = (a: tf.Tensor, b: tf.Tensor, what: string) => {
+        const d = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!;
+        assert.ok(d < 1e-5, `${what}: ${d}`);
+      };
+      near(embedder(E, grown, x, y), embedder(E, tinySkips, pool(x), pool(y)), 'embedding');
+      const dGrown = discriminator(D, grown, x, y, video);
+      const dSeen = discriminator(D, tinySkips, pool(x), pool(y), video);
+      near(dGrown.score, dSeen.score, 'realism score');
+      dGrown.features.forEach((f, i) => near(f, dSeen.features[i]!, `D feature ${i}`));
+      // G runs its convolutions at the new size with the same weights
+      const psi = tf.tensor2d(rng.normalArray(2 * psiSize(tinySkips), 0.1), [2, psiSize(tinySkips)]);
+      const frame = generator(G, grown, y, psi, {}, w);
+      assert.deepEqual(frame.shape, [2, 2 * R, 2 * R, 3]);
+      assert.ok(frame.dataSync().every(Number.isFinite));
+      assert.throws(() => generator(G, grown, pool(y), psi, {}, pool(w)), /landmark images/);
+    });
+    assert.equal(tf.memory().numTensors, before, 'no tensors left');
     disposeTree(E);
     disposeTree(D);
     disposeTree(G);
