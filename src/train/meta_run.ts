@@ -299,7 +299,7 @@ function startFrom(s: MetaSession, file: string): InitInfo {
     if (
       m.config.preset !== s.cfg.preset ||
       asRun(m.net) !== asRun(s.net) ||
-      (grown && m.net.resolution > s.net.resolution) ||
+      m.net.resolution > s.net.resolution ||
       (m.net.sourceWarp && !s.net.sourceWarp) ||
       (m.net.skips && !s.net.skips)
     )
