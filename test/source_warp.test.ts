@@ -19,6 +19,7 @@ import { innerMouthMask, landmarkSet, mouthMask } from '../src/faces/landmarks.j
 import { mouthL1 } from '../src/train/losses.js';
 import { initSpectral } from '../src/models/blocks.js';
 import {
+  decoderParts,
   generator,
   discriminator,
   embedder,
@@ -39,9 +40,11 @@ import {
 } from '../src/models/personal.js';
 import { checkNetConfig, preset } from '../src/models/presets.js';
 import { encodeSafetensors, decodeSafetensors } from '../src/io/safetensors.js';
-import { disposeTree, flatten, leaf, type ParamTree } from '../src/nn/params.js';
+import { disposeTree, flatten, leaf, subtree, type ParamTree } from '../src/nn/params.js';
 import {
+  ANCHOR_DEFAULT,
   anchorSet,
+  anchorWeight,
   disposePersonalised,
   FineTuneConfigSchema,
   personalise,
@@ -440,7 +443,12 @@ describe('meta-learning, fine-tuning and animation with a source warp', () => {
     const one = framesFromDataset(Dataset.open(data), 2, 1);
     const maskBias = async (holdMask: boolean) => {
       const before = tf.memory().numTensors;
-      const p = await personalise(meta, one, FineTuneConfigSchema.parse({ epochs: 3, holdMask }), null);
+      const p = await personalise(
+        meta,
+        one,
+        FineTuneConfigSchema.parse({ epochs: 3, holdMask, anchor: 0 }),
+        null,
+      );
       const bias = leaf((p.model.G as ParamTree)['out'] as ParamTree, 'bias').dataSync()[3]!;
       disposePersonal(p.model);
       disposePersonalised(p);
@@ -482,6 +490,48 @@ describe('meta-learning, fine-tuning and animation with a source warp', () => {
     tf.dispose([set.yt, set.wt!, set.xt]);
     disposePersonal(ff.model);
     disposePersonalised(ff);
+
+    // the anchor is on by default for a source-warp model given one frame, and only then
+    assert.equal(anchorWeight(undefined, meta.net, 1), ANCHOR_DEFAULT);
+    assert.equal(anchorWeight(undefined, meta.net, 3), 0);
+    assert.equal(anchorWeight(undefined, { ...meta.net, sourceWarp: false, skips: false }, 1), 0);
+    assert.equal(anchorWeight(0, meta.net, 1), 0);
+    assert.equal(anchorWeight(5, meta.net, 3), 5);
+    for (const [given, on] of [
+      [one, true],
+      [frames, false],
+    ] as const) {
+      const p = await personalise(meta, given, FineTuneConfigSchema.parse({ epochs: 1 }), null);
+      assert.equal(p.last!['anchor'] !== undefined, on, `anchor term at T = ${given.count}`);
+      disposePersonal(p.model);
+      disposePersonalised(p);
+    }
+
+    // train 'decoder' (the default): the encoder and the residual blocks keep their meta-learned
+    // weights, the decoder trains. Spectral norm's power iteration moves the normalised form of every
+    // weight a little, the same way whatever trains, so the frozen layers come out of fine-tuning
+    // the decoder bit for bit as out of fine-tuning psi' alone, and the decoder's do not
+    assert.deepEqual(decoderParts(meta.net), ['up0', 'up1', 'decAttn', 'out']);
+    assert.deepEqual(decoderParts(tinySkips), ['up0', 'up1', 'decAttn', 'skip0', 'out']);
+    const weightsAfter = async (train: 'decoder' | 'psi' | 'all') => {
+      const before = tf.memory().numTensors;
+      const p = await personalise(meta, frames, FineTuneConfigSchema.parse({ epochs: 2, train }), null);
+      const at = (k: string) => Array.from(leaf(subtree(p.model.G, `${k}.conv1`), 'weight').dataSync());
+      const out = { enc0: at('enc0'), res0: at('res0'), up0: at('up0') };
+      disposePersonal(p.model);
+      disposePersonalised(p);
+      assert.equal(tf.memory().numTensors, before, `tensors left (train ${train})`);
+      return out;
+    };
+    const [dec, psiOnly, all] = [
+      await weightsAfter('decoder'),
+      await weightsAfter('psi'),
+      await weightsAfter('all'),
+    ];
+    assert.deepEqual(dec.enc0, psiOnly.enc0, 'the encoder trained');
+    assert.deepEqual(dec.res0, psiOnly.res0, 'the residual blocks trained');
+    assert.notDeepEqual(dec.up0, psiOnly.up0, 'the decoder did not train');
+    assert.notDeepEqual(all.enc0, psiOnly.enc0, "'all' left the encoder as it was");
 
     disposeModel(meta);
   });

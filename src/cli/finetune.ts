@@ -16,6 +16,7 @@ import { initEngine } from '../engine/backend.js';
 import { disposePersonal, personalModelName, savePersonalModel } from '../models/personal.js';
 import { checkOutput } from '../core/output.js';
 import {
+  anchorWeight,
   disposePersonalised,
   FINETUNE_BATCH,
   FINETUNE_EPOCHS,
@@ -104,7 +105,7 @@ export async function runFineTune(
     const run = cfg.finetune
       ? Run.create(o.runs, `finetune-${meta.config.preset}-T${frames.count}`, {
           command: 'fine-tune',
-          config: cfg,
+          config: { ...cfg, anchor: anchorWeight(cfg.anchor, meta.net, frames.count) },
           model: { source: meta.source, hash: meta.hash, step: meta.step, preset: meta.config.preset },
           frames: { source: frames.source, count: frames.count, indices: frames.indices },
           engine,

@@ -59,8 +59,8 @@ export const PERCEPTUAL_OPTION = [
 export function trainOption() {
   return new Option(
     '--train <what>',
-    "fine-tuning: what of G it trains: all (G's weights and psi', the paper) or psi (psi' only: G's weights stay meta-learned)",
-  ).choices(['all', 'psi']);
+    "fine-tuning: what of G it trains: decoder (psi' and G's decoder; the encoder and residual blocks stay meta-learned; the default), all (G's weights and psi', the paper) or psi (psi' only)",
+  ).choices(['decoder', 'all', 'psi']);
 }
 
 export const HOLD_MASK_OPTION = [
@@ -76,7 +76,7 @@ export const D_STEPS_OPTION = [
 
 export const ANCHOR_OPTION = [
   '--anchor <w>',
-  "fine-tuning: weight of an L1 that keeps G' drawing, for expressions the frames do not show, what the feed-forward G' drew (default 0; e.g. 10 with real-64px at T = 1; it hurts where the feed-forward frames are poor)",
+  "fine-tuning: weight of an L1 that keeps G' drawing, for expressions the frames do not show, what the feed-forward G' drew (default: 10 for a source-warp model such as real-64px given one frame, else 0; it hurts where the feed-forward frames are poor)",
   numArg,
 ] as const;
 

@@ -138,6 +138,20 @@ function skipSources(c: NetConfig): { up: number; enc: number }[] {
   return c.decoderChannels.slice(0, n - 1).map((_, up) => ({ up, enc: n - 2 - up }));
 }
 
+/**
+ * G's decoder, by parameter name: the up-blocks, the attention among them, the skips into them and
+ * the output convolution: what draws the frame from the residual blocks' features. Not in it: the
+ * encoder that reads the landmark image (and the source warp), the residual blocks, P.
+ */
+export function decoderParts(c: NetConfig): string[] {
+  return [
+    ...c.decoderChannels.map((_, i) => `up${i}`),
+    ...(c.decoderAttention < c.decoderChannels.length ? ['decAttn'] : []),
+    ...skipSources(c).map(({ up }) => `skip${up}`),
+    'out',
+  ];
+}
+
 /** A skip: gamma [co] (from 0, so a new skip changes nothing at first) * conv1x1(encoder features). */
 function initSkip(c: NetConfig, rng: Rng, up: number, enc: number): ParamTree {
   return {

@@ -25,7 +25,14 @@ import { Rng } from '../engine/rng.js';
 import { tf } from '../engine/tf.js';
 import { powerIteration, spectralNorm } from '../models/blocks.js';
 import type { Tensor4 } from '../nn/layers.js';
-import { discriminator, embedder, generator, generatorParts, projectPsi } from '../models/networks.js';
+import {
+  decoderParts,
+  discriminator,
+  embedder,
+  generator,
+  generatorParts,
+  projectPsi,
+} from '../models/networks.js';
 import { disposeTree, leaf, mapTree, type ParamTree } from '../nn/params.js';
 import { withoutProjection, type PersonalModel } from '../models/personal.js';
 import type { NetConfig } from '../models/presets.js';
@@ -85,10 +92,16 @@ export const FineTuneConfigSchema = z
      */
     warp: z.number().min(0).max(1).default(0),
     /**
-     * What of G fine-tuning trains: 'all' (the paper: G's weights and psi') or 'psi' (psi' only; G's
-     * weights stay meta-learned, so what they know about expressions the T frames do not show stays).
+     * What of G fine-tuning trains: 'decoder' (psi' and G's decoder: the up-blocks, their attention,
+     * the skips and the output convolution; the encoder that reads the landmarks and the residual
+     * blocks keep their meta-learned weights), 'all' (the paper: G's weights and psi') or 'psi' (psi'
+     * only). T frames show T expressions; fitting the encoder to them teaches it that other landmarks
+     * mean these faces too, and the smile meta-learning could draw closes. Measured on held-out
+     * people (docs/evaluation.md "Fine-tuning the decoder"): 'decoder' at or above 'all' everywhere:
+     * London T = 1 0.875 -> 0.878 (64 px), 0.837 -> 0.838 (128 px), GRID T = 8 0.955 -> 0.957, T = 1
+     * 0.940 -> 0.940, procedural heads (small-64px-ff, T = 8) 0.807 -> 0.808.
      */
-    train: z.enum(['all', 'psi']).default('all'),
+    train: z.enum(['decoder', 'all', 'psi']).default('decoder'),
     /**
      * Hold the blend's mask on frames whose source warp is drawn from the frame itself (T = 1: there
      * is no other frame): such a warp is exact, so fitting the blend there only teaches the mask to
@@ -103,11 +116,14 @@ export const FineTuneConfigSchema = z
      * fine-tuned on a neutral photo). With a weight, each step also pulls G' towards what the
      * feed-forward G' made, before fine-tuning, for a few expressions the frames do not show: a
      * procedural head's, retargeted onto this face (the motion `warp` uses), with their source warps.
-     * Measured (docs/evaluation.md "Skips"): real-64px London T = 1 FT 0.875 -> 0.879 at 10, GRID
-     * T = 8 the same; but the procedural small-64px-ff at T = 8 0.807 -> 0.679, pulled back towards its
-     * poor feed-forward head. Off by default: for models whose feed-forward frames are the person.
+     * Unset: ANCHOR_DEFAULT for a source-warp model given one frame, else 0 (`anchorWeight`).
+     * Measured with the decoder fine-tuned (docs/evaluation.md "Fine-tuning the decoder"): London
+     * T = 1 0.878 -> 0.883 (64 px), 0.838 -> 0.842 (128 px), the fine-tuned mouths parted into the
+     * smile; GRID T = 1 0.940 either way, T = 2 / 4 / 8 -0.003 / +0.003 / -0.003 (its speaker barely
+     * moves: nothing to forget). It needs feed-forward frames that are the person: on the procedural
+     * small-64px-ff (no source warp; T = 8) 0.807 -> 0.679.
      */
-    anchor: z.number().min(0).default(0),
+    anchor: z.number().min(0).optional(),
     /** D updates per G update; unset: the meta-trained model's (1 for every shipped model; the paper's 2) */
     dSteps: z.number().int().min(1).optional(),
     seed: z.number().int().min(0).default(0),
@@ -267,9 +283,14 @@ const tile = (t: tf.Tensor2D, n: number) => tf.tile(t, [n, 1]) as tf.Tensor2D;
  * The fine-tuning model: G with psi' as a parameter (G.psi) on the generator side; D with its one
  * column w' (D.proj.w) in place of W and w0.
  */
-export function fineTuneModel(c: NetConfig, train: FineTuneConfig['train'] = 'all'): GanModel<FtBatch> {
+export function fineTuneModel(c: NetConfig, train: FineTuneConfig['train'] = 'decoder'): GanModel<FtBatch> {
   return {
-    generatorSide: train === 'psi' ? ['G.psi'] : ['G'],
+    generatorSide:
+      train === 'psi'
+        ? ['G.psi']
+        : train === 'decoder'
+          ? ['G.psi', ...decoderParts(c).map((k) => `G.${k}`)]
+          : ['G'],
     generate: (p, _raw, b) => {
       const G = p['G'] as ParamTree;
       const psi = tile(leaf(G, 'psi') as tf.Tensor2D, b.yt.shape[0]);
@@ -441,7 +462,8 @@ export async function personalise(
     return out;
   }
 
-  const anchors = cfg.anchor > 0 ? anchorSet(frames, sources, ffG, c, psi) : null;
+  const anchor = anchorWeight(cfg.anchor, c, T);
+  const anchors = anchor > 0 ? anchorSet(frames, sources, ffG, c, psi) : null;
   disposeTree(ffG);
   const params = fineTuneParams(meta, psi, wPrime);
   // Spectral norm carries on from the meta-trained u vectors (P, psi' and w' are not normalised).
@@ -451,7 +473,7 @@ export async function personalise(
   }));
   tf.dispose([wPrime, psi]);
   const optim = meta.config;
-  const weights = fineTuneWeights(meta.config.weights, cfg);
+  const weights = fineTuneWeights(meta.config.weights, { ...cfg, anchor });
   const mouth = weights.mouth > 0;
   const trainer = new AdversarialTrainer(
     fineTuneModel(c, cfg.train),
@@ -534,6 +556,14 @@ export async function personalise(
     disposeBatch(all);
     if (anchors) disposeBatch(anchors);
   }
+}
+
+/** The anchor's weight when none is asked for: a source-warp model fine-tuned on one frame. */
+export const ANCHOR_DEFAULT = 10;
+
+/** The anchor term's weight: as asked, else ANCHOR_DEFAULT where one frame is all there is. */
+export function anchorWeight(asked: number | undefined, c: NetConfig, T: number): number {
+  return asked ?? (c.sourceWarp && T === 1 ? ANCHOR_DEFAULT : 0);
 }
 
 /** Expressions in the anchor set, and how many of them each fine-tuning step fits. */
