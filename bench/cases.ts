@@ -191,13 +191,16 @@ function fineTuneCase(
   defaultBackends: readonly string[],
   dSteps = PAPER_OPTIM.dSteps,
   network?: { label: string; net: NetConfig },
+  // what of G trains: the paper's all of it, or the decoder (the fine-tune command's default since
+  // 2026-12-07: docs/evaluation.md "Fine-tuning the decoder"), named with a -decoder suffix
+  train: 'all' | 'decoder' = 'all',
 ): BenchCase {
   const c = network?.net ?? preset(presetName);
   const t = 8;
   const optim = { ...PAPER_OPTIM, dSteps };
   return {
-    name: `finetune-${network?.label ?? presetName}-${c.resolution}px-T${t}${dSteps === PAPER_OPTIM.dSteps ? '' : `-d${dSteps}`}`,
-    description: `fine-tuning step (G + psi', D + w'), batch 8, ${dSteps} D update(s) a step, ${network ? `${network.label}: ` : ''}preset ${presetName}`,
+    name: `finetune-${network?.label ?? presetName}-${c.resolution}px-T${t}${dSteps === PAPER_OPTIM.dSteps ? '' : `-d${dSteps}`}${train === 'all' ? '' : `-${train}`}`,
+    description: `fine-tuning step (${train === 'all' ? 'G' : "G's decoder"} + psi', D + w'), batch 8, ${dSteps} D update(s) a step, ${network ? `${network.label}: ` : ''}preset ${presetName}`,
     resolution: c.resolution,
     batch: t,
     k: 1,
@@ -211,12 +214,17 @@ function fineTuneCase(
       const params = fineTuneParams(meta, psi, w);
       const sn = { G: meta.sn['G'] as ParamTree, D: meta.sn['D'] as ParamTree };
       tf.dispose([psi, w, ...Object.values(meta.params).flatMap((x) => flattenTensors(x as ParamTree))]);
-      const trainer = new AdversarialTrainer(fineTuneModel(c), PAPER_WEIGHTS, optim, { params, sn });
+      const trainer = new AdversarialTrainer(fineTuneModel(c, train), PAPER_WEIGHTS, optim, {
+        params,
+        sn,
+      });
       const rnd = () => tf.randomUniform([t, r, r, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
       // a source-warp network also takes each frame's source warp
       const b = { xt: rnd(), yt: rnd(), ...(c.sourceWarp ? { wt: rnd() } : {}) };
       return {
         step: () => void trainer.step(b),
+        // all of G's (forward + both backward passes): the -decoder cases skip part of the backward
+        // pass, so their GFLOP/s reads high; compare their seconds
         flopsPerStep: 3 * f.g + discriminatorFlops(f.d, dSteps),
         dispose() {
           trainer.dispose();
@@ -293,6 +301,11 @@ CASES.push(
   // the shipped real-128px's network: the small preset's G grown to 128 px, E and D at 64 px, with
   // the source warp and skips (docs/design.md sec. 3.5), fine-tuned as it ships (one D update)
   fineTuneCase('small', ['native'], 1, { label: 'real', net: REAL_128PX }),
+  // as `fine-tune` runs by default: G's encoder and residual blocks frozen (their backward pass
+  // goes no further than psi' needs: no filter gradients there, nothing into the encoder)
+  fineTuneCase('medium', [], PAPER_OPTIM.dSteps, undefined, 'decoder'),
+  fineTuneCase('medium', [], 1, undefined, 'decoder'),
+  fineTuneCase('small', [], 1, { label: 'real', net: REAL_128PX }, 'decoder'),
   animateCase('small', ['native', 'wasm']),
   animateCase('medium', ['native']),
   animateCase('paper', ['native']),
