@@ -102,10 +102,18 @@ export async function runFineTune(
       `${cfg.finetune ? 'Fine-tuning' : 'Feed-forward personalisation of'} ${meta.source} (preset ${meta.config.preset}, step ${meta.step}) ` +
         `on T = ${frames.count} frame(s) of ${frames.source}, on ${engine.backend}`,
     );
+    const anchor = anchorWeight(cfg.anchor, meta.net, frames.count);
+    if (cfg.finetune)
+      log(
+        `  trains psi' ${{ decoder: "and G's decoder (its encoder and residual blocks as meta-learned)", all: "and all of G's weights", psi: 'alone of G' }[cfg.train]}, and D` +
+          (anchor > 0
+            ? `; anchored (weight ${anchor}${cfg.anchor === undefined ? ', the default for one given frame' : ''}) to the feed-forward frames of expressions the frames do not show`
+            : ''),
+      );
     const run = cfg.finetune
       ? Run.create(o.runs, `finetune-${meta.config.preset}-T${frames.count}`, {
           command: 'fine-tune',
-          config: { ...cfg, anchor: anchorWeight(cfg.anchor, meta.net, frames.count) },
+          config: { ...cfg, anchor },
           model: { source: meta.source, hash: meta.hash, step: meta.step, preset: meta.config.preset },
           frames: { source: frames.source, count: frames.count, indices: frames.indices },
           engine,
