@@ -138,8 +138,17 @@ describe('evaluation protocol', () => {
       assert.equal(r.rows.length, 2 * EVAL_METHODS.length);
       assert.match(r.table1, /feed-forward\s+1/);
       assert.ok(existsSync(r.json) && r.sheets.length === 2 && r.sheets.every(existsSync));
-      const json = JSON.parse(readFileSync(r.json, 'utf8')) as { metrics: { fd: string; csim: string } };
+      const json = JSON.parse(readFileSync(r.json, 'utf8')) as {
+        metrics: { fd: string; csim: string };
+        fineTuning: Record<string, { train: string; anchor: number; batch: number }>;
+      };
       assert.deepEqual(json.metrics, { fd: 'FD-faceapi', csim: 'CSIM-faceapi' });
+      // the recipe the options resolved to, per T (the procedural model has no source warp: no anchor)
+      assert.deepEqual(Object.keys(json.fineTuning), ['T1', 'T2']);
+      assert.deepEqual(
+        [json.fineTuning['T1']!.train, json.fineTuning['T1']!.anchor, json.fineTuning['T1']!.batch],
+        ['decoder', 0, 2],
+      );
       for (const u of r.units)
         assert.ok(u.fineTuneSteps <= 2 && u.methods['fine-tuned'].descriptors.length === 4);
       const again: boolean[] = [];

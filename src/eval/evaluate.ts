@@ -28,7 +28,7 @@ import { readPng, writePng, type RgbImage } from '../media/png.js';
 import type { ArcFace } from '../pretrained/arcface.js';
 import type { InceptionV3 } from '../pretrained/inception.js';
 import { writeSyntheticDataset } from '../synthetic/write.js';
-import { FineTuneConfigSchema, type FineTuneConfig } from '../train/finetune.js';
+import { anchorWeight, FineTuneConfigSchema, type FineTuneConfig } from '../train/finetune.js';
 import type { MetaModel } from '../train/model.js';
 import { cosineSimilarity } from './frechet.js';
 import { disposePersonModels, personModels, type Method, type PersonModels } from './heldout.js';
@@ -355,6 +355,13 @@ export async function runEvaluate(
         data: ds.dir,
         backend,
         options: o,
+        // the fine-tuning recipe the options resolve to (its defaults change as they are measured)
+        fineTuning: Object.fromEntries(
+          o.Ts.map((T) => {
+            const cfg = FineTuneConfigSchema.parse(o.finetune);
+            return [`T${T}`, { ...cfg, anchor: anchorWeight(cfg.anchor, meta.net, T) }];
+          }),
+        ),
         metrics: { fd: FD_NAME, csim: CSIM_NAME },
         rows,
         paper: PAPER_TABLE1,
