@@ -6,14 +6,21 @@
 import { Rng } from '../src/engine/rng.js';
 import { tf } from '../src/engine/tf.js';
 import type { Flops } from '../src/nn/layers.js';
-import { discriminator, embedder, generator, psiSize } from '../src/models/networks.js';
+import {
+  discriminator,
+  embedder,
+  encoderParts,
+  generator,
+  generatorEncoder,
+  psiSize,
+} from '../src/models/networks.js';
 import { flatten, type ParamTree } from '../src/nn/params.js';
 import { checkNetConfig, preset, type NetConfig } from '../src/models/presets.js';
 import { probeNetFlops } from '../src/models/probe_net.js';
 import { defaultChunk, renderFrames } from '../src/animate/animate.js';
 import { withoutProjection, type PersonalModel } from '../src/models/personal.js';
 import { AdversarialTrainer } from '../src/train/adversarial.js';
-import { fineTuneModel, fineTuneParams } from '../src/train/finetune.js';
+import { fineTuneModel, fineTuneParams, withoutParts } from '../src/train/finetune.js';
 import { PAPER_WEIGHTS } from '../src/train/losses.js';
 import { initMetaParams, MetaTrainer, PAPER_OPTIM, type MetaBatch } from '../src/train/meta_step.js';
 import { blobImages, makeProbeTrainer } from '../src/train/probe.js';
@@ -211,24 +218,31 @@ function fineTuneCase(
       const meta = initMetaParams(c, 4, seed);
       const psi = tf.randomNormal([1, psiSize(c)], 0, 0.02, 'float32', seed) as tf.Tensor2D;
       const w = tf.randomNormal([c.embedding], 0, 0.02, 'float32', seed) as tf.Tensor1D;
-      const params = fineTuneParams(meta, psi, w);
+      const full = fineTuneParams(meta, psi, w);
       const sn = { G: meta.sn['G'] as ParamTree, D: meta.sn['D'] as ParamTree };
       tf.dispose([psi, w, ...Object.values(meta.params).flatMap((x) => flattenTensors(x as ParamTree))]);
+      const rnd = () => tf.randomUniform([t, r, r, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
+      // a source-warp network also takes each frame's source warp
+      const frames = { xt: rnd(), yt: rnd(), ...(c.sourceWarp ? { wt: rnd() } : {}) };
+      // as `personalise` runs the decoder's fine-tuning: the held encoder's outputs computed once
+      const encoded =
+        train === 'decoder'
+          ? tf.tidy(() => generatorEncoder(full['G'] as ParamTree, c, frames.yt, {}, frames.wt))
+          : undefined;
+      const params = train === 'decoder' ? withoutParts(full, encoderParts(c)) : full;
       const trainer = new AdversarialTrainer(fineTuneModel(c, train), PAPER_WEIGHTS, optim, {
         params,
         sn,
       });
-      const rnd = () => tf.randomUniform([t, r, r, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
-      // a source-warp network also takes each frame's source warp
-      const b = { xt: rnd(), yt: rnd(), ...(c.sourceWarp ? { wt: rnd() } : {}) };
+      const b = { ...frames, encoded };
       return {
         step: () => void trainer.step(b),
-        // all of G's (forward + both backward passes): the -decoder cases skip part of the backward
-        // pass, so their GFLOP/s reads high; compare their seconds
+        // all of G's (forward + both backward passes): the -decoder cases skip the encoder and part
+        // of the backward pass, so their GFLOP/s reads high; compare their seconds
         flopsPerStep: 3 * f.g + discriminatorFlops(f.d, dSteps),
         dispose() {
           trainer.dispose();
-          tf.dispose([b.xt, b.yt, ...(b.wt ? [b.wt] : [])]);
+          tf.dispose([b.xt, b.yt, ...(b.wt ? [b.wt] : []), ...(encoded ?? [])]);
         },
       };
     },

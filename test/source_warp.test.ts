@@ -21,6 +21,7 @@ import { initSpectral } from '../src/models/blocks.js';
 import {
   decoderParts,
   generator,
+  generatorEncoder,
   discriminator,
   embedder,
   generatorParts,
@@ -47,6 +48,7 @@ import {
   anchorWeight,
   disposePersonalised,
   FineTuneConfigSchema,
+  normalisedMeta,
   personalise,
   sourceFramesOf,
 } from '../src/train/finetune.js';
@@ -508,9 +510,11 @@ describe('meta-learning, fine-tuning and animation with a source warp', () => {
     }
 
     // train 'decoder' (the default): the encoder and the residual blocks keep their meta-learned
-    // weights, the decoder trains. Spectral norm's power iteration moves the normalised form of every
-    // weight a little, the same way whatever trains, so the frozen layers come out of fine-tuning
-    // the decoder bit for bit as out of fine-tuning psi' alone, and the decoder's do not
+    // weights, the decoder trains. The encoder's outputs for the given frames are computed once, with
+    // the feed-forward G's encoder, which the fine-tuned model carries: bit for bit the feed-forward
+    // model's. The residual blocks stay in the step (psi' reaches them), where spectral norm's power
+    // iteration moves their normalised form a little, the same way whatever trains: bit for bit as
+    // out of fine-tuning psi' alone. The decoder's weights differ from both.
     assert.deepEqual(decoderParts(meta.net), ['up0', 'up1', 'decAttn', 'out']);
     assert.deepEqual(decoderParts(tinySkips), ['up0', 'up1', 'decAttn', 'skip0', 'out']);
     const weightsAfter = async (train: 'decoder' | 'psi' | 'all') => {
@@ -528,10 +532,26 @@ describe('meta-learning, fine-tuning and animation with a source warp', () => {
       await weightsAfter('psi'),
       await weightsAfter('all'),
     ];
-    assert.deepEqual(dec.enc0, psiOnly.enc0, 'the encoder trained');
+    const ffT = await personalise(meta, frames, FineTuneConfigSchema.parse({ finetune: false }), null);
+    const ffEnc0 = Array.from(leaf(subtree(ffT.model.G, 'enc0.conv1'), 'weight').dataSync());
+    disposePersonal(ffT.model);
+    disposePersonalised(ffT);
+    assert.deepEqual(dec.enc0, ffEnc0, 'the encoder trained');
     assert.deepEqual(dec.res0, psiOnly.res0, 'the residual blocks trained');
     assert.notDeepEqual(dec.up0, psiOnly.up0, 'the decoder did not train');
-    assert.notDeepEqual(all.enc0, psiOnly.enc0, "'all' left the encoder as it was");
+    assert.notDeepEqual(all.enc0, ffEnc0, "'all' left the encoder as it was");
+    // its held outputs give what the encoder computes in the pass (the anchor set's too: above)
+    tf.tidy(() => {
+      const G = normalisedMeta(meta)['G'] as ParamTree;
+      const psi = tf.zeros([2, psiSize(meta.net)]) as tf.Tensor2D;
+      const y = tf.randomUniform([2, R, R, 3], -1, 1, 'float32', 3) as Tensor4;
+      const w = tf.randomUniform([2, R, R, 3], -1, 1, 'float32', 4) as Tensor4;
+      const held = generatorEncoder(G, meta.net, y, {}, w);
+      const a = generator(G, meta.net, y, psi, {}, w).dataSync();
+      const b = generator(G, meta.net, y, psi, {}, w, held).dataSync();
+      assert.deepEqual(Array.from(a), Array.from(b));
+      assert.throws(() => generator(G, meta.net, y, psi, {}, w, held.slice(1)), /encoder outputs/);
+    });
 
     disposeModel(meta);
   });

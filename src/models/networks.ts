@@ -203,8 +203,9 @@ export function generator(
   psi: tf.Tensor2D,
   o: BlockOpts = {},
   warped?: Tensor4,
+  encoded?: readonly Tensor4[],
 ): Tensor4 {
-  return generatorParts(p, c, y, psi, o, warped).x;
+  return generatorParts(p, c, y, psi, o, warped, encoded).x;
 }
 
 /** What G makes: the frame x, and with a source warp its two parts (x = m w + (1 - m) drawn). */
@@ -216,22 +217,18 @@ export interface GeneratorParts {
   mask?: Tensor4;
 }
 
-/** generator(), with the drawn image and the mask of a network with `sourceWarp`. */
-export function generatorParts(
+/**
+ * G's encoder: the landmark image (and the source warp) -> each down-block's output, at halving
+ * resolutions (the last feeds the residual blocks, the others the skips). It does not read psi, so
+ * with its weights held (fine-tuning the decoder) its outputs for the given frames are constants.
+ */
+export function generatorEncoder(
   p: ParamTree,
   c: NetConfig,
   y: Tensor4,
-  psi: tf.Tensor2D,
   o: BlockOpts = {},
   warped?: Tensor4,
-): GeneratorParts {
-  const dims = {};
-  assertShape(y, ['B', c.resolution, c.resolution, 3], 'generator landmark images', dims);
-  assertShape(psi, ['B', psiSize(c)], 'generator psi', dims);
-  if (c.sourceWarp && !warped)
-    throw new RangeError('generator: this network blends a source warp in; give the warped frames');
-  if (warped) assertShape(warped, ['B', c.resolution, c.resolution, 3], 'generator source warps', dims);
-  const { offsets } = psiLayout(generatorSlots(c));
+): Tensor4[] {
   let h = c.sourceWarp ? (tf.concat([y, warped!], 3) as Tensor4) : y;
   const encoded: Tensor4[] = [];
   c.encoderChannels.forEach((_, i) => {
@@ -239,6 +236,47 @@ export function generatorParts(
     if (i === c.encoderAttention) h = block(() => attention(subtree(p, 'encAttn'), h, o.flops, o.inference));
     encoded.push(h);
   });
+  return encoded;
+}
+
+/** G's encoder, by parameter name (what `generatorEncoder` reads). */
+export function encoderParts(c: NetConfig): string[] {
+  return [
+    ...c.encoderChannels.map((_, i) => `enc${i}`),
+    ...(c.encoderAttention < c.encoderChannels.length ? ['encAttn'] : []),
+  ];
+}
+
+/**
+ * generator(), with the drawn image and the mask of a network with `sourceWarp`. `encoded`: the
+ * encoder's outputs for these frames, computed before (`generatorEncoder`); G's encoder weights are
+ * then not read.
+ */
+export function generatorParts(
+  p: ParamTree,
+  c: NetConfig,
+  y: Tensor4,
+  psi: tf.Tensor2D,
+  o: BlockOpts = {},
+  warped?: Tensor4,
+  given?: readonly Tensor4[],
+): GeneratorParts {
+  const dims = {};
+  assertShape(y, ['B', c.resolution, c.resolution, 3], 'generator landmark images', dims);
+  assertShape(psi, ['B', psiSize(c)], 'generator psi', dims);
+  if (c.sourceWarp && !warped)
+    throw new RangeError('generator: this network blends a source warp in; give the warped frames');
+  if (warped) assertShape(warped, ['B', c.resolution, c.resolution, 3], 'generator source warps', dims);
+  const encoded = given ?? generatorEncoder(p, c, y, o, warped);
+  if (encoded.length !== c.encoderChannels.length)
+    throw new RangeError(
+      `generator: ${encoded.length} encoder outputs, the network has ${c.encoderChannels.length}`,
+    );
+  encoded.forEach((e, i) =>
+    assertShape(e, ['B', null, null, c.encoderChannels[i]!], `generator encoder output ${i}`, dims),
+  );
+  const { offsets } = psiLayout(generatorSlots(c));
+  let h = encoded[encoded.length - 1]!;
   const skips = new Map(skipSources(c).map((s) => [s.up, s.enc]));
   for (let i = 0; i < c.resBlocks; i++)
     h = block(() => resAdain(subtree(p, `res${i}`), h, psi, offsets, `res${i}`, null, o));
