@@ -120,7 +120,7 @@ export const FineTuneConfigSchema = z
      * procedural head's, retargeted onto this face (the motion `warp` uses), with their source warps.
      * Unset: ANCHOR_DEFAULT for a source-warp model given one frame, else 0 (`anchorWeight`).
      * Measured with the decoder fine-tuned (docs/evaluation.md "Fine-tuning the decoder"): London
-     * T = 1 0.878 -> 0.883 (64 px), 0.838 -> 0.842 (128 px), the fine-tuned mouths parted into the
+     * T = 1 0.878 -> 0.883 (64 px), 0.838 -> 0.843 (128 px), the fine-tuned mouths parted into the
      * smile; GRID T = 1 0.940 either way, T = 2 / 4 / 8 -0.003 / +0.003 / -0.003 (its speaker barely
      * moves: nothing to forget). It needs feed-forward frames that are the person: on the procedural
      * small-64px-ff (no source warp; T = 8) 0.807 -> 0.679.
