@@ -259,7 +259,7 @@ export function generatorParts(
   psi: tf.Tensor2D,
   o: BlockOpts = {},
   warped?: Tensor4,
-  given?: readonly Tensor4[],
+  encoded?: readonly Tensor4[],
 ): GeneratorParts {
   const dims = {};
   assertShape(y, ['B', c.resolution, c.resolution, 3], 'generator landmark images', dims);
@@ -267,16 +267,16 @@ export function generatorParts(
   if (c.sourceWarp && !warped)
     throw new RangeError('generator: this network blends a source warp in; give the warped frames');
   if (warped) assertShape(warped, ['B', c.resolution, c.resolution, 3], 'generator source warps', dims);
-  const encoded = given ?? generatorEncoder(p, c, y, o, warped);
-  if (encoded.length !== c.encoderChannels.length)
+  const features = encoded ?? generatorEncoder(p, c, y, o, warped);
+  if (features.length !== c.encoderChannels.length)
     throw new RangeError(
-      `generator: ${encoded.length} encoder outputs, the network has ${c.encoderChannels.length}`,
+      `generator: ${features.length} encoder outputs, the network has ${c.encoderChannels.length}`,
     );
-  encoded.forEach((e, i) =>
+  features.forEach((e, i) =>
     assertShape(e, ['B', null, null, c.encoderChannels[i]!], `generator encoder output ${i}`, dims),
   );
   const { offsets } = psiLayout(generatorSlots(c));
-  let h = encoded[encoded.length - 1]!;
+  let h = features[features.length - 1]!;
   const skips = new Map(skipSources(c).map((s) => [s.up, s.enc]));
   for (let i = 0; i < c.resBlocks; i++)
     h = block(() => resAdain(subtree(p, `res${i}`), h, psi, offsets, `res${i}`, null, o));
@@ -286,7 +286,7 @@ export function generatorParts(
     if (enc !== undefined) {
       // the warp's features at this resolution, after AdaIN has set the block's statistics
       const sp = subtree(p, `skip${i}`);
-      h = block(() => tf.add(h, tf.mul(leaf(sp, 'gamma'), conv2d(sp, encoded[enc]!, o))) as Tensor4);
+      h = block(() => tf.add(h, tf.mul(leaf(sp, 'gamma'), conv2d(sp, features[enc]!, o))) as Tensor4);
     }
     if (i === c.decoderAttention) h = block(() => attention(subtree(p, 'decAttn'), h, o.flops, o.inference));
   });
