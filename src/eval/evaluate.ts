@@ -345,6 +345,7 @@ export async function runEvaluate(
     sheets.push(path);
   }
   const json = join(o.out, 'evaluation.json');
+  const recipe = FineTuneConfigSchema.parse(o.finetune);
   writeFileAtomic(
     json,
     JSON.stringify(
@@ -357,10 +358,7 @@ export async function runEvaluate(
         options: o,
         // the fine-tuning recipe the options resolve to (its defaults change as they are measured)
         fineTuning: Object.fromEntries(
-          o.Ts.map((T) => {
-            const cfg = FineTuneConfigSchema.parse(o.finetune);
-            return [`T${T}`, { ...cfg, anchor: anchorWeight(cfg.anchor, meta.net, T) }];
-          }),
+          o.Ts.map((T) => [`T${T}`, { ...recipe, anchor: anchorWeight(recipe.anchor, meta.net, T) }]),
         ),
         metrics: { fd: FD_NAME, csim: CSIM_NAME },
         rows,

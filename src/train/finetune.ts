@@ -290,7 +290,7 @@ const tile = (t: tf.Tensor2D, n: number) => tf.tile(t, [n, 1]) as tf.Tensor2D;
  * The fine-tuning model: G with psi' as a parameter (G.psi) on the generator side; D with its one
  * column w' (D.proj.w) in place of W and w0.
  */
-export function fineTuneModel(c: NetConfig, train: FineTuneConfig['train'] = 'decoder'): GanModel<FtBatch> {
+export function fineTuneModel(c: NetConfig, train: FineTuneConfig['train']): GanModel<FtBatch> {
   return {
     generatorSide:
       train === 'psi'
@@ -434,7 +434,13 @@ export async function personalise(
   const ffG = tf.tidy(() =>
     mapTree(withoutProjection(normalisedMeta(meta)['G'] as ParamTree), (t) => tf.clone(t)),
   );
-  const feedForward = tf.tidy(() => generator(ffG, c, all.yt, tile(psi, T), {}, all.wt));
+  // Fine-tuning the decoder holds G's encoder, so its outputs for the given frames (and the anchor
+  // set) are constants: computed once here with the feed-forward G's encoder, which the fine-tuned
+  // model then carries, instead of at every step (at 128 px its 9x9 convolutions are a sixth of a
+  // step). Not with warped frames (`warp`): those are new at every step.
+  const hold = cfg.finetune && cfg.train === 'decoder' && cfg.warp === 0 ? encoderParts(c) : [];
+  const encoded = hold.length ? tf.tidy(() => generatorEncoder(ffG, c, all.yt, {}, all.wt)) : undefined;
+  const feedForward = tf.tidy(() => generator(ffG, c, all.yt, tile(psi, T), {}, all.wt, encoded));
   const l1 = (x: Tensor4) => tf.tidy(() => tf.mean(tf.abs(tf.sub(x, all.xt))).dataSync()[0]!);
   const l1Before = l1(feedForward);
   const result = (model: PersonalModel, fineTuned: Tensor4, rest: Partial<Personalised>): Personalised => ({
@@ -478,15 +484,7 @@ export async function personalise(
   }
 
   const anchor = anchorWeight(cfg.anchor, c, T);
-  const anchors = anchor > 0 ? anchorSet(frames, sources, ffG, c, psi) : null;
-  // Fine-tuning the decoder holds G's encoder, so its outputs for the given frames (and the anchor
-  // set) are constants: computed once here with the feed-forward G's encoder, which the fine-tuned
-  // model then carries, instead of at every step (at 128 px its 9x9 convolutions are a sixth of a
-  // step). Not with warped frames (`warp`): those are new at every step.
-  const hold = cfg.train === 'decoder' && cfg.warp === 0 ? encoderParts(c) : [];
-  const encoded = hold.length ? tf.tidy(() => generatorEncoder(ffG, c, all.yt, {}, all.wt)) : null;
-  if (anchors && hold.length)
-    anchors.encoded = tf.tidy(() => generatorEncoder(ffG, c, anchors.yt, {}, anchors.wt));
+  const anchors = anchor > 0 ? anchorSet(frames, sources, ffG, c, psi, hold.length > 0) : null;
   let heldEncoder: ParamTree = Object.fromEntries(hold.map((k) => [k, ffG[k]!]));
   disposeTree(Object.fromEntries(Object.entries(ffG).filter(([k]) => !hold.includes(k))));
   const params = withoutParts(fineTuneParams(meta, psi, wPrime), hold);
@@ -616,7 +614,8 @@ const ANCHORS_PER_STEP = 2;
 
 /**
  * The anchor set (`anchor`): ANCHORS frames of the fine-tuning motion, evenly spaced, retargeted onto
- * this face, with their source warps and, as targets, the feed-forward G's frames for them.
+ * this face, with their source warps and, as targets, the feed-forward G's frames for them;
+ * `withEncoded`: also the encoder's outputs for them (held encoder), which those frames were made from.
  */
 export function anchorSet(
   frames: FewShotFrames,
@@ -624,6 +623,7 @@ export function anchorSet(
   ffG: ParamTree,
   c: NetConfig,
   psi: tf.Tensor2D,
+  withEncoded = false,
 ): AnchorBatch {
   const motion = new WarpedFrames(frames, new Rng(0));
   const lms = range(ANCHORS).map((i) => motion.at(Math.floor((i * WARP_MOTION.frames) / ANCHORS)));
@@ -636,8 +636,9 @@ export function anchorSet(
     false,
   );
   b.xt.dispose();
-  const xt = tf.tidy(() => generator(ffG, c, b.yt, tile(psi, ANCHORS), {}, b.wt));
-  return { yt: b.yt, wt: b.wt, xt };
+  const encoded = withEncoded ? tf.tidy(() => generatorEncoder(ffG, c, b.yt, {}, b.wt)) : undefined;
+  const xt = tf.tidy(() => generator(ffG, c, b.yt, tile(psi, ANCHORS), {}, b.wt, encoded));
+  return { yt: b.yt, wt: b.wt, xt, encoded };
 }
 
 /** ANCHORS_PER_STEP of the anchor set, drawn at random (new tensors: the batch disposes them). */
